@@ -1,0 +1,45 @@
+# Every target that runs project code depends on `setup`, which builds .venv/ from requirements.lock
+# on a fresh machine and does nothing when the lock has not changed since.
+# The sandboxed student process runs as an unprivileged user, which must be able to execute the
+# interpreter: prefer the system's Python 3.11 over one installed under a private home (pyenv in /root).
+PYTHON_BOOT ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || echo python3.11)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-from-lock
+
+.PHONY: setup test lint demo handout bench autograder lock clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock
+	@command -v $(PYTHON_BOOT) >/dev/null || { echo "Python 3.11 is required ($(PYTHON_BOOT) not found)"; exit 1; }
+	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-input -r requirements.lock
+	touch $@
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: setup lint
+	$(PY) -m pytest
+
+# Builds the student notebooks and the reference notebooks, then grades the reference solution
+# (exported the way Colab exports it) on the offline profile and prints the score table.
+demo: handout
+	$(PY) -m grader demo
+
+handout: setup
+	$(PY) -m handout
+
+bench: setup
+	$(PY) -m bench
+
+autograder: handout
+	$(PY) -m gradescope.package
+
+lock:
+	tools/lock.sh
+
+clean:
+	rm -rf dist .cache

@@ -1,0 +1,1 @@
+"""Sandboxed autograder for Assignment 2: Attention and Transformers."""

@@ -1,0 +1,25 @@
+"""`python -m grader`: the command line of the grader."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from grader.commands import COMMANDS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m grader",
+        description="Autograder for Assignment 2: Attention and Transformers. Student code runs in a "
+        "sandboxed child process; the checks and the verdict stay in this one.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))

@@ -1,0 +1,3 @@
+"""Subcommands of `python -m grader`: each module exposes `register(subparsers)`."""
+
+COMMANDS = ("grader.commands.grade", "grader.commands.demo", "grader.commands.batch")

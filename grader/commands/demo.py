@@ -1,0 +1,35 @@
+"""`python -m grader demo`: grade the reference solution end to end and print the score table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from grader.commands.grade import configure_logging
+from grader.report import score_table
+from grader.runner import RunOptions, grade
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = REPO_ROOT / "dist" / "reference_submission"
+OUT = REPO_ROOT / "dist" / "demo"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="grade the reference submission on the offline profile",
+        description="Grade dist/reference_submission/ (made by `make handout`) on the offline profile, "
+        "write dist/demo/results.json and its log, and print the score table.",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(_: argparse.Namespace) -> int:
+    if not SAMPLE.is_dir():
+        print(f"error: {SAMPLE} does not exist; run `make handout` first")
+        return 2
+    configure_logging(OUT / "results.log", verbose=False)
+    results = grade(RunOptions(SAMPLE, OUT / "results.json", profile="offline"))
+    print(score_table(results))
+    print(f"\nresults: {OUT / 'results.json'}\nlog:     {OUT / 'results.log'}")
+    return 0

@@ -1,0 +1,107 @@
+"""`python -m grader grade`: grade one submission folder and write Gradescope's results.json."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from grader.report import score_table
+from grader.runner import RunOptions, grade
+from grader.table import TableError, load_table
+
+
+def parse_sections(text: str) -> set[int]:
+    try:
+        sections = {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sections takes numbers such as 1,2,3, not {text!r}") from None
+    if not sections or not sections <= {1, 2, 3}:
+        raise argparse.ArgumentTypeError(f"--sections takes numbers from 1 to 3, not {text!r}")
+    return sections
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that grades."""
+    parser.add_argument(
+        "--profile",
+        default="offline",
+        help="which models and data grade §3 (see assignment.toml): 'offline' (tiny local RoBERTa, "
+        "generated data, CPU; the default) or 'full' (roberta-base and gpt3mix/sst2 from the local "
+        "Hugging Face cache, on a GPU)",
+    )
+    parser.add_argument(
+        "--sections", type=parse_sections, default=None, help="grade only these sections, e.g. 1,2 (default: all)"
+    )
+    parser.add_argument(
+        "--sandbox-user",
+        default="auto",
+        help="user that runs student code when the grader runs as root: 'auto' (a dedicated uid per run, "
+        "the default) or an existing user name such as 'student'; ignored when not root",
+    )
+
+
+def configure_logging(path: Path | None, verbose: bool) -> None:
+    """Instructor log: everything the run did, written to a file (and to stderr with --verbose)."""
+    logger = logging.getLogger("grader")
+    logger.setLevel(logging.INFO)
+    logger.handlers.clear()
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, mode="w")
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    if verbose:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(formatter)
+        logger.addHandler(stream)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "grade",
+        help="grade one submission folder",
+        description="Grade one submission (A2S1/A2S2/A2S3 as .py or .ipynb, anywhere in the folder) and "
+        "write Gradescope's results.json. Student code runs only in a sandboxed child process. Exits 0 "
+        "whenever a results file was written, whatever the submission scored.",
+    )
+    parser.add_argument("submission", type=Path, help="folder holding the student's files")
+    parser.add_argument(
+        "--results", type=Path, default=Path("results.json"), help="where to write results.json (default: ./results.json)"
+    )
+    add_run_options(parser)
+    parser.add_argument(
+        "--public-only", action="store_true", help="run only the public tests (what students can run themselves)"
+    )
+    parser.add_argument(
+        "--log", type=Path, default=None, help="instructor log file (default: next to the results, *.log)"
+    )
+    parser.add_argument("--verbose", action="store_true", help="also print the instructor log to stderr")
+    parser.add_argument("--quiet", action="store_true", help="do not print the score table")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.submission.is_dir():
+        print(f"error: {args.submission} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        load_table().profile(args.profile)
+    except TableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(args.log or args.results.with_suffix(".log"), args.verbose)
+    options = RunOptions(
+        submission_dir=args.submission.resolve(),
+        results_path=args.results.resolve(),
+        profile=args.profile,
+        sections=args.sections,
+        public_only=args.public_only,
+        sandbox_user=args.sandbox_user,
+    )
+    results = grade(options)
+    if not args.quiet:
+        print(score_table(results))
+    return 0

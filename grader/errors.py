@@ -1,0 +1,66 @@
+"""Failures a graded check reports to the student.
+
+Every class here carries a message written for the student: the pytest plugin shows it as it is, with
+no traceback. Anything else that escapes a check is a grader bug and is reported as one.
+"""
+
+
+class GradingFailure(Exception):
+    """A check failed; ``str(self)`` is the student-facing reason."""
+
+
+class SectionUnavailable(GradingFailure):
+    """The notebook file for a section is missing or cannot be parsed."""
+
+
+class MissingAnswer(GradingFailure):
+    """The submission does not define a name the check needs."""
+
+    def __init__(self, name: str, filename: str, detail: str = "") -> None:
+        text = f"`{name}` is not defined in {filename}."
+        super().__init__(f"{text} {detail}".strip())
+        self.name = name
+
+
+class NotImplementedYet(GradingFailure):
+    """The student's function still raises NotImplementedError (the template's TODO)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"`{name}` is not implemented yet (it still raises NotImplementedError).")
+        self.name = name
+
+
+class StudentRaised(GradingFailure):
+    """The student's code raised an exception."""
+
+    def __init__(self, name: str, exc_type: str, message: str, where: str = "") -> None:
+        location = f" ({where})" if where else ""
+        super().__init__(f"`{name}` raised {exc_type}{location}: {message}".rstrip(": "))
+        self.name = name
+        self.exc_type = exc_type
+
+
+class StudentTimedOut(GradingFailure):
+    """A call into student code passed its deadline and the student process was killed."""
+
+    def __init__(self, name: str, seconds: float) -> None:
+        super().__init__(
+            f"`{name}` did not finish within {seconds:g} s and was stopped. "
+            "Look for an infinite loop or far more work than the task needs."
+        )
+        self.name = name
+
+
+class StudentProcessDied(GradingFailure):
+    """The process running the student's code exited while it was being used."""
+
+    def __init__(self, name: str, how: str) -> None:
+        super().__init__(
+            f"The process running your code {how} while running `{name}`. "
+            "Code that calls os._exit, sys.exit or exit, or that runs out of memory, ends it."
+        )
+        self.name = name
+
+
+class BadValue(GradingFailure):
+    """A value came back that cannot be graded (an unsupported type, too large, or malformed)."""

@@ -1,0 +1,146 @@
+"""The pytest plugin that turns graded checks into outcomes for results.json.
+
+It ties each test to its row of the assignment table (`@pytest.mark.graded("2.1.7")`), applies the
+row's timeout, provides the fixtures checks use (docs/writing-checks.md), and records for each test a
+student-facing message: the text of a GradingFailure or an assert's message, never a traceback. Any
+other exception is a grader bug: the student is told so and the traceback goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+
+from grader.errors import GradingFailure
+from grader.results import Outcome
+from grader.session import GradingSession, StudentSection
+from grader.table import TestRow
+
+log = logging.getLogger("grader")
+NUMBER = pytest.StashKey[str]()
+INTERNAL_ERROR = (
+    "The grader hit an internal error in this test, so it could not be graded. "
+    "This is not a problem with your code; the course staff can see the details."
+)
+
+
+def _message(excinfo: pytest.ExceptionInfo[BaseException], row: TestRow) -> str | None:
+    """The student-facing message for a failure, or None if it is a grader bug."""
+    error = excinfo.value
+    if isinstance(error, GradingFailure):
+        return str(error)
+    if isinstance(error, AssertionError):
+        return str(error).strip() or "The check's condition was not met."
+    if excinfo.typename == "Failed" and "Timeout" in str(error):
+        return f"This test did not finish within its limit of {row.timeout:g} s and was stopped."
+    return None
+
+
+class GradingPlugin:
+    """Registered into an in-process pytest run by grader.runner."""
+
+    def __init__(self, session: GradingSession, rows: list[TestRow]) -> None:
+        self.session = session
+        self.rows = {row.number: row for row in rows}
+        self.known = {row.number for row in session.table.tests}
+        self.outcomes: dict[str, Outcome] = {}
+        self.notes: dict[str, list[str]] = {}
+        self.leaderboard_entries: list[dict[str, Any]] = []
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", "graded(number): ties a check to its row of assignment.toml")
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        selected, deselected, seen = [], [], {}
+        for item in items:
+            marker = item.get_closest_marker("graded")
+            if marker is None or not marker.args:
+                raise pytest.UsageError(f"{item.nodeid} has no @pytest.mark.graded(number)")
+            number = str(marker.args[0])
+            if number not in self.known:
+                raise pytest.UsageError(f"{item.nodeid}: test {number} is not in assignment.toml")
+            if number in seen:
+                raise pytest.UsageError(f"{item.nodeid}: test {number} is also checked by {seen[number]}")
+            seen[number] = item.nodeid
+            if number in self.rows:
+                item.stash[NUMBER] = number
+                item.add_marker(pytest.mark.timeout(self.rows[number].timeout))
+                selected.append(item)
+            else:
+                deselected.append(item)
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.session.current_test = item.stash.get(NUMBER, None)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):
+        report = (yield).get_result()
+        number = item.stash.get(NUMBER, None)
+        if number is None or number in self.outcomes and report.when == "teardown":
+            return
+        if report.when == "call" and report.passed:
+            self._record(number, Outcome(True))
+        elif report.failed or report.skipped:
+            if report.skipped:
+                message = f"This test was skipped: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else ''}"
+            else:
+                message = _message(call.excinfo, self.rows[number]) if call.excinfo else None
+            if message is None:
+                log.error("internal error in test %s (%s):\n%s", number, item.nodeid, report.longreprtext)
+                message = INTERNAL_ERROR
+            self._record(number, Outcome(False, message))
+
+    def _record(self, number: str, outcome: Outcome) -> None:
+        outcome.notes = tuple(self.notes.get(number, ()))
+        self.outcomes.setdefault(number, outcome)
+
+    def _section(self, number: int) -> StudentSection:
+        return self.session.section(number)
+
+    @pytest.fixture
+    def a2s1(self) -> StudentSection:
+        return self._section(1)
+
+    @pytest.fixture
+    def a2s2(self) -> StudentSection:
+        return self._section(2)
+
+    @pytest.fixture
+    def a2s3(self) -> StudentSection:
+        return self._section(3)
+
+    @pytest.fixture
+    def table(self):
+        return self.session.table
+
+    @pytest.fixture
+    def tolerances(self) -> dict[str, float]:
+        return self.session.table.tolerances
+
+    @pytest.fixture
+    def profile(self):
+        return self.session.profile
+
+    @pytest.fixture
+    def cuda_available(self) -> bool:
+        return self.session.profile.device == "cuda" and torch.cuda.is_available()
+
+    @pytest.fixture
+    def note(self, request: pytest.FixtureRequest) -> Callable[[str], None]:
+        number = request.node.stash.get(NUMBER, "")
+        return lambda text: self.notes.setdefault(number, []).append(text)
+
+    @pytest.fixture
+    def leaderboard(self) -> Callable[..., None]:
+        def add(name: str, value: float | str, order: str = "desc") -> None:
+            self.leaderboard_entries.append({"name": name, "value": value, "order": order})
+
+        return add

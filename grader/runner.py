@@ -1,0 +1,117 @@
+"""One grading run: intake, checks under pytest, results.json — whatever happens along the way.
+
+The provisional results file is written first; the checks then run in-process under pytest with
+GradingPlugin; the final file replaces the provisional one. An exception in our own code still ends
+with a valid file in which every test is listed and failed with a reason.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.plugin import GradingPlugin
+from grader.results import Outcome, build_results, write_results
+from grader.session import CHECKS_DIR, GradingSession
+from grader.table import AssignmentTable, Profile, TestRow, load_table
+
+log = logging.getLogger("grader")
+NOT_FINISHED = "Grading did not finish, so this test was not graded. The course staff can see why."
+GRADER_ERROR = "The grader failed before it could grade this test. This is not a problem with your code."
+
+
+@dataclass
+class RunOptions:
+    submission_dir: Path
+    results_path: Path
+    profile: str = "offline"
+    sections: set[int] | None = None
+    public_only: bool = False
+    sandbox_user: str = "auto"
+    protect: tuple[Path, ...] = ()
+    checks_dir: Path = CHECKS_DIR
+
+
+def summary(session: GradingSession, rows: list[TestRow], profile: Profile, public_only: bool) -> str:
+    """The top-level output students see: what was graded, on what, and what was not run."""
+    lines = [f"{session.table.title} — graded on the '{profile.name}' profile ({profile.device})."]
+    for number in sorted({row.section for row in rows}):
+        section = session.table.sections[number]
+        found = session.files.get(number)
+        if found is None or found.path is None:
+            lines.append(f"§{number} {section.title}: {section.file}.py was not found.")
+            continue
+        text = f"§{number} {section.title}: graded {found.path.relative_to(session.submission_dir)}"
+        if found.passed_over:
+            others = ", ".join(str(p.relative_to(session.submission_dir)) for p in found.passed_over)
+            text += f" (also found, not graded: {others})"
+        lines.append(text + ".")
+    if public_only:
+        hidden = [row for row in session.table.select({row.section for row in rows}) if row.visibility == "hidden"]
+        if hidden:
+            lines.append(
+                f"Only public tests were run. {len(hidden)} hidden tests "
+                f"({sum(row.max_score for row in hidden):g} points) run on Gradescope only."
+            )
+    return "\n".join(lines)
+
+
+def _run_checks(session: GradingSession, rows: list[TestRow], checks_dir: Path) -> GradingPlugin:
+    plugin = GradingPlugin(session, rows)
+    args = [
+        str(checks_dir),
+        "-c",
+        str(CHECKS_DIR / "pytest.ini"),
+        "--rootdir",
+        str(checks_dir),
+        "--import-mode=importlib",
+        "--assert=plain",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:faulthandler",
+        "-q",
+    ]
+    captured = io.StringIO()
+    with redirect_stdout(captured), redirect_stderr(captured):
+        code = pytest.main(args, plugins=[plugin])
+    log.info("checks finished (pytest exit code %s):\n%s", int(code), captured.getvalue().strip())
+    return plugin
+
+
+def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str, Any]:
+    """Grade one submission and write its results.json; return the results."""
+    started = time.monotonic()
+    table = table or load_table()
+    profile = table.profile(options.profile)
+    rows = table.select(options.sections, options.public_only)
+    write_results(
+        options.results_path,
+        build_results(rows, {}, NOT_FINISHED, 0, missing_reason=NOT_FINISHED),
+    )
+    session = GradingSession(
+        options.submission_dir, table, profile, options.sandbox_user, (options.checks_dir, *options.protect)
+    )
+    try:
+        session.start()
+        plugin = _run_checks(session, rows, options.checks_dir)
+        output = summary(session, rows, profile, options.public_only)
+        outcomes: dict[str, Outcome] = plugin.outcomes
+        leaderboard = plugin.leaderboard_entries
+        missing = "No check was run for this test (a grader configuration error; the course staff can see it)."
+    except Exception:  # noqa: BLE001 - any failure of ours must still produce a results file
+        log.error("grading failed:\n%s", traceback.format_exc())
+        output, outcomes, leaderboard, missing = GRADER_ERROR, {}, [], GRADER_ERROR
+    finally:
+        session.close()
+    results = build_results(rows, outcomes, output, time.monotonic() - started, leaderboard, missing)
+    write_results(options.results_path, results)
+    return results

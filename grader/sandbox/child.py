@@ -1,0 +1,237 @@
+"""The student's interpreter: loads the kept statements, then answers requests until told to stop.
+
+This runs as the unprivileged sandbox identity, after launch.py confined it. It speaks to the grader
+over two pipes (requests in, replies out) using wire.py, and never sends anything but JSON and
+safetensors. Everything here treats student code as hostile: every exception, SystemExit included,
+becomes a structured reply instead of ending the process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import random
+import re
+import sys
+import traceback
+import types
+from typing import Any
+
+import numpy as np
+import torch
+
+from grader.sandbox import wire
+
+ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
+MAX_MESSAGE = 2000
+
+
+class MissingModule:
+    """Stands in for a module the grader lacks; fails only when the student's answer uses it."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_reason", reason)
+
+    def _fail(self, *_: Any, **__: Any) -> Any:
+        raise ModuleNotFoundError(
+            f"{self._reason} -- the grader does not have this module, and your answer uses it"
+        )
+
+    def __getattr__(self, _: str) -> Any:
+        self._fail()
+
+    __call__ = _fail
+
+
+def _read_exact(fd: int, size: int) -> bytes:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _clean(text: str) -> str:
+    text = ADDRESS.sub("0x…", text)
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " …"
+
+
+class Child:
+    def __init__(self, fd_in: int, fd_out: int) -> None:
+        self.fd_in, self.fd_out = fd_in, fd_out
+        self.module = types.ModuleType("student")
+        self.filename = "<submission>"
+        self.load_failures: list[dict[str, Any]] = []
+        sys.modules["student"] = self.module
+
+    def student_frame(self, error: BaseException) -> dict[str, Any]:
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == self.filename]
+        if not frames:
+            return {}
+        last = frames[-1]
+        return {"lineno": last.lineno, "function": last.name}
+
+    def failure(self, error: BaseException, name: str) -> dict[str, Any]:
+        frame = self.student_frame(error)
+        if isinstance(error, NotImplementedError):
+            kind = "not_implemented"
+            name = frame.get("function", name) if frame.get("function") != "<module>" else name
+        else:
+            kind = "raised"
+        if isinstance(error, SystemExit):
+            message = f"your code called exit/sys.exit({error.code!r})"
+        else:
+            message = _clean(str(error))
+        return {"kind": kind, "name": name, "type": type(error).__name__, "message": message, **frame}
+
+    def load(self, header: dict[str, Any]) -> dict[str, Any]:
+        self.filename = header["filename"]
+        self.module.__file__ = self.filename
+        namespace = self.module.__dict__
+        for unit in header["units"]:
+            code = "\n" * (unit["lineno"] - 1) + unit["source"]
+            try:
+                exec(compile(code, self.filename, "exec"), namespace)  # noqa: S102 - this is the sandbox
+            except ImportError as error:
+                if unit["kind"] != "import":
+                    self.load_failures.append({**self.failure(error, ""), "binds": unit["binds"]})
+                for name in unit["binds"]:
+                    namespace[name] = MissingModule(name, _clean(str(error)))
+            except BaseException as error:  # noqa: BLE001 - student code may raise anything
+                self.load_failures.append(
+                    {**self.failure(error, ""), "binds": unit["binds"], "lineno": unit["lineno"]}
+                )
+        return {"ok": True, "failures": self.load_failures}
+
+    def lookup(self, name: str) -> tuple[Any, dict[str, Any] | None]:
+        if name in self.module.__dict__:
+            return self.module.__dict__[name], None
+        cause = next((f for f in self.load_failures if name in f["binds"]), None)
+        return None, {"kind": "missing", "name": name, "cause": cause}
+
+    @staticmethod
+    def seed(seed: int | None) -> None:
+        if seed is None:
+            return
+        torch.manual_seed(seed)
+        np.random.seed(seed % (2**32))
+        random.seed(seed)
+
+    @staticmethod
+    def to_device(value: Any, device: str | None) -> Any:
+        if device is None or device == "cpu":
+            return value
+        if isinstance(value, torch.Tensor):
+            return value.to(device)
+        if isinstance(value, list | tuple):
+            moved = [Child.to_device(v, device) for v in value]
+            return moved if isinstance(value, list) else tuple(moved)
+        if isinstance(value, dict):
+            return {k: Child.to_device(v, device) for k, v in value.items()}
+        return value
+
+    @staticmethod
+    def install_traces(names: list[str], calls: list[str]) -> list[tuple[Any, str, Any]]:
+        restore = []
+        for dotted in names:
+            owner_path, _, attr = dotted.rpartition(".")
+            try:
+                owner = importlib.import_module(owner_path)
+            except ImportError:
+                continue
+            original = getattr(owner, attr, None)
+            if original is None:
+                continue
+
+            def traced(*args: Any, __original: Any = original, __name: str = dotted, **kwargs: Any) -> Any:
+                calls.append(__name)
+                return __original(*args, **kwargs)
+
+            setattr(owner, attr, traced)
+            restore.append((owner, attr, original))
+        return restore
+
+    def call(self, header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> tuple[dict[str, Any], Any]:
+        name = header["name"]
+        function, missing = self.lookup(name)
+        if missing:
+            return {"ok": False, "error": missing}, None
+        device = header.get("device")
+        if device and device.startswith("cuda") and not torch.cuda.is_available():
+            return {"ok": False, "error": {"kind": "grader", "message": "CUDA was requested but is unavailable"}}, None
+        args = self.to_device(wire.decode(header.get("args", []), tensors), device)
+        kwargs = self.to_device(wire.decode(header.get("kwargs", {}), tensors), device)
+        self.seed(header.get("seed"))
+        calls: list[str] = []
+        restore = self.install_traces(header.get("trace", []), calls)
+        try:
+            return {"ok": True, "traced": calls}, function(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - student code may raise anything
+            return {"ok": False, "error": self.failure(error, name)}, None
+        finally:
+            for owner, attr, original in restore:
+                setattr(owner, attr, original)
+
+    def get(self, header: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        value, missing = self.lookup(header["name"])
+        if missing:
+            return {"ok": False, "error": missing}, None
+        return {"ok": True}, value
+
+    def run(self, header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> tuple[dict[str, Any], Any]:
+        module_name, _, function_name = header["target"].partition(":")
+        driver = getattr(importlib.import_module(module_name), function_name)
+        params = wire.decode(header.get("params", {}), tensors)
+        self.seed(header.get("seed"))
+        try:
+            return {"ok": True}, driver(self.module, **params)
+        except BaseException as error:  # noqa: BLE001 - the driver runs student code
+            return {"ok": False, "error": self.failure(error, header["target"])}, None
+
+    def reply(self, header: dict[str, Any], value: Any = None) -> None:
+        tensors: dict[str, torch.Tensor] = {}
+        if header.get("ok") and "value" not in header:
+            try:
+                header["value"], tensors, header["devices"] = wire.encode(value)
+            except (wire.WireError, RecursionError) as error:
+                header = {"ok": False, "error": {"kind": "bad_value", "message": _clean(str(error))}}
+        wire.write_message(self.fd_out, header, tensors)
+
+    def serve(self) -> None:
+        while True:
+            try:
+                head_size, blob_size = wire.HEADER.unpack(_read_exact(self.fd_in, wire.HEADER.size))
+                header, tensors = wire.unpack(_read_exact(self.fd_in, head_size), _read_exact(self.fd_in, blob_size))
+            except EOFError:
+                return
+            op = header.get("op")
+            if op == "bye":
+                return
+            if op == "load":
+                self.reply(self.load(header))
+            elif op == "call":
+                self.reply(*self.call(header, tensors))
+            elif op == "get":
+                self.reply(*self.get(header))
+            elif op == "run":
+                self.reply(*self.run(header, tensors))
+            else:
+                self.reply({"ok": False, "error": {"kind": "grader", "message": f"unknown op {op!r}"}})
+
+
+def main() -> None:
+    fd_in, fd_out = int(sys.argv[1]), int(sys.argv[2])
+    for fd in (fd_in, fd_out):
+        os.set_inheritable(fd, False)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
+    Child(fd_in, fd_out).serve()
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

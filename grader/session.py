@@ -1,0 +1,310 @@
+"""A grading run's view of one submission: its files, and one sandboxed process per section.
+
+Checks reach the student's code only through `StudentSection`. Each section's process is started on
+first use and started again after a crash or a timeout, so one hostile function costs only the tests
+that call it. A section whose file is missing or cannot be parsed, or whose top level cannot be
+loaded, fails every test that needs it with the same reason, without retrying.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import logging
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grader.errors import (
+    BadValue,
+    MissingAnswer,
+    NotImplementedYet,
+    SectionUnavailable,
+    StudentProcessDied,
+    StudentRaised,
+    StudentTimedOut,
+)
+from grader.intake.discover import Found, discover
+from grader.intake.normalise import IntakeError, Normalised, normalise_file
+from grader.intake.slicer import Sliced, slice_source
+from grader.sandbox import wire
+from grader.sandbox.identity import Identity, choose_identity
+from grader.sandbox.process import ChildGone, ChildTimeout, SandboxLimits, StudentProcess
+from grader.table import AssignmentTable, Profile
+
+CHECKS_DIR = Path(__file__).with_name("checks")
+log = logging.getLogger("grader")
+
+
+@dataclass
+class CallReport:
+    """What one call returned, and what the child observed while running it."""
+
+    value: Any
+    devices: list[str] = field(default_factory=list)
+    traced: list[str] = field(default_factory=list)
+
+
+class StudentSection:
+    """The student's definitions for one notebook, loaded in a sandboxed child on demand."""
+
+    def __init__(self, session: GradingSession, number: int, normalised: Normalised, sliced: Sliced) -> None:
+        self.session = session
+        self.number = number
+        self.normalised = normalised
+        self.sliced = sliced
+        self.filename = normalised.filename
+        self._process: StudentProcess | None = None
+        self._broken: SectionUnavailable | None = None
+        self.load_failures: list[dict[str, Any]] = []
+        self.starts = 0
+
+    def has(self, name: str) -> bool:
+        """Whether the kept code binds `name` at top level."""
+        return any(name in unit.binds for unit in self.sliced.units)
+
+    def function_node(self, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        return self.sliced.functions.get(name)
+
+    def _process_for(self, name: str) -> StudentProcess:
+        if self._broken is not None:
+            raise self._broken
+        if self._process is not None and self._process.alive:
+            return self._process
+        process = self.session.spawn()
+        self.starts += 1
+        units = [unit.__dict__ for unit in self.sliced.units]
+        timeout = float(self.session.table.sandbox.get("load_timeout", 90))
+        try:
+            header, _ = process.request({"op": "load", "filename": self.filename, "units": units}, None, timeout)
+        except ChildTimeout:
+            self._broken = SectionUnavailable(
+                f"Loading the definitions in {self.filename} took longer than {timeout:g} s, so none of its "
+                "tests could run. The grader runs only imports, definitions and the top-level statements "
+                "your answers depend on; one of those must be doing far more work than it should."
+            )
+            self.session.log_output(self, process)
+            raise self._broken from None
+        except ChildGone as gone:
+            self._broken = SectionUnavailable(
+                f"The process loading {self.filename} {gone.how} before your definitions were loaded "
+                "(code that calls exit, os._exit or uses too much memory at top level ends it)."
+            )
+            self.session.log_output(self, process)
+            raise self._broken from None
+        self.load_failures = header.get("failures", [])
+        for failure in self.load_failures:
+            log.info("%s: %s raised %s: %s", self.filename, self._where(failure), failure["type"], failure["message"])
+        self._process = process
+        return process
+
+    def _where(self, info: dict[str, Any]) -> str:
+        place = self.normalised.where(int(info["lineno"])) if info.get("lineno") else self.filename
+        function = info.get("function")
+        return f"{place}, in {function}" if function and function != "<module>" else place
+
+    def _raise_for(self, error: dict[str, Any], name: str) -> None:
+        kind = error.get("kind")
+        if kind == "missing":
+            cause = error.get("cause")
+            if cause:
+                detail = f"Its definition ({self._where(cause)}) raised {cause['type']}: {cause['message']}"
+                raise MissingAnswer(name, self.filename, detail)
+            close = difflib.get_close_matches(name, sorted(self._bound_names()), n=1, cutoff=0.75)
+            raise MissingAnswer(name, self.filename, f"Did you mean `{close[0]}`?" if close else "")
+        if kind == "not_implemented":
+            raise NotImplementedYet(error.get("name") or name)
+        if kind == "raised":
+            raise StudentRaised(name, error["type"], error["message"], self._where(error))
+        if kind == "bad_value":
+            raise BadValue(f"`{name}` gave a value the grader cannot read: {error.get('message', '')}")
+        raise RuntimeError(f"sandbox reported a grader error: {error}")
+
+    def _bound_names(self) -> set[str]:
+        return {name for unit in self.sliced.units for name in unit.binds}
+
+    def _request(self, header: dict[str, Any], tensors: dict[str, torch.Tensor], name: str, timeout: float | None):
+        timeout = float(timeout or self.session.table.sandbox.get("call_timeout", 20))
+        process = self._process_for(name)
+        try:
+            reply, reply_tensors = process.request(header, tensors, timeout)
+        except ChildTimeout:
+            self.session.log_output(self, process)
+            raise StudentTimedOut(name, timeout) from None
+        except ChildGone as gone:
+            self.session.log_output(self, process)
+            raise StudentProcessDied(name, gone.how) from None
+        except wire.WireError as error:
+            raise BadValue(f"`{name}` gave a reply the grader cannot read: {error}") from None
+        if not reply.get("ok"):
+            self._raise_for(reply.get("error", {}), name)
+        try:
+            value = wire.decode(reply.get("value"), reply_tensors)
+        except wire.WireError as error:
+            raise BadValue(f"`{name}` gave a reply the grader cannot read: {error}") from None
+        return reply, value
+
+    def get(self, name: str, timeout: float | None = None) -> Any:
+        """The value the submission's kept code binds to `name`."""
+        return self._request({"op": "get", "name": name}, {}, name, timeout)[1]
+
+    def call_detailed(
+        self,
+        name: str,
+        *args: Any,
+        device: str | None = None,
+        timeout: float | None = None,
+        seed: int | None = None,
+        trace: tuple[str, ...] | list[str] = (),
+        **kwargs: Any,
+    ) -> CallReport:
+        """Call the student's function `name` in the sandbox; see docs/writing-checks.md."""
+        (args_tree, kwargs_tree), tensors, _ = wire.encode([list(args), kwargs])
+        header = {
+            "op": "call",
+            "name": name,
+            "args": args_tree,
+            "kwargs": kwargs_tree,
+            "device": device,
+            "seed": self.session.seed_for_test() if seed is None else seed,
+            "trace": list(trace),
+        }
+        reply, value = self._request(header, tensors, name, timeout)
+        return CallReport(value, reply.get("devices", []), reply.get("traced", []))
+
+    def call(self, name: str, *args: Any, **options: Any) -> Any:
+        return self.call_detailed(name, *args, **options).value
+
+    def run(self, target: str, params: dict[str, Any] | None = None, timeout: float | None = None, seed=None) -> Any:
+        """Run our driver `module:function(student_module, **params)` inside the sandbox."""
+        params_tree, tensors, _ = wire.encode(params or {})
+        header = {
+            "op": "run",
+            "target": target,
+            "params": params_tree,
+            "seed": self.session.seed_for_test() if seed is None else seed,
+        }
+        return self._request(header, tensors, target.rpartition(":")[2], timeout)[1]
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+
+
+class GradingSession:
+    """Everything one grading run knows about the submission, shared by all checks."""
+
+    def __init__(
+        self,
+        submission_dir: Path,
+        table: AssignmentTable,
+        profile: Profile,
+        sandbox_user: str = "auto",
+        protect: tuple[Path, ...] = (CHECKS_DIR,),
+    ) -> None:
+        self.submission_dir = submission_dir
+        self.table = table
+        self.profile = profile
+        self.sandbox_user = sandbox_user
+        self.protect = protect
+        self.current_test: str | None = None
+        self.files: dict[int, Found] = {}
+        self._sections: dict[int, StudentSection | SectionUnavailable] = {}
+        self._identity: Identity | None = None
+        self.limits = SandboxLimits(
+            cpu_seconds=int(table.sandbox.get("cpu_seconds", 1800)),
+            memory_bytes=int(float(table.sandbox.get("memory_gb", 0)) * (1 << 30)) if profile.device == "cpu" else 0,
+            output_kept_bytes=int(table.sandbox.get("output_kept_bytes", 65536)),
+            max_reply_bytes=int(table.sandbox.get("max_reply_mb", 2048)) << 20,
+        )
+
+    def start(self) -> None:
+        """Find the files and hide the grader's secrets from the sandbox user."""
+        stems = [section.file for section in self.table.sections.values()]
+        found = discover(self.submission_dir, stems)
+        self.files = {number: found[section.file] for number, section in self.table.sections.items()}
+        for number, entry in self.files.items():
+            if entry.path is None:
+                log.info("section %s: no file found", number)
+            else:
+                log.info("section %s: grading %s", number, entry.path.relative_to(self.submission_dir))
+                for other in entry.passed_over:
+                    log.info("section %s: passed over %s", number, other.relative_to(self.submission_dir))
+        if os.geteuid() == 0:
+            for path in self.protect:
+                if path.exists():
+                    os.chmod(path, 0o700 if path.is_dir() else 0o600)
+
+    def identity(self) -> Identity:
+        if self._identity is None:
+            self._identity = choose_identity(self.sandbox_user)
+            log.info(
+                "sandbox identity: uid %s%s",
+                self._identity.uid,
+                "" if self._identity.drops_privileges else " (not root: no privilege drop)",
+            )
+        return self._identity
+
+    def spawn(self) -> StudentProcess:
+        return StudentProcess(self.identity(), self.limits)
+
+    def seed_for_test(self) -> int:
+        return zlib.crc32((self.current_test or "").encode()) & 0x7FFFFFFF
+
+    def section(self, number: int) -> StudentSection:
+        """The section's handle; raises SectionUnavailable with the reason if it cannot be graded."""
+        if number not in self._sections:
+            self._sections[number] = self._open(number)
+        entry = self._sections[number]
+        if isinstance(entry, SectionUnavailable):
+            raise entry
+        return entry
+
+    def _open(self, number: int) -> StudentSection | SectionUnavailable:
+        section = self.table.sections[number]
+        found = self.files.get(number)
+        if found is None or found.path is None:
+            return SectionUnavailable(
+                f"{section.file}.py was not found in your submission, so its tests could not run. "
+                f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb)."
+            )
+        try:
+            normalised = normalise_file(found.path)
+            sliced = slice_source(normalised.text, section.answers, normalised.filename)
+        except IntakeError as error:
+            return SectionUnavailable(str(error))
+        except SyntaxError as error:
+            where = normalised.where(error.lineno or 0) if error.lineno else normalised.filename
+            return SectionUnavailable(
+                f"{normalised.filename} cannot be read as Python ({where}: {error.msg}), so its tests could "
+                "not run. Fix that line and download the notebook again."
+            )
+        log.info(
+            "section %s: kept %d statements, dropped %d top-level statements (lines %s)",
+            number,
+            len(sliced.units),
+            len(sliced.dropped_lines),
+            ", ".join(map(str, sliced.dropped_lines[:40])) + (" …" if len(sliced.dropped_lines) > 40 else ""),
+        )
+        if sliced.renamed_legacy:
+            log.info("section %s: m_key read as key141/key142 (2024 notebook names)", number)
+        return StudentSection(self, number, normalised, sliced)
+
+    def log_output(self, section: StudentSection, process: StudentProcess) -> None:
+        text = process.output.text().strip()
+        if text:
+            log.info("output of the %s process:\n%s", section.filename, text)
+
+    def close(self) -> None:
+        for entry in self._sections.values():
+            if isinstance(entry, StudentSection):
+                if entry._process is not None:
+                    self.log_output(entry, entry._process)
+                entry.close()
+        if self._identity is not None:
+            self._identity.release()
