@@ -90,7 +90,8 @@ class GradingPlugin:
             self._record(number, Outcome(True))
         elif report.failed or report.skipped:
             if report.skipped:
-                message = f"This test was skipped: {report.longrepr[-1] if isinstance(report.longrepr, tuple) else ''}"
+                reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else ""
+                message = f"This test was skipped: {reason}"
             else:
                 message = _message(call.excinfo, self.rows[number]) if call.excinfo else None
             if message is None:

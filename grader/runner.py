@@ -55,7 +55,9 @@ def summary(session: GradingSession, rows: list[TestRow], profile: Profile, publ
             text += f" (also found, not graded: {others})"
         lines.append(text + ".")
     if public_only:
-        hidden = [row for row in session.table.select({row.section for row in rows}) if row.visibility == "hidden"]
+        hidden = [
+            row for row in session.table.select({row.section for row in rows}) if row.visibility == "hidden"
+        ]
         if hidden:
             lines.append(
                 f"Only public tests were run. {len(hidden)} hidden tests "
@@ -106,7 +108,9 @@ def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str
         output = summary(session, rows, profile, options.public_only)
         outcomes: dict[str, Outcome] = plugin.outcomes
         leaderboard = plugin.leaderboard_entries
-        missing = "No check was run for this test (a grader configuration error; the course staff can see it)."
+        missing = (
+            "No check was run for this test (a grader configuration error; the course staff can see it)."
+        )
     except Exception:  # noqa: BLE001 - any failure of ours must still produce a results file
         log.error("grading failed:\n%s", traceback.format_exc())
         output, outcomes, leaderboard, missing = GRADER_ERROR, {}, [], GRADER_ERROR

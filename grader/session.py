@@ -80,7 +80,9 @@ class StudentSection:
         units = [unit.__dict__ for unit in self.sliced.units]
         timeout = float(self.session.table.sandbox.get("load_timeout", 90))
         try:
-            header, _ = process.request({"op": "load", "filename": self.filename, "units": units}, None, timeout)
+            header, _ = process.request(
+                {"op": "load", "filename": self.filename, "units": units}, None, timeout
+            )
         except ChildTimeout:
             self._broken = SectionUnavailable(
                 f"Loading the definitions in {self.filename} took longer than {timeout:g} s, so none of its "
@@ -98,7 +100,13 @@ class StudentSection:
             raise self._broken from None
         self.load_failures = header.get("failures", [])
         for failure in self.load_failures:
-            log.info("%s: %s raised %s: %s", self.filename, self._where(failure), failure["type"], failure["message"])
+            log.info(
+                "%s: %s raised %s: %s",
+                self.filename,
+                self._where(failure),
+                failure["type"],
+                failure["message"],
+            )
         self._process = process
         return process
 
@@ -127,7 +135,9 @@ class StudentSection:
     def _bound_names(self) -> set[str]:
         return {name for unit in self.sliced.units for name in unit.binds}
 
-    def _request(self, header: dict[str, Any], tensors: dict[str, torch.Tensor], name: str, timeout: float | None):
+    def _request(
+        self, header: dict[str, Any], tensors: dict[str, torch.Tensor], name: str, timeout: float | None
+    ):
         timeout = float(timeout or self.session.table.sandbox.get("call_timeout", 20))
         process = self._process_for(name)
         try:
@@ -179,7 +189,9 @@ class StudentSection:
     def call(self, name: str, *args: Any, **options: Any) -> Any:
         return self.call_detailed(name, *args, **options).value
 
-    def run(self, target: str, params: dict[str, Any] | None = None, timeout: float | None = None, seed=None) -> Any:
+    def run(
+        self, target: str, params: dict[str, Any] | None = None, timeout: float | None = None, seed=None
+    ) -> Any:
         """Run our driver `module:function(student_module, **params)` inside the sandbox."""
         params_tree, tensors, _ = wire.encode(params or {})
         header = {
@@ -218,7 +230,9 @@ class GradingSession:
         self._identity: Identity | None = None
         self.limits = SandboxLimits(
             cpu_seconds=int(table.sandbox.get("cpu_seconds", 1800)),
-            memory_bytes=int(float(table.sandbox.get("memory_gb", 0)) * (1 << 30)) if profile.device == "cpu" else 0,
+            memory_bytes=int(float(table.sandbox.get("memory_gb", 0)) * (1 << 30))
+            if profile.device == "cpu"
+            else 0,
             output_kept_bytes=int(table.sandbox.get("output_kept_bytes", 65536)),
             max_reply_bytes=int(table.sandbox.get("max_reply_mb", 2048)) << 20,
         )

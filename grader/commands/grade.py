@@ -32,7 +32,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "Hugging Face cache, on a GPU)",
     )
     parser.add_argument(
-        "--sections", type=parse_sections, default=None, help="grade only these sections, e.g. 1,2 (default: all)"
+        "--sections",
+        type=parse_sections,
+        default=None,
+        help="grade only these sections, e.g. 1,2 (default: all)",
     )
     parser.add_argument(
         "--sandbox-user",
@@ -69,11 +72,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("submission", type=Path, help="folder holding the student's files")
     parser.add_argument(
-        "--results", type=Path, default=Path("results.json"), help="where to write results.json (default: ./results.json)"
+        "--results",
+        type=Path,
+        default=Path("results.json"),
+        help="where to write results.json (default: ./results.json)",
     )
     add_run_options(parser)
     parser.add_argument(
-        "--public-only", action="store_true", help="run only the public tests (what students can run themselves)"
+        "--public-only",
+        action="store_true",
+        help="run only the public tests (what students can run themselves)",
     )
     parser.add_argument(
         "--log", type=Path, default=None, help="instructor log file (default: next to the results, *.log)"

@@ -40,9 +40,8 @@ class Normalised:
         return f"{self.filename}, line {lineno}"
 
 
-def _neutral(line: str) -> str:
-    indent = line[: len(line) - len(line.lstrip())]
-    return f"{indent}pass"
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
 
 
 def neutralise(text: str) -> str:
@@ -64,19 +63,21 @@ def neutralise(text: str) -> str:
             out.append("" if not stripped else f"# {line}")
             continue
         if continuing:
+            # The rest of a shell line continued with a backslash: blank it, keep the line count.
             continuing = stripped.endswith("\\")
-            out.append(_neutral(line) if stripped else line)
+            out.append("")
             continue
         assign = SHELL_ASSIGN.match(line)
+        indent = _indent(line)
         if stripped.startswith("%%"):
             magic = stripped[2:].split()[0] if stripped[2:].split() else ""
             in_foreign_cell = magic not in PYTHON_CELL_MAGICS
-            out.append(_neutral(line))
+            out.append(f"{indent}pass")
         elif assign:
             out.append(f"{assign.group(1)}{assign.group(2)} = None")
             continuing = stripped.endswith("\\")
         elif stripped.startswith(("!", "%", "get_ipython()")) or HELP_LINE.match(line):
-            out.append(_neutral(line))
+            out.append(f"{indent}pass")
             continuing = stripped.endswith("\\")
         else:
             out.append(line)

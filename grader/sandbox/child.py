@@ -162,7 +162,10 @@ class Child:
             return {"ok": False, "error": missing}, None
         device = header.get("device")
         if device and device.startswith("cuda") and not torch.cuda.is_available():
-            return {"ok": False, "error": {"kind": "grader", "message": "CUDA was requested but is unavailable"}}, None
+            return {
+                "ok": False,
+                "error": {"kind": "grader", "message": "CUDA was requested but is unavailable"},
+            }, None
         args = self.to_device(wire.decode(header.get("args", []), tensors), device)
         kwargs = self.to_device(wire.decode(header.get("kwargs", {}), tensors), device)
         self.seed(header.get("seed"))
@@ -205,7 +208,9 @@ class Child:
         while True:
             try:
                 head_size, blob_size = wire.HEADER.unpack(_read_exact(self.fd_in, wire.HEADER.size))
-                header, tensors = wire.unpack(_read_exact(self.fd_in, head_size), _read_exact(self.fd_in, blob_size))
+                header, tensors = wire.unpack(
+                    _read_exact(self.fd_in, head_size), _read_exact(self.fd_in, blob_size)
+                )
             except EOFError:
                 return
             op = header.get("op")

@@ -105,7 +105,9 @@ def child_environment(scratch: Path, extra: dict[str, str]) -> dict[str, str]:
 class StudentProcess:
     """One sandboxed child holding one section's definitions."""
 
-    def __init__(self, identity: Identity, limits: SandboxLimits, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, identity: Identity, limits: SandboxLimits, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.identity = identity
         self.limits = limits
         self.output = OutputTail(limits.output_kept_bytes)

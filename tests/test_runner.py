@@ -1,0 +1,108 @@
+"""A grading run as a whole: the CLI, the results file in every outcome, and determinism."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+import grader.runner
+from grader.results import validate
+from grader.runner import GRADER_ERROR, RunOptions, grade
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CORE_CHECKS = Path(__file__).parent / "core_checks"
+SUBMISSION = """import torch
+torch.manual_seed(1)
+query121 = torch.randn(3)
+def answer():
+    return torch.full((3,), 42.0)
+def other():
+    return "fine"
+"""
+
+
+@pytest.fixture
+def submission(tmp_path: Path) -> Path:
+    folder = tmp_path / "submission" / "hw2"
+    folder.mkdir(parents=True)
+    (folder / "A2S1 (1).py").write_text(SUBMISSION)
+    return folder.parent
+
+
+def without_time(results: dict) -> dict:
+    return {key: value for key, value in results.items() if key != "execution_time"}
+
+
+def test_grading_twice_gives_the_same_results(tmp_path: Path, submission: Path):
+    first = grade(RunOptions(submission, tmp_path / "a.json", sections={1}, checks_dir=CORE_CHECKS))
+    second = grade(RunOptions(submission, tmp_path / "b.json", sections={1}, checks_dir=CORE_CHECKS))
+    assert without_time(first) == without_time(second)
+    assert first["score"] == 7.5
+    assert first["stdout_visibility"] == "hidden"
+    assert {t["visibility"] for t in first["tests"]} == {"visible"}
+
+
+def test_an_error_in_the_grader_still_writes_every_test(tmp_path: Path, submission: Path, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("grader bug")
+
+    monkeypatch.setattr(grader.runner, "_run_checks", broken)
+    path = tmp_path / "results.json"
+    grade(RunOptions(submission, path, sections={1, 2}, checks_dir=CORE_CHECKS))
+    results = json.loads(path.read_text())
+    validate(results)
+    assert results["score"] == 0
+    assert len(results["tests"]) == 20
+    assert all(test["output"] == GRADER_ERROR for test in results["tests"])
+
+
+def test_schema_rejects_what_gradescope_would_reject():
+    good = {"tests": [{"name": "t", "score": 1, "max_score": 1, "status": "passed", "visibility": "visible"}]}
+    validate(good)
+    for bad in (
+        {"tests": [{"name": "t", "score": 1, "max_score": 1, "status": "ok"}]},
+        {"tests": [{"name": "t", "score": 1, "max_score": 1, "visibility": "students"}]},
+        {"tests": [{"score": 1, "max_score": 1}]},
+        {"score": 1},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            validate(bad)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_grades_prints_the_table_and_exits_zero(tmp_path: Path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    results_path = tmp_path / "results.json"
+    done = run_cli("grade", str(empty), "--results", str(results_path), "--sections", "1")
+    assert done.returncode == 0, done.stderr
+    assert "A2S1.py was not found" in done.stdout
+    assert "total" in done.stdout
+    results = json.loads(results_path.read_text())
+    assert [t["number"] for t in results["tests"]] == ["1.2.1", "1.2.2", "1.3.1", "1.3.2", "1.4.1", "1.4.2"]
+    assert results_path.with_suffix(".log").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["grade", "/nonexistent/folder"], "is not a folder"),
+        (["grade", ".", "--sections", "9"], "numbers from 1 to 3"),
+        (["grade", ".", "--profile", "huge"], "unknown profile 'huge'"),
+    ],
+)
+def test_cli_explains_bad_input(args: list[str], message: str):
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
