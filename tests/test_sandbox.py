@@ -163,6 +163,13 @@ def answer():
 
 
 @needs_root
+def test_a_fork_bomb_is_capped_and_its_copies_never_answer(tmp_path: Path):
+    body = "def answer():\n    while True:\n        os.fork()\n"
+    _, tests = grade_file(tmp_path, body)
+    assert_only_answer_failed(tests, "raised BlockingIOError")
+
+
+@needs_root
 def test_a_process_the_student_spawns_does_not_outlive_grading(tmp_path: Path):
     body = """
 def answer():

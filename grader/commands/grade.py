@@ -54,6 +54,7 @@ def configure_logging(path: Path | None, verbose: bool) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(path, mode="w")
+        path.chmod(0o600)  # the log quotes hidden checks' failures: never readable by the sandbox user
         handler.setFormatter(formatter)
         logger.addHandler(handler)
     if verbose:

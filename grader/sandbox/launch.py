@@ -2,7 +2,7 @@
 
 It runs our code only (no student code has been read yet): it starts a new session so the whole
 process group can be killed, cuts the network (a new, empty network namespace) when it may, sets
-resource limits, drops to the sandbox uid/gid with no supplementary groups, and then execs the
+resource limits (a process cap too when it drops privileges), drops to the sandbox uid/gid with no supplementary groups, and then execs the
 child runtime (grader/sandbox/child.py). Running this as a separate program rather than in a
 `preexec_fn` keeps the parent's threads out of the fork.
 
@@ -17,6 +17,8 @@ import resource
 import sys
 
 CLONE_NEWNET = 0x40000000
+# Processes and threads the sandbox uid may have at once: torch's thread pools fit, a fork bomb does not.
+MAX_PROCESSES = 512
 
 
 def _unshare_network() -> bool:
@@ -42,6 +44,7 @@ def main(argv: list[str]) -> None:
     if memory_bytes > 0:
         _limit(resource.RLIMIT_AS, memory_bytes)
     if os.geteuid() == 0 and uid != 0:
+        _limit(resource.RLIMIT_NPROC, MAX_PROCESSES)
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
