@@ -2,9 +2,9 @@
 
 It runs our code only (no student code has been read yet): it starts a new session so the whole
 process group can be killed, cuts the network (a new, empty network namespace) when it may, sets
-resource limits (a process cap too when it drops privileges), drops to the sandbox uid/gid with no supplementary groups, and then execs the
-child runtime (grader/sandbox/child.py). Running this as a separate program rather than in a
-`preexec_fn` keeps the parent's threads out of the fork.
+resource limits (a process cap too when it drops privileges), drops to the sandbox uid/gid with no
+supplementary groups, and then execs the child runtime (grader/sandbox/child.py). Running this as a
+separate program rather than in a `preexec_fn` keeps the parent's threads out of the fork.
 
 argv: launch.py UID GID CPU_SECONDS MEMORY_BYTES BLOCK_NETWORK -- CHILD_ARGV...
 """
