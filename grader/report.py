@@ -16,7 +16,9 @@ def score_table(results: dict[str, Any], width: int = 110) -> str:
     message_width = max(20, width - name_width - 26)
     lines = [f"{'test':<7} {'name':<{name_width}} {'score':>11}  {'':6} why", "-" * width]
     for test in tests:
-        score = f"{test['score']:g}/{test['max_score']:g}"
+        extra = test.get("extra_data", {})
+        maximum = f"+{extra['points']:g}" if extra.get("extra_credit") else f"{test['max_score']:g}"
+        score = f"{test['score']:g}/{maximum}"
         status = "ok" if test["status"] == "passed" else "FAILED"
         why = test.get("output", "").strip().splitlines()
         lines.append(
@@ -24,7 +26,9 @@ def score_table(results: dict[str, Any], width: int = 110) -> str:
             f"{status:6} {_cell(why[0] if why else '', message_width)}"
         )
     maximum = sum(test["max_score"] for test in tests)
-    lines += ["-" * width, f"{'total':<7} {'':<{name_width}} {results['score']:g}/{maximum:g}".rstrip()]
+    bonus = sum(test.get("extra_data", {}).get("points", 0) for test in tests if test["max_score"] == 0)
+    total = f"{results['score']:g}/{maximum:g}" + (f" (extra credit possible: {bonus:g})" if bonus else "")
+    lines += ["-" * width, f"{'total':<7} {'':<{name_width}} {total}".rstrip()]
     output = results.get("output", "").strip()
     if output:
         lines += ["", output]

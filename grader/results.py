@@ -44,7 +44,7 @@ def test_entry(row: TestRow, outcome: Outcome) -> dict[str, Any]:
         "output_format": "text",
         "visibility": row.gradescope_visibility,
         "tags": [f"section {row.section}"] + (["extra credit"] if row.extra_credit else []),
-        "extra_data": {"section": row.section, "extra_credit": row.extra_credit},
+        "extra_data": {"section": row.section, "extra_credit": row.extra_credit, "points": row.points},
     }
 
 
