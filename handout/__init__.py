@@ -1,0 +1,1 @@
+"""The handout builder: one notebook source per section, with solution markers (see ``handout.markers``)."""
