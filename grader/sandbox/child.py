@@ -136,24 +136,51 @@ class Child:
         return value
 
     @staticmethod
-    def install_traces(names: list[str], calls: list[str]) -> list[tuple[Any, str, Any]]:
-        restore = []
-        for dotted in names:
-            owner_path, _, attr = dotted.rpartition(".")
+    def _resolve(dotted: str) -> tuple[Any, str, Any] | None:
+        """(owner, attribute, object) for a dotted name, classes included (`torch.nn.Module.forward`)."""
+        parts = dotted.split(".")
+        for split in range(len(parts) - 1, 0, -1):
             try:
-                owner = importlib.import_module(owner_path)
+                owner = importlib.import_module(".".join(parts[:split]))
             except ImportError:
                 continue
-            original = getattr(owner, attr, None)
-            if original is None:
+            try:
+                for part in parts[split:-1]:
+                    owner = getattr(owner, part)
+                return owner, parts[-1], getattr(owner, parts[-1])
+            except AttributeError:
+                return None
+        return None
+
+    @staticmethod
+    def install_traces(
+        names: list[str], calls: list[str], alias_owners: tuple[Any, ...] = ()
+    ) -> list[tuple[Any, str, Any]]:
+        """Wrap each named function so calls to it are recorded in `calls`; return what to restore.
+
+        Names the student bound to the same function (`from torch.nn.functional import
+        scaled_dot_product_attention as sdpa`) in any of `alias_owners` are wrapped too.
+        """
+        restore = []
+        for dotted in names:
+            resolved = Child._resolve(dotted)
+            if resolved is None:
                 continue
+            owner, attr, original = resolved
 
             def traced(*args: Any, __original: Any = original, __name: str = dotted, **kwargs: Any) -> Any:
                 calls.append(__name)
                 return __original(*args, **kwargs)
 
-            setattr(owner, attr, traced)
-            restore.append((owner, attr, original))
+            targets = [(owner, attr)] + [
+                (alias_owner, name)
+                for alias_owner in alias_owners
+                for name, value in list(vars(alias_owner).items())
+                if value is original
+            ]
+            for target, name in targets:
+                setattr(target, name, traced)
+                restore.append((target, name, original))
         return restore
 
     def call(self, header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> tuple[dict[str, Any], Any]:
@@ -171,7 +198,7 @@ class Child:
         kwargs = self.to_device(wire.decode(header.get("kwargs", {}), tensors), device)
         self.seed(header.get("seed"))
         calls: list[str] = []
-        restore = self.install_traces(header.get("trace", []), calls)
+        restore = self.install_traces(header.get("trace", []), calls, (self.module,))
         try:
             return {"ok": True, "traced": calls}, function(*args, **kwargs)
         except BaseException as error:  # noqa: BLE001 - student code may raise anything

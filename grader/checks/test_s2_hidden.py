@@ -1,0 +1,274 @@
+"""§2.1 hidden checks (A2S2): every helper on several shapes, self_attention on many, and the GPT.
+
+Helpers are compared with their one-line formulas, self_attention with multi_head_attention_forward,
+all within the table's ``attention`` tolerance. Shapes cover batch 1 and more, one token up to 65,
+and 1 to 8 heads. When the run may use CUDA, the self_attention shape tests run there as well.
+"""
+
+import math
+
+import pytest
+import torch
+
+from grader.diagnosis.attention_bugs import helper_matches
+from grader.diagnosis.attention_checks import (
+    Case,
+    call_from_scratch,
+    check_self_attention_cases,
+    helper_failure,
+    judge,
+    note_loops,
+    raise_failures,
+    require_from_scratch,
+    tensor_problem,
+)
+from grader.errors import GradingFailure, StudentRaised
+from grader.oracles import attention as oracle
+
+SEED = 2024
+#: Below this gradient norm on W_Q/W_K/W_V, nothing reaches the projections (a cut autograd graph).
+GPT_MIN_PROJECTION_GRAD = 1e-8
+
+SHAPE_CASES = [
+    (2, 5, 6, 3),
+    (1, 1, 4, 1),
+    (3, 7, 8, 8),
+    (1, 64, 32, 4),
+    (2, 65, 48, 3),
+    (4, 16, 16, 2),
+    (2, 9, 40, 5),
+    (1, 3, 12, 6),
+]
+
+
+def _randn(*shape: int, seed: int = SEED, scale: float = 1.0) -> torch.Tensor:
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * scale
+
+
+def _shown(t: torch.Tensor) -> str:
+    return f"tensor of shape {tuple(t.shape)}"
+
+
+def _check_helper(
+    a2s2, name: str, calls: list[tuple[tuple, torch.Tensor, str]], tolerance: float, note
+) -> None:
+    """Run ``name`` on every (args, expected, shown) call; fail with the first wrong one."""
+    require_from_scratch(a2s2, name)
+    note_loops(a2s2, name, note)
+    failures = [
+        failure
+        for args, want, shown in calls
+        if (failure := helper_failure(a2s2, name, args, want, tolerance, shown))
+    ]
+    raise_failures(failures, len(calls))
+
+
+@pytest.mark.graded("2.1.1")
+def test_pairwise_similarities(a2s2, tolerances, note):
+    pairs = [
+        (_randn(2, 5, 4, seed=1), _randn(2, 5, 4, seed=2)),
+        (_randn(2, 3, 5, 4, seed=3), _randn(2, 3, 7, 4, seed=4)),
+        (_randn(1, 1, 1, 1, 8, seed=5), _randn(1, 1, 1, 6, 8, seed=6)),
+    ]
+    calls = [((q, k), oracle.pairwise_similarities(q, k), f"Q {_shown(q)}, K {_shown(k)}") for q, k in pairs]
+    try:
+        _check_helper(a2s2, "pairwise_similarities", calls, tolerances["attention"], note)
+    except StudentRaised as raised:
+        args, want, shown = calls[0]
+        first_ok = (
+            helper_failure(a2s2, "pairwise_similarities", args, want, tolerances["attention"], shown) is None
+        )
+        hint = (
+            " It works on 3-D inputs but not with more leading dims: transpose the last two dims, "
+            "K.transpose(-2, -1), not dims 1 and 2."
+            if first_ok
+            else ""
+        )
+        raise GradingFailure(f"{raised}{hint}") from None
+
+
+@pytest.mark.graded("2.1.2")
+def test_attn_scaled(a2s2, tolerances, note):
+    settings = [((2, 3, 5, 5), 12, 3), ((1, 1, 4, 4), 8, 1), ((2, 8, 6, 6), 64, 8), ((3, 7, 7), 10, 2)]
+    calls = []
+    for i, (shape, n_embd, n_heads) in enumerate(settings):
+        a = _randn(*shape, seed=10 + i)
+        calls.append(
+            ((a, n_embd, n_heads), oracle.attn_scaled(a, n_embd, n_heads), f"A, {n_embd}, {n_heads}")
+        )
+    _check_helper(a2s2, "attn_scaled", calls, tolerances["attention"], note)
+
+
+@pytest.mark.graded("2.1.3")
+def test_attn_softmax(a2s2, tolerances, note):
+    shapes = [(2, 3, 5, 5), (4, 6, 6), (1, 1, 1, 1), (2, 2, 3, 9)]
+    inputs = [_randn(*shape, seed=20 + i, scale=3.0) for i, shape in enumerate(shapes)]
+    calls = [((a,), oracle.attn_softmax(a), _shown(a)) for a in inputs]
+    _check_helper(a2s2, "attn_softmax", calls, tolerances["attention"], note)
+
+
+@pytest.mark.graded("2.1.4")
+def test_compute_outputs(a2s2, tolerances, note):
+    shapes = [((2, 3, 5, 5), (2, 3, 5, 4)), ((2, 3, 5, 7), (2, 3, 7, 4)), ((1, 1, 1), (1, 1, 6))]
+    calls = []
+    for i, (a_shape, v_shape) in enumerate(shapes):
+        a, v = torch.softmax(_randn(*a_shape, seed=30 + i), dim=-1), _randn(*v_shape, seed=40 + i)
+        calls.append(((a, v), oracle.compute_outputs(a, v), f"A {_shown(a)}, V {_shown(v)}"))
+    _check_helper(a2s2, "compute_outputs", calls, tolerances["attention"], note)
+
+
+@pytest.mark.graded("2.1.5")
+def test_make_causal_mask(a2s2, note):
+    require_from_scratch(a2s2, "make_causal_mask")
+    note_loops(a2s2, "make_causal_mask", note)
+    failures = [
+        judge(
+            f"make_causal_mask({n_tok})",
+            call_from_scratch(a2s2, "make_causal_mask", n_tok),
+            oracle.make_causal_mask(n_tok),
+            0.0,
+            lambda wrong, n_tok=n_tok: helper_matches("make_causal_mask", wrong, n_tok),
+        )
+        for n_tok in (4, 10, 65, 1)
+    ]
+    raise_failures([failure for failure in failures if failure], len(failures))
+
+
+def _student_mask_dtype(a2s2) -> torch.dtype:
+    """The dtype the student's own make_causal_mask returns, when it returns a right mask; else bool.
+
+    apply_causal_mask is given a mask in that dtype, so it is judged with the masks it was written for.
+    """
+    try:
+        mask = a2s2.call("make_causal_mask", 3)
+    except GradingFailure:
+        return torch.bool
+    if isinstance(mask, torch.Tensor) and tensor_problem(mask, oracle.make_causal_mask(3), 0.0) is None:
+        return mask.dtype
+    return torch.bool
+
+
+@pytest.mark.graded("2.1.6")
+def test_apply_causal_mask(a2s2, tolerances, note):
+    """Allowed scores unchanged; forbidden ones -inf or negative enough that the softmax gives them 0."""
+    require_from_scratch(a2s2, "apply_causal_mask")
+    note_loops(a2s2, "apply_causal_mask", note)
+    dtype = _student_mask_dtype(a2s2)
+    failures = []
+    for i, shape in enumerate([(2, 3, 6, 6), (1, 6, 6), (2, 4, 1, 1), (1, 2, 17, 17)]):
+        a = _randn(*shape, seed=50 + i)
+        mask = oracle.make_causal_mask(shape[-1]).to(dtype)
+        got = call_from_scratch(a2s2, "apply_causal_mask", mask, a)
+        want = oracle.apply_causal_mask(mask, a)
+        failure = judge(
+            f"apply_causal_mask(mask, A {_shown(a)})",
+            got,
+            want,
+            tolerances["attention"],
+            lambda wrong, mask=mask, a=a: helper_matches("apply_causal_mask", wrong, mask, a),
+        )
+        if failure and not _masks_like_minus_inf(got, a, want, tolerances["attention"]):
+            failures.append(failure)
+    raise_failures(failures, 4)
+
+
+def _masks_like_minus_inf(got, a: torch.Tensor, want: torch.Tensor, tolerance: float) -> bool:
+    """A large negative number instead of -inf is right when it leaves the softmax unchanged."""
+    if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+        return False
+    allowed = oracle.make_causal_mask(a.shape[-1]).expand(a.shape)
+    kept = bool((got.double() - a.double()).abs()[allowed].max() <= tolerance)
+    return (
+        kept and tensor_problem(torch.softmax(got.double(), -1), oracle.attn_softmax(want), tolerance) is None
+    )
+
+
+@pytest.mark.graded("2.1.7")
+def test_split_heads(a2s2, tolerances, note):
+    settings = [((2, 5, 12), 3), ((1, 1, 8), 8), ((3, 7, 6), 1), ((2, 65, 48), 4)]
+    calls = []
+    for i, (shape, n_heads) in enumerate(settings):
+        x = _randn(*shape, seed=60 + i)
+        calls.append(((x, n_heads), oracle.split_heads(x, n_heads), f"x {_shown(x)}, {n_heads}"))
+    _check_helper(a2s2, "split_heads", calls, tolerances["attention"], note)
+
+
+@pytest.mark.graded("2.1.8")
+def test_merge_heads(a2s2, tolerances, note):
+    shapes = [(2, 3, 5, 4), (1, 8, 1, 1), (3, 1, 7, 6), (2, 4, 65, 12)]
+    inputs = [_randn(*shape, seed=70 + i) for i, shape in enumerate(shapes)]
+    calls = [((y,), oracle.merge_heads(y), f"y {_shown(y)}") for y in inputs]
+    _check_helper(a2s2, "merge_heads", calls, tolerances["attention"], note)
+
+
+def _shape_test(a2s2, causal: bool, tolerances, cuda_available: bool, note) -> None:
+    require_from_scratch(a2s2, "self_attention")
+    note_loops(a2s2, "self_attention", note)
+    cases = [Case(*sizes, causal=causal) for sizes in SHAPE_CASES]
+    devices = [None, "cuda"] if cuda_available else [None]
+    check_self_attention_cases(a2s2, cases, tolerances["attention"], SEED, devices)
+
+
+@pytest.mark.graded("2.1.12")
+def test_self_attention_shapes_no_mask(a2s2, tolerances, cuda_available, note):
+    _shape_test(a2s2, False, tolerances, cuda_available, note)
+
+
+@pytest.mark.graded("2.1.13")
+def test_self_attention_shapes_causal(a2s2, tolerances, cuda_available, note):
+    _shape_test(a2s2, True, tolerances, cuda_available, note)
+
+
+def _number(report: dict, key: str) -> float:
+    """A number from the driver's report (which comes from the student's process: checked, not trusted)."""
+    value = report.get(key) if isinstance(report, dict) else None
+    if not isinstance(value, int | float):
+        raise GradingFailure(
+            f"Training the GPT with your attention gave no usable result ({key} is missing)."
+        )
+    return float(value)
+
+
+@pytest.mark.graded("2.1.14")
+def test_attention_trains_gpt(a2s2, table, tolerances, note):
+    require_from_scratch(a2s2, "self_attention")
+    timeout = table.test("2.1.14").timeout - 30
+    try:
+        report = a2s2.run("grader.drivers.gpt_training:train_and_probe", {}, timeout=timeout)
+    except StudentRaised as raised:
+        raise GradingFailure(
+            f"Training a small GPT with your init_qkv_proj and self_attention failed: {raised}"
+        ) from None
+    forbidden = report.get("forbidden_calls") if isinstance(report, dict) else None
+    if forbidden:
+        raise GradingFailure(
+            f"While the GPT trained, self_attention called {forbidden[0]}. This exercise builds attention "
+            "from scratch: scaled_dot_product_attention, multi_head_attention_forward and "
+            "nn.MultiheadAttention may not be used."
+        )
+    before, after = _number(report, "initial_loss"), _number(report, "final_loss")
+    steps = int(_number(report, "steps"))
+    if not (math.isfinite(before) and math.isfinite(after)):
+        raise GradingFailure(
+            "Training a small GPT with your init_qkv_proj and self_attention made the loss NaN or infinite: "
+            "look for rows of attention weights that are all masked, or a division by zero."
+        )
+    if _number(report, "projection_grad_norm") <= GPT_MIN_PROJECTION_GRAD:
+        raise GradingFailure(
+            "No gradient reaches W_Q, W_K and W_V when the GPT trains, so the attention cannot learn. "
+            "Something in self_attention cuts the autograd graph: .detach(), .data, .item(), numpy, "
+            "torch.no_grad() or building a new tensor from the values."
+        )
+    if _number(report, "padding_leak") > tolerances["gpt_padding_leak"]:
+        raise GradingFailure(
+            "In the GPT, a token's prediction changes when padding is appended after it, so tokens see "
+            "positions that come later. With causal=True, each token may attend only to itself and earlier "
+            "tokens: a lower-triangular mask applied before the softmax."
+        )
+    least = tolerances["gpt_loss_drop"]
+    if before - after < least:
+        raise GradingFailure(
+            f"A small GPT trained with your attention for {steps} steps lowered its held-out loss from "
+            f"{before:.2f} to {after:.2f}; a correct attention lowers it by at least {least:g}."
+        )
+    note(f"Held-out loss of the small GPT: {before:.2f} before training, {after:.2f} after {steps} steps.")

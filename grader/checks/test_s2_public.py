@@ -1,0 +1,39 @@
+"""§2.1 public checks (A2S2): the notebook's own three comparisons with multi_head_attention_forward.
+
+As in the notebook, one input of shape (1, 10, 6) drawn with seed 447 serves as Q, K and V: one head
+without a mask, one head causal, three heads causal. When the run may use CUDA, each is repeated on
+the GPU. (The hidden checks use distinct Q, K and V, which catch more bugs.)
+"""
+
+import pytest
+
+from grader.diagnosis.attention_checks import (
+    Case,
+    check_self_attention_cases,
+    note_loops,
+    require_from_scratch,
+)
+
+NOTEBOOK_SEED = 447
+
+
+def _notebook_test(a2s2, case: Case, tolerances, cuda_available: bool, note) -> None:
+    require_from_scratch(a2s2, "self_attention")
+    note_loops(a2s2, "self_attention", note)
+    devices = [None, "cuda"] if cuda_available else [None]
+    check_self_attention_cases(a2s2, [case], tolerances["attention"], NOTEBOOK_SEED, devices)
+
+
+@pytest.mark.graded("2.1.9")
+def test_notebook_one_head_no_mask(a2s2, tolerances, cuda_available, note):
+    _notebook_test(a2s2, Case(1, 10, 6, 1, causal=False, shared_input=True), tolerances, cuda_available, note)
+
+
+@pytest.mark.graded("2.1.10")
+def test_notebook_one_head_causal(a2s2, tolerances, cuda_available, note):
+    _notebook_test(a2s2, Case(1, 10, 6, 1, causal=True, shared_input=True), tolerances, cuda_available, note)
+
+
+@pytest.mark.graded("2.1.11")
+def test_notebook_three_heads_causal(a2s2, tolerances, cuda_available, note):
+    _notebook_test(a2s2, Case(1, 10, 6, 3, causal=True, shared_input=True), tolerances, cuda_available, note)

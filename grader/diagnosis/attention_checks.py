@@ -1,0 +1,203 @@
+"""The §2.1 checks' shared steps: call a student function under the from-scratch rule, compare its
+result with the oracle, and word the failure with the likely bug.
+
+Kept apart from the check files so that the public and the hidden checks judge in exactly the same way.
+Failure texts give shapes, the size and place of the largest difference, and the named bug; never the
+expected values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from grader.diagnosis.attention_bugs import (
+    KnownBug,
+    consistent_bug,
+    helper_matches,
+    matches,
+    self_attention_matches,
+)
+from grader.diagnosis.from_scratch import RUNTIME_TRACE, find_forbidden_use, uses_loops
+from grader.errors import GradingFailure
+from grader.oracles.attention import reference_self_attention
+from grader.sandbox.wire import Opaque
+
+LOOP_NOTE = (
+    "{name} uses a loop. That is allowed and costs no points, but a vectorised version is shorter "
+    "and much faster."
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One self_attention input: sizes, heads and whether it is causal."""
+
+    batch: int
+    n_tok: int
+    n_embd: int
+    n_heads: int
+    causal: bool
+    #: The notebook's own checks pass one random tensor as Q, K and V.
+    shared_input: bool = False
+
+    def describe(self) -> str:
+        inputs = "Q = K = V" if self.shared_input else "Q, K, V"
+        return (
+            f"{inputs} of shape ({self.batch}, {self.n_tok}, {self.n_embd}), "
+            f"n_heads={self.n_heads}, causal={self.causal}"
+        )
+
+    def inputs(self, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Q, K and V in float32, drawn in that order (or once) from a generator seeded with ``seed``."""
+        generator = torch.Generator().manual_seed(seed)
+        shape = (self.batch, self.n_tok, self.n_embd)
+        if self.shared_input:
+            x = torch.randn(shape, generator=generator)
+            return x, x, x
+        q, k, v = (torch.randn(shape, generator=generator) for _ in range(3))
+        return q, k, v
+
+
+def require_from_scratch(section: Any, name: str) -> None:
+    """Fail when ``name`` (or a function of the submission it calls) uses PyTorch's own attention."""
+    use = find_forbidden_use(name, section.function_node, section.sliced.tree)
+    if use is not None:
+        raise GradingFailure(use.message())
+
+
+def note_loops(section: Any, name: str, note: Callable[[str], None]) -> None:
+    if uses_loops(section.function_node(name)):
+        note(LOOP_NOTE.format(name=name))
+
+
+def call_from_scratch(section: Any, name: str, *args: Any, device: str | None = None, **kwargs: Any) -> Any:
+    """Call ``name`` with the forbidden functions traced; fail if any of them ran."""
+    report = section.call_detailed(name, *args, device=device, trace=RUNTIME_TRACE, **kwargs)
+    if report.traced:
+        raise GradingFailure(
+            f"{name} called {report.traced[0]} while running. This exercise builds attention from scratch: "
+            "scaled_dot_product_attention, multi_head_attention_forward and nn.MultiheadAttention may not "
+            "be used."
+        )
+    if device and device.startswith("cuda") and any(not d.startswith("cuda") for d in report.devices):
+        raise GradingFailure(
+            f"{name} was given CUDA tensors but returned a CPU tensor; keep results on the inputs' device."
+        )
+    return report.value
+
+
+def _kind(value: Any) -> str:
+    return value.type_name if isinstance(value, Opaque) else type(value).__name__
+
+
+def tensor_problem(
+    got: Any, want: torch.Tensor, tolerance: float, dtype: torch.dtype | None = None
+) -> str | None:
+    """What is wrong with ``got`` as an approximation of ``want``, or None when it is right."""
+    shape = tuple(want.shape)
+    if not isinstance(got, torch.Tensor):
+        return f"returned a {_kind(got)}; expected a tensor of shape {shape}"
+    if tuple(got.shape) != shape:
+        return f"returned shape {tuple(got.shape)}; expected {shape}"
+    if dtype is not None and got.dtype != dtype:
+        return f"returned {got.dtype} for {dtype} inputs; return the inputs' dtype"
+    got, want = got.double(), want.double()
+    agree = (got == want) | ((got - want).abs() <= tolerance)
+    if bool(agree.all()):
+        return None
+    if bool(torch.isnan(got).any()) and not bool(torch.isnan(want).any()):
+        return f"returned NaN at {int(torch.isnan(got).sum())} of {got.numel()} entries"
+    wrong = int((~agree).sum())
+    one_sided = ~agree & (torch.isinf(got) != torch.isinf(want))
+    if bool(one_sided.any()):
+        where = tuple(int(i) for i in torch.nonzero(one_sided)[0])
+        return (
+            f"differs from the expected result at {wrong} of {got.numel()} entries, "
+            f"{int(one_sided.sum())} of them infinite on one side only (the first at index {where})"
+        )
+    diff = torch.where(agree, torch.zeros_like(got), (got - want).abs())
+    where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+    return (
+        f"differs from the expected result at {wrong} of {got.numel()} entries, by up to "
+        f"{float(diff.max()):.3g} (at index {where}; allowed: {tolerance:g})"
+    )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One wrong result: the call as the student would write it, what is wrong, and the bugs it matches."""
+
+    call: str
+    problem: str
+    candidates: list[KnownBug]
+
+
+def judge(
+    call: str,
+    got: Any,
+    want: torch.Tensor,
+    tolerance: float,
+    explain: Callable[[torch.Tensor], list[KnownBug]],
+    dtype: torch.dtype | None = None,
+) -> Failure | None:
+    """None when ``got`` is right; else the failure, with the known bugs that reproduce wrong values."""
+    problem = tensor_problem(got, want, tolerance, dtype)
+    if problem is None:
+        return None
+    wrong_values = isinstance(got, torch.Tensor) and got.shape == want.shape and not matches(got, want)
+    return Failure(call, problem, explain(got) if wrong_values else [])
+
+
+def raise_failures(failures: list[Failure], total: int) -> None:
+    """Fail with the first failure, the count, and the bug that best explains all of them."""
+    if not failures:
+        return
+    bug = consistent_bug([failure.candidates for failure in failures if failure.candidates])
+    first = failures[0]
+    count = f"Wrong on {len(failures)} of {total} inputs. First: " if total > 1 else ""
+    raise GradingFailure(f"{count}{first.call} {first.problem}." + (f" {bug.message()}" if bug else ""))
+
+
+def self_attention_failure(
+    section: Any, case: Case, tolerance: float, seed: int, device: str | None = None
+) -> Failure | None:
+    """Run one case through the student's self_attention and judge it against the oracle."""
+    q, k, v = case.inputs(seed)
+    got = call_from_scratch(
+        section, "self_attention", q, k, v, n_heads=case.n_heads, causal=case.causal, device=device
+    )
+    want = reference_self_attention(q, k, v, case.n_heads, case.causal)
+    where = f" on {device}" if device else ""
+    return judge(
+        f"self_attention({case.describe()}){where}",
+        got,
+        want,
+        tolerance,
+        lambda wrong: self_attention_matches(wrong, q, k, v, case.n_heads, case.causal),
+        dtype=q.dtype,
+    )
+
+
+def check_self_attention_cases(
+    section: Any, cases: list[Case], tolerance: float, seed: int, devices: list[str | None]
+) -> None:
+    """Fail with the first failing case (and how many failed) over ``cases`` on every device."""
+    failures = [
+        failure
+        for device in devices
+        for case in cases
+        if (failure := self_attention_failure(section, case, tolerance, seed, device)) is not None
+    ]
+    raise_failures(failures, len(cases) * len(devices))
+
+
+def helper_failure(
+    section: Any, name: str, args: tuple[Any, ...], want: torch.Tensor, tolerance: float, shown: str
+) -> Failure | None:
+    """Call helper ``name`` on ``args`` and judge the result against ``want``."""
+    got = call_from_scratch(section, name, *args)
+    return judge(f"{name}({shown})", got, want, tolerance, lambda wrong: helper_matches(name, wrong, *args))

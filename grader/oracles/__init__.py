@@ -1,0 +1,1 @@
+"""The grader's own reference computations, run in the trusted process: what a correct answer gives."""

@@ -1,0 +1,113 @@
+"""Grades a corpus of hand-written submissions through the real CLI and states what each must score.
+
+Each corpus folder (tests/submissions/a2sN/) holds submissions as students export them and an
+``expected.toml`` saying which tests each must fail and what the feedback must name. The test
+modules grade every submission once (two grader processes at a time) and assert on the results.
+The reference notebook and the untouched student template, exported the way Colab exports them,
+are graded alongside the corpus.
+"""
+
+import json
+import subprocess
+import sys
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.table import load_table
+from handout.colab_export import colab_python_export
+from handout.markers import strip_solutions
+from handout.notebook import notebook_from_percent
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS_ROOT = REPO / "tests" / "submissions"
+#: Submissions graded at once: the CI machine has two cores.
+PARALLEL_GRADERS = 2
+GRADE_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What grading one submission must give."""
+
+    failed: frozenset[str]
+    diagnosis: dict[str, str] = field(default_factory=dict)
+    upload_as: str = ""
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str
+    text: str
+    expectation: Expectation
+
+
+def corpus(stem: str) -> list[Submission]:
+    """The corpus of notebook ``stem`` (e.g. "A2S2"), each file with its expectation."""
+    folder = CORPUS_ROOT / stem.lower()
+    table = tomllib.loads((folder / "expected.toml").read_text())
+    return [
+        Submission(
+            name,
+            (folder / f"{name}.py").read_text(),
+            Expectation(
+                frozenset(spec["failed"]), spec.get("diagnosis", {}), spec.get("upload_as", f"{stem}.py")
+            ),
+        )
+        for name, spec in table.items()
+    ]
+
+
+def corpus_files(stem: str) -> set[str]:
+    return {path.stem for path in (CORPUS_ROOT / stem.lower()).glob("*.py")}
+
+
+def handout_exports(stem: str, section: int) -> list[Submission]:
+    """The reference solution (full marks) and the untouched template (nothing implemented yet)."""
+    relative = f"reference/{stem}.py"
+    source = (REPO / relative).read_text()
+    every_test = frozenset(row.number for row in load_table().tests if row.section == section)
+    exports = []
+    for name, text, failed in (
+        ("reference_colab_export", source, frozenset()),
+        ("template_colab_export", strip_solutions(source, relative), every_test),
+    ):
+        notebook = notebook_from_percent(text, stem, "")
+        export = colab_python_export(notebook, stem, relative)
+        diagnosis = {number: "not implemented yet" for number in failed}
+        exports.append(Submission(name, export, Expectation(failed, diagnosis, f"{stem}.py")))
+    return exports
+
+
+def grade_all(submissions: list[Submission], section: int, workdir: Path) -> dict[str, dict]:
+    """Grade every submission with ``python -m grader grade``; results.json of each, by name."""
+
+    def grade(submission: Submission) -> dict:
+        folder = workdir / submission.name
+        target = folder / "submission" / submission.expectation.upload_as
+        target.parent.mkdir(parents=True)
+        target.write_text(submission.text)
+        results = folder / "results.json"
+        command = [sys.executable, "-m", "grader", "grade", str(folder / "submission")]
+        command += ["--results", str(results), "--sections", str(section), "--quiet"]
+        subprocess.run(command, cwd=REPO, check=True, timeout=GRADE_TIMEOUT_S, capture_output=True)
+        return json.loads(results.read_text())
+
+    with ThreadPoolExecutor(PARALLEL_GRADERS) as pool:
+        return dict(zip((s.name for s in submissions), pool.map(grade, submissions), strict=True))
+
+
+def failed_tests(results: dict) -> set[str]:
+    return {test["number"] for test in results["tests"] if test["status"] == "failed"}
+
+
+def score_without(section: int, failed: frozenset[str]) -> float:
+    """The score a submission gets when it fails exactly ``failed`` (extra credit included)."""
+    return sum(
+        row.points for row in load_table().tests if row.section == section and row.number not in failed
+    )
+
+
+def output_of(results: dict, number: str) -> str:
+    return next(test["output"] for test in results["tests"] if test["number"] == number)

@@ -1,0 +1,157 @@
+"""Known-bug diagnosis, §1 feedback, the from-scratch rule and the wording of tensor mismatches."""
+
+import ast
+import textwrap
+
+import pytest
+import torch
+
+from grader.diagnosis.attention_bugs import (
+    HELPER_BUGS,
+    SELF_ATTENTION_BUGS,
+    diagnose_helper,
+    diagnose_self_attention,
+)
+from grader.diagnosis.attention_checks import tensor_problem
+from grader.diagnosis.from_scratch import find_forbidden_use, uses_loops
+from grader.diagnosis.query_feedback import explain_query_failure
+from grader.oracles import attention as oracle
+from grader.oracles.query_crafting import QUESTIONS, grader_key_value
+
+
+def _qkv(b=2, n_tok=7, n_embd=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.randn(b, n_tok, n_embd, generator=g) for _ in range(3))
+
+
+@pytest.mark.parametrize("bug", SELF_ATTENTION_BUGS, ids=lambda bug: bug.name)
+def test_each_self_attention_bug_is_named_from_its_own_output(bug):
+    q, k, v = _qkv()
+    causal = "even when causal=False" not in bug.name
+    buggy = bug.produce(q, k, v, 3, causal).float()
+    assert diagnose_self_attention(buggy, q, k, v, 3, causal) is bug
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_right_or_unrelated_output_names_no_bug(causal):
+    q, k, v = _qkv()
+    right = oracle.reference_self_attention(q, k, v, 3, causal).float()
+    assert diagnose_self_attention(right + 0.3, q, k, v, 3, causal) is None
+    assert diagnose_self_attention(torch.zeros_like(right), q, k, v, 3, causal) is None
+
+
+_HELPER_ARGS = {
+    "pairwise_similarities": lambda: (torch.randn(2, 3, 5, 4), torch.randn(2, 3, 5, 4)),
+    "attn_scaled": lambda: (torch.randn(2, 3, 5, 5), 12, 3),
+    "attn_softmax": lambda: (torch.randn(2, 3, 5, 5),),
+    "compute_outputs": lambda: (torch.softmax(torch.randn(2, 3, 5, 5), -1), torch.randn(2, 3, 5, 4)),
+    "make_causal_mask": lambda: (6,),
+    "apply_causal_mask": lambda: (oracle.make_causal_mask(5), torch.randn(2, 3, 5, 5)),
+    "split_heads": lambda: (torch.randn(2, 5, 12), 3),
+    "merge_heads": lambda: (torch.randn(2, 3, 5, 4),),
+}
+
+
+@pytest.mark.parametrize(
+    ("helper", "index"),
+    [(name, i) for name, args in _HELPER_ARGS.items() for i in range(len(HELPER_BUGS[name](*args())))],
+)
+def test_each_helper_bug_is_named_from_its_own_output(helper, index):
+    torch.manual_seed(index)
+    args = _HELPER_ARGS[helper]()
+    bug = HELPER_BUGS[helper](*args)[index]
+    found = diagnose_helper(helper, bug.produce(*args).float(), *args)
+    assert found is not None and found.name == bug.name
+
+
+def _functions(source: str) -> tuple[ast.Module, dict[str, ast.FunctionDef]]:
+    tree = ast.parse(textwrap.dedent(source))
+    return tree, {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+@pytest.mark.parametrize(
+    ("source", "used"),
+    [
+        (
+            """
+            import torch.nn.functional as F
+            def self_attention(Q, K, V, n_heads=1, causal=True):
+                return F.scaled_dot_product_attention(Q, K, V, is_causal=causal)
+            """,
+            "scaled_dot_product_attention",
+        ),
+        (
+            """
+            from torch.nn.functional import scaled_dot_product_attention as fused
+            def self_attention(Q, K, V, n_heads=1, causal=True):
+                return fused(Q, K, V)
+            """,
+            "scaled_dot_product_attention (as fused)",
+        ),
+        (
+            """
+            import torch.nn.functional as F
+            mha = F.multi_head_attention_forward
+            def helper(Q):
+                return mha(Q)
+            def self_attention(Q, K, V, n_heads=1, causal=True):
+                return helper(Q)
+            """,
+            "multi_head_attention_forward (as mha)",
+        ),
+        (
+            """
+            import torch
+            def self_attention(Q, K, V, n_heads=1, causal=True):
+                layer = getattr(torch.nn, "MultiheadAttention")(Q.shape[-1], n_heads)
+                return layer(Q, K, V)[0]
+            """,
+            "MultiheadAttention",
+        ),
+    ],
+)
+def test_forbidden_uses_are_found_directly_through_aliases_and_helpers(source, used):
+    tree, functions = _functions(source)
+    use = find_forbidden_use("self_attention", functions.get, tree)
+    assert use is not None and use.used == used
+    assert "from scratch" in use.message()
+
+
+def test_a_from_scratch_implementation_with_loops_passes_the_rule_and_gets_the_loop_note():
+    tree, functions = _functions(
+        """
+        import torch
+        def attn_softmax(A):
+            return torch.softmax(A, dim=-1)
+        def self_attention(Q, K, V, n_heads=1, causal=True):
+            outs = [attn_softmax(Q[:, h] @ K[:, h].T) @ V[:, h] for h in range(n_heads)]
+            return torch.stack(outs, 1)
+        """
+    )
+    assert find_forbidden_use("self_attention", functions.get, tree) is None
+    assert uses_loops(functions["self_attention"])
+    assert not uses_loops(functions["attn_softmax"])
+
+
+def test_query_feedback_tells_weak_unbalanced_and_misdirected_queries_apart():
+    key, value = grader_key_value()
+    weak = explain_query_failure(QUESTIONS["1.2.1"], key[0:1], key, value, 0.05)
+    assert "not sharp enough" in weak and "[0.51, 0.25, 0.08, 0.16]" in weak
+    unbalanced = explain_query_failure(QUESTIONS["1.3.2"], 10 * key[0:1] + 8 * key[1:2], key, value, 0.05)
+    assert "equal weights" in unbalanced
+    wrong = explain_query_failure(QUESTIONS["1.2.2"], 100 * key.flip(0), key, value, 0.05)
+    assert "Rows [0, 1, 2, 3]" in wrong and "wrong values" in wrong
+
+
+def test_tensor_problem_describes_shape_dtype_nan_and_where_values_differ():
+    want = torch.zeros(2, 3)
+    assert "returned shape (3, 2); expected (2, 3)" in tensor_problem(torch.zeros(3, 2), want, 1e-5)
+    assert "float64 for torch.float32" in tensor_problem(want.double(), want, 1e-5, dtype=torch.float32)
+    assert "returned a list" in tensor_problem([0.0], want, 1e-5)
+    assert "NaN at 1 of 6" in tensor_problem(torch.tensor([[0, 0, 0], [0, float("nan"), 0]]), want, 1e-5)
+    off = want.clone()
+    off[1, 2] = 0.5
+    assert "at 1 of 6 entries, by up to 0.5 (at index (1, 2)" in tensor_problem(off, want, 1e-5)
+    assert tensor_problem(want + 1e-6, want, 1e-5) is None
+    minus_inf = torch.full((2, 2), float("-inf"))
+    assert tensor_problem(minus_inf, minus_inf, 1e-5) is None
