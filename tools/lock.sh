@@ -3,9 +3,12 @@
 # virtual environment and freezes the whole resolved tree, so every machine installs the same bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The same interpreter `make setup` uses (see the Makefile), so the lock resolves for it.
+python=${PYTHON_BOOT:-$(command -v /usr/bin/python3.11 || command -v python3.11)}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-python3 -m venv "$tmp/venv"
+"$python" -m venv "$tmp/venv"
+"$tmp/venv/bin/pip" install --quiet --upgrade pip
 deps=$(python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
 # shellcheck disable=SC2086
 "$tmp/venv/bin/pip" install --quiet $deps
