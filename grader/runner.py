@@ -34,6 +34,7 @@ class RunOptions:
     results_path: Path
     profile: str = "offline"
     sections: set[int] | None = None
+    tests: set[str] | None = None
     public_only: bool = False
     sandbox_user: str = "auto"
     protect: tuple[Path, ...] = ()
@@ -94,7 +95,7 @@ def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str
     started = time.monotonic()
     table = table or load_table()
     profile = table.profile(options.profile)
-    rows = table.select(options.sections, options.public_only)
+    rows = table.select(options.sections, options.public_only, options.tests)
     write_results(
         options.results_path,
         build_results(rows, {}, NOT_FINISHED, 0, missing_reason=NOT_FINISHED),

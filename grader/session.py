@@ -265,7 +265,10 @@ class GradingSession:
         return self._identity
 
     def spawn(self) -> StudentProcess:
-        return StudentProcess(self.identity(), self.limits)
+        # On a CPU profile the student's process sees no GPU, so `device = "cuda" if available` in
+        # their code agrees with where the grader's own tensors are.
+        hide_gpus = {"CUDA_VISIBLE_DEVICES": ""} if self.profile.device == "cpu" else {}
+        return StudentProcess(self.identity(), self.limits, hide_gpus)
 
     def seed_for_test(self) -> int:
         return zlib.crc32((self.current_test or "").encode()) & 0x7FFFFFFF

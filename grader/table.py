@@ -84,13 +84,19 @@ class AssignmentTable:
             raise TableError(f"unknown profile {name!r} (the table defines: {known})")
         return self.profiles[name]
 
-    def select(self, sections: set[int] | None = None, public_only: bool = False) -> list[TestRow]:
-        """The rows a run grades, in table order."""
+    def select(
+        self, sections: set[int] | None = None, public_only: bool = False, numbers: set[str] | None = None
+    ) -> list[TestRow]:
+        """The rows a run grades, in table order; raise TableError for a number the table lacks."""
+        unknown = sorted((numbers or set()) - {row.number for row in self.tests})
+        if unknown:
+            raise TableError(f"no such test: {', '.join(unknown)}")
         return [
             row
             for row in self.tests
             if (sections is None or row.section in sections)
             and (not public_only or row.visibility == "public")
+            and (numbers is None or row.number in numbers)
         ]
 
 

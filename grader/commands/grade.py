@@ -80,6 +80,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_run_options(parser)
     parser.add_argument(
+        "--tests",
+        type=lambda text: {part.strip() for part in text.split(",") if part.strip()},
+        default=None,
+        help="grade only these tests, e.g. 3.1.1,3.5.1 (numbers of assignment.toml; default: all selected)",
+    )
+    parser.add_argument(
         "--public-only",
         action="store_true",
         help="run only the public tests (what students can run themselves)",
@@ -97,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {args.submission} is not a folder", file=sys.stderr)
         return 2
     try:
-        load_table().profile(args.profile)
+        table = load_table()
+        table.profile(args.profile)
+        table.select(numbers=args.tests)
     except TableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -107,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         results_path=args.results.resolve(),
         profile=args.profile,
         sections=args.sections,
+        tests=args.tests,
         public_only=args.public_only,
         sandbox_user=args.sandbox_user,
     )

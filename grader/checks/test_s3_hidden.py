@@ -1,0 +1,166 @@
+"""§3 hidden checks: truncation, compute_accuracy, train_one_epoch, evaluate, and the threshold run."""
+
+import logging
+import time
+
+import pytest
+import torch
+
+from grader.errors import GradingFailure
+from grader.sst2.accuracy import heldout_accuracy
+from grader.sst2.batches import encode_batch, probe_model
+from grader.sst2.feedback import (
+    evaluation_problems,
+    long_example,
+    raise_probe_error,
+    training_problems,
+    truncation_problem,
+    unit_examples,
+)
+from grader.sst2.resources import load_resources
+
+PROBES = "grader.drivers.sst2_probes"
+THRESHOLD_DRIVER = "grader.drivers.sst2_threshold:train_for_threshold"
+PROBE_TIMEOUT = 120
+#: Seconds of the threshold test's limit kept for the grader's own accuracy count.
+COUNTING_MARGIN = 60
+log = logging.getLogger("grader")
+
+
+@pytest.mark.graded("3.1.3")
+def test_collate_fn_truncates_at_512_tokens(a2s3, profile):
+    resources = load_resources(profile)
+    batch = [long_example(resources.tokenizer(), seed=314)] + unit_examples(2, seed=315)
+    reply = raise_probe_error(
+        a2s3.run(
+            f"{PROBES}:probe_collate",
+            {"model_dir": resources.model_dir, "batches": [batch]},
+            timeout=PROBE_TIMEOUT,
+        )
+    )
+    problem = truncation_problem(reply["batches"][0])
+    if problem:
+        raise GradingFailure(problem)
+
+
+def _as_number(value):
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    return value
+
+
+@pytest.mark.graded("3.3.1")
+def test_compute_accuracy(a2s3):
+    cases = [
+        (torch.tensor([0, 1, 1, 0, 1, 0, 0, 1, 1, 1]), torch.tensor([0, 1, 0, 0, 1, 1, 0, 1, 0, 1])),
+        (torch.tensor([1, 1, 1, 1]), torch.tensor([0, 1, 0, 0])),
+        (torch.tensor([0, 1, 0]), torch.tensor([0, 1, 0])),
+    ]
+    for predictions, labels in cases:
+        got = _as_number(a2s3.call("compute_accuracy", predictions, labels))
+        agree, total = int((predictions == labels).sum()), len(labels)
+        if not isinstance(got, int | float) or abs(got - agree / total) > 1e-6:
+            raise GradingFailure(
+                f"compute_accuracy gave {got!r} for {total} predictions of which {agree} equal their labels; "
+                f"expected {agree / total:g}, the fraction that agree."
+            )
+
+
+@pytest.mark.graded("3.3.2")
+def test_train_one_epoch(a2s3, profile):
+    resources = load_resources(profile)
+    params = {
+        "model_dir": resources.model_dir,
+        "examples": unit_examples(24, seed=332),
+        "batch_size": 8,
+        "learning_rate": 1e-3,
+    }
+    reply = raise_probe_error(a2s3.run(f"{PROBES}:probe_train_one_epoch", params, timeout=PROBE_TIMEOUT))
+    problems = training_problems(reply)
+    if problems:
+        raise GradingFailure(" ".join(problems))
+
+
+def _labels_for_known_accuracy(
+    model_dir: str, tokenizer, examples: list[dict], batch_size: int, wrong_every: int
+) -> float:
+    """Relabel ``examples`` from the probe model's own predictions (batched as ``evaluate`` receives
+    them), flipping every ``wrong_every``-th label; return the accuracy ``evaluate`` must report."""
+    model = probe_model(model_dir).eval()
+    predictions = []
+    with torch.no_grad():
+        for start in range(0, len(examples), batch_size):
+            encoding = encode_batch(tokenizer, examples[start : start + batch_size])["text_encoding"]
+            predictions += model(**encoding).logits.argmax(dim=-1).tolist()
+    for index, (example, prediction) in enumerate(zip(examples, predictions, strict=True)):
+        example["label"] = prediction if index % wrong_every else 1 - prediction
+    return sum(1 for i in range(len(examples)) if i % wrong_every) / len(examples)
+
+
+@pytest.mark.graded("3.3.3")
+def test_evaluate(a2s3, profile):
+    resources = load_resources(profile)
+    examples = unit_examples(40, seed=333)
+    batch_size = 16
+    expected = _labels_for_known_accuracy(
+        resources.model_dir, resources.tokenizer(), examples, batch_size, wrong_every=3
+    )
+    params = {"model_dir": resources.model_dir, "examples": examples, "batch_size": batch_size}
+    reply = raise_probe_error(a2s3.run(f"{PROBES}:probe_evaluate", params, timeout=PROBE_TIMEOUT))
+    problems = evaluation_problems(reply, expected, len(examples))
+    if problems:
+        raise GradingFailure(" ".join(problems))
+
+
+@pytest.mark.graded("3.5.1")
+def test_pipeline_finetunes_past_the_threshold(a2s3, profile, table, cuda_available, note, leaderboard):
+    settings = profile.settings
+    if profile.device == "cuda" and not cuda_available:
+        raise GradingFailure(
+            f"The '{profile.name}' profile finetunes {settings['model']} on a GPU, and no GPU was found on "
+            "the machine that graded this submission, so the threshold run did not take place. This is not "
+            "a problem with your code: the course staff must run the grader on a machine with a GPU."
+        )
+    resources = load_resources(profile)
+    heldout = str(settings.get("heldout_split", "test"))
+    params = {
+        "model_dir": resources.model_dir,
+        "examples": resources.splits["train"],
+        "epochs": int(settings["epochs"]),
+        "batch_size": int(settings["batch_size"]),
+        "learning_rate": float(settings["learning_rate"]),
+        "adam_eps": float(settings["adam_eps"]),
+        "seed": int(settings["seed"]),
+        "device": profile.device,
+    }
+    timeout = table.test("3.5.1").timeout - COUNTING_MARGIN
+    try:
+        reply = a2s3.run(THRESHOLD_DRIVER, params, timeout=timeout)
+    except GradingFailure as failure:
+        raise GradingFailure(f"While the grader finetuned the model with your pipeline: {failure}") from None
+    if not isinstance(reply, dict) or "weights" not in reply:
+        raise GradingFailure("Finetuning with your pipeline did not give back the trained model.")
+    counting_started = time.monotonic()
+    accuracy = heldout_accuracy(resources, reply["weights"], heldout, profile.device)
+    log.info(
+        "3.5.1: training in the sandbox took %.1f s, the held-out count %.1f s; accuracy %.4f",
+        float(reply.get("seconds", -1)),
+        time.monotonic() - counting_started,
+        accuracy,
+    )
+    threshold = profile.threshold
+    count = len(resources.splits[heldout])
+    note(
+        "The model finetuned with your SST2Dataset, collate_fn and train_one_epoch "
+        f"({params['epochs']} epochs, "
+        f"batch size {params['batch_size']}, learning rate {params['learning_rate']:g}) reached an accuracy "
+        f"of {accuracy:.4f} on {count} held-out sentences, counted by the grader (threshold {threshold:g})."
+    )
+    leaderboard("SST-2 held-out accuracy", round(accuracy, 4))
+    if accuracy < threshold:
+        raise GradingFailure(
+            f"Finetuned with your pipeline, the model reached {accuracy:.4f} on held-out data, below the "
+            f"threshold of {threshold:g}. A model near 0.5 has learned nothing: check that train_one_epoch "
+            "clears the gradients, backpropagates the model's loss and steps the optimizer for every batch, "
+            "and that collate_fn keeps each label with its text."
+        )

@@ -1,0 +1,212 @@
+"""Runs in the student's process: drives the §3 pieces one at a time and records what they did.
+
+Each probe builds what the student's function receives (a dataset, samples, a model, a dataloader,
+an optimizer), calls the function, and reports plain observations: lengths, texts and labels,
+tensors, the model's mode and the autograd state at each forward pass, the state of the gradients at
+each optimizer step. The trusted checks compare them with the grader's own expectations.
+
+A NotImplementedError from the student's code is let through (the grader reports "not implemented
+yet"); any other exception is reported as text naming the call that raised it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from grader.sst2.batches import encode_batch, load_tokenizer, probe_model
+
+
+class ProbeError(Exception):
+    """A student call raised; the text names the call."""
+
+
+def _attempt(what: str, function: Callable[[], Any]) -> Any:
+    try:
+        return function()
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001 - student code may raise anything
+        raise ProbeError(f"{what} raised {type(error).__name__}: {error}") from None
+
+
+def _fields(item: Any) -> list | str:
+    """``[text, label]`` of an example, or the name of its type when it has no such attributes."""
+    if hasattr(item, "text") and hasattr(item, "label"):
+        label = item.label.item() if isinstance(item.label, torch.Tensor) else item.label
+        return [str(item.text), label if isinstance(label, int) else repr(label)]
+    return type(item).__name__
+
+
+def _reporting(probe: Callable[..., dict]) -> Callable[..., dict]:
+    def run(student: ModuleType, **params: Any) -> dict:
+        torch.set_num_threads(1)  # tiny inputs: more threads only spin on a shared CPU
+        try:
+            return probe(student, **params)
+        except ProbeError as error:
+            return {"error": str(error)}
+
+    run.__doc__ = probe.__doc__
+    return run
+
+
+def _samples(student: ModuleType, examples: list[dict]) -> list:
+    """The student's own SST2Example objects for ``examples`` (plain objects if the class is broken)."""
+    make = getattr(student, "SST2Example", None)
+    try:
+        return [make(text=e["text"], label=e["label"]) for e in examples]
+    except Exception:  # noqa: BLE001 - the given class was edited; the fields are what matters
+        return [SimpleNamespace(text=e["text"], label=e["label"]) for e in examples]
+
+
+@_reporting
+def probe_dataset(student: ModuleType, model_dir: str, examples: list[dict]) -> dict:
+    """Build an SST2Dataset; report its length, every item by index, and what iterating it yields."""
+    tokenizer = load_tokenizer(model_dir)
+    dataset = _attempt("SST2Dataset(tokenizer, data)", lambda: student.SST2Dataset(tokenizer, examples))
+    length = _attempt("len(dataset)", lambda: len(dataset))
+    items = [_fields(_attempt(f"dataset[{i}]", lambda i=i: dataset[i])) for i in range(len(examples))]
+
+    def first_items() -> list:
+        taken = []
+        for item in dataset:
+            taken.append(_fields(item))
+            if len(taken) > len(examples):
+                break
+        return taken
+
+    iterated = _attempt("iterating over the dataset", first_items)
+    return {
+        "length": length if isinstance(length, int) else repr(length),
+        "items": items,
+        "iterated": iterated,
+    }
+
+
+def _tensor_or_type(value: Any) -> Any:
+    return value if isinstance(value, torch.Tensor) else f"<{type(value).__name__}>"
+
+
+@_reporting
+def probe_collate(student: ModuleType, model_dir: str, batches: list[list[dict]]) -> dict:
+    """Call SST2Dataset.collate_fn on each batch of the student's own SST2Example objects."""
+    tokenizer = load_tokenizer(model_dir)
+    _attempt("SST2Dataset(tokenizer, data)", lambda: student.SST2Dataset(tokenizer, batches[0]))
+    dataset_class = student.SST2Dataset
+    if getattr(dataset_class, "tokenizer", None) is None:
+        dataset_class.tokenizer = tokenizer
+    replies = []
+    for batch in batches:
+        samples = _samples(student, batch)
+        result = _attempt("SST2Dataset.collate_fn(samples)", lambda s=samples: dataset_class.collate_fn(s))
+        if not isinstance(result, dict):
+            replies.append({"type": type(result).__name__})
+            continue
+        encoding = result.get("text_encoding")
+        reply = {"keys": sorted(str(key) for key in result), "label_encoding": None, "encoding": None}
+        if "label_encoding" in result:
+            reply["label_encoding"] = _tensor_or_type(result["label_encoding"])
+        if encoding is not None and hasattr(encoding, "keys"):
+            reply["encoding"] = {str(key): _tensor_or_type(encoding[key]) for key in encoding.keys()}
+            reply["encoding_type"] = type(encoding).__name__
+        replies.append(reply)
+    return {"batches": replies}
+
+
+def _probe_device() -> str:
+    """Where the probe model goes: where a notebook's usual ``device = "cuda" if ... else "cpu"`` puts
+    the batches, so that code moving tensors to its own ``device`` works unchanged."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _loader(model_dir: str, examples: list[dict], batch_size: int) -> DataLoader:
+    collate = partial(encode_batch, load_tokenizer(model_dir))
+    return DataLoader(examples, batch_size=batch_size, shuffle=False, collate_fn=collate)
+
+
+def _watch_forward(model: torch.nn.Module, forwards: list[dict], losses: list[int]) -> None:
+    """Record the mode, the autograd state and the use of labels= at every forward pass."""
+
+    def before(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+        forwards.append(
+            {
+                "training": module.training,
+                "grad_enabled": torch.is_grad_enabled(),
+                "labels": kwargs.get("labels") is not None,
+            }
+        )
+
+    def after(module: torch.nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        loss = getattr(output, "loss", None)
+        if isinstance(loss, torch.Tensor) and loss.requires_grad:
+            loss.register_hook(lambda grad: losses.append(1))
+
+    model.register_forward_pre_hook(before, with_kwargs=True)
+    model.register_forward_hook(after, with_kwargs=True)
+
+
+@_reporting
+def probe_train_one_epoch(
+    student: ModuleType, model_dir: str, examples: list[dict], batch_size: int, learning_rate: float
+) -> dict:
+    """Run train_one_epoch once on a model left in eval mode; record every forward pass and step."""
+    model = probe_model(model_dir).to(_probe_device()).eval()
+    loader = _loader(model_dir, examples, batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, eps=1e-8)
+    forwards: list[dict] = []
+    loss_backwards: list[int] = []
+    _watch_forward(model, forwards, loss_backwards)
+    watched = model.classifier.out_proj.weight
+    incoming: list[torch.Tensor] = []
+    watched.register_hook(lambda grad: incoming.append(grad.detach().clone()))
+    steps: list[str] = []
+
+    def before_step(optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        grad = watched.grad
+        if grad is None or not incoming:
+            steps.append("no gradient")
+        elif torch.allclose(grad, incoming[-1], rtol=1e-5, atol=1e-8):
+            steps.append("fresh")
+        elif not grad.any():
+            steps.append("zeroed")
+        else:
+            steps.append("accumulated")
+
+    optimizer.register_step_pre_hook(before_step)
+    before = watched.detach().clone()
+    _attempt(
+        "train_one_epoch(model, dataloader, optimizer, 0)",
+        lambda: student.train_one_epoch(model, loader, optimizer, 0),
+    )
+    return {
+        "batches": len(loader),
+        "forwards": forwards,
+        "steps": steps,
+        "backwards": len(incoming),
+        "loss_backwards": len(loss_backwards),
+        "changed": bool((watched.detach() != before).any()),
+    }
+
+
+@_reporting
+def probe_evaluate(student: ModuleType, model_dir: str, examples: list[dict], batch_size: int) -> dict:
+    """Run evaluate on a model left in train mode; record every forward pass and any change made."""
+    model = probe_model(model_dir).to(_probe_device()).train()
+    loader = _loader(model_dir, examples, batch_size)
+    forwards: list[dict] = []
+    _watch_forward(model, forwards, [])
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    accuracy = _attempt("evaluate(model, dataloader)", lambda: student.evaluate(model, loader))
+    if isinstance(accuracy, torch.Tensor) and accuracy.numel() == 1:
+        accuracy = accuracy.item()
+    return {
+        "accuracy": accuracy if isinstance(accuracy, int | float) else f"<{type(accuracy).__name__}>",
+        "forwards": forwards,
+        "unchanged": all(torch.equal(before[name], p.detach()) for name, p in model.named_parameters()),
+        "gradients": any(p.grad is not None for p in model.parameters()),
+    }

@@ -1,0 +1,59 @@
+"""Runs in the student's process: finetunes the profile's model with the student's own pipeline.
+
+The student's ``SST2Dataset``, ``collate_fn`` and ``train_one_epoch`` are driven with the course's
+settings (seed, batch size, AdamW with the given learning rate and eps, a fixed number of epochs).
+Only the training split arrives here; the trained weights go back as tensors, and the grader
+measures their accuracy on held-out data in its own process.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from types import ModuleType
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from grader.sst2.batches import load_tokenizer
+
+
+def train_for_threshold(
+    student: ModuleType,
+    model_dir: str,
+    examples: list[dict],
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    adam_eps: float,
+    seed: int,
+    device: str,
+) -> dict:
+    """Finetune with the student's pipeline; return the trained weights and the training time."""
+    from transformers import AutoModelForSequenceClassification
+
+    if device == "cpu":
+        # On a shared CPU, a second thread mostly spins waiting for the first (measured: one epoch of
+        # the offline profile took 3 s on one thread, 60 s on two threads of a busy 2-core machine).
+        torch.set_num_threads(1)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    tokenizer = load_tokenizer(model_dir)
+    dataset = student.SST2Dataset(tokenizer, examples)
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        collate_fn=student.SST2Dataset.collate_fn,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, eps=adam_eps)
+    started = time.monotonic()
+    for epoch in range(epochs):
+        student.train_one_epoch(model, loader, optimizer, epoch)
+    seconds = time.monotonic() - started
+    weights = {name: tensor.detach().to("cpu").clone() for name, tensor in model.state_dict().items()}
+    return {"weights": weights, "seconds": seconds}

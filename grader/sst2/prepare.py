@@ -1,0 +1,88 @@
+"""Fill the caches a profile grades §3 from: ``python -m grader.sst2.prepare PROFILE``.
+
+``offline`` builds the generated assets (no network). ``full`` downloads the profile's model and data
+set into the Hugging Face cache (``HF_HOME``); the Gradescope image runs it once when it is built,
+with network, so that grading later runs offline. Either way it ends by loading the profile exactly
+as a grading run does and printing what it found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _download(model: str, dataset: str) -> None:
+    os.environ["HF_HUB_OFFLINE"] = "0"
+    os.environ["HF_DATASETS_OFFLINE"] = "0"
+    from datasets import load_dataset
+    from huggingface_hub import snapshot_download
+
+    snapshot_download(model)
+    load_dataset(dataset)
+
+
+def _protect_cache() -> None:
+    """Let the sandbox user read the cached models and never the cached data sets.
+
+    The sandboxed student process loads the model and tokenizer from the hub cache; the held-out
+    labels sit in the data set caches (the prepared arrow files, and the raw files in the hub cache).
+    """
+    from datasets import config
+    from huggingface_hub import constants
+
+    hub = Path(constants.HF_HUB_CACHE)
+    for folder, _, names in os.walk(hub):
+        os.chmod(folder, 0o755)
+        for name in names:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                path.chmod(0o644)
+    for private in [Path(config.HF_DATASETS_CACHE), *hub.glob("datasets--*")]:
+        if private.exists():
+            private.chmod(0o700)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from grader.table import TableError, load_table
+
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.sst2.prepare", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("profile", help="a profile of grader/assignment.toml, e.g. offline or full")
+    args = parser.parse_args(argv)
+    try:
+        profile = load_table().profile(args.profile)
+    except TableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    model, dataset = str(profile.settings["model"]), str(profile.settings["dataset"])
+    if model != "offline" or dataset != "offline":
+        try:
+            _download(model, dataset)
+        except Exception as error:  # noqa: BLE001 - every failure here has the same remedy
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            print(
+                f"error: downloading {model} and {dataset} failed ({type(error).__name__}: {reason}). "
+                "Run this where huggingface.co can be reached (the image build), with HF_HOME set to "
+                "the cache the grader will read.",
+                file=sys.stderr,
+            )
+            return 1
+        _protect_cache()
+    from grader.sst2.resources import ProfileResourcesMissing, load_resources
+
+    try:
+        resources = load_resources(profile)
+    except ProfileResourcesMissing as missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 1
+    sizes = ", ".join(f"{split} {len(rows)}" for split, rows in resources.splits.items())
+    print(f"{profile.name}: model and tokenizer in {resources.model_dir}; data: {sizes}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

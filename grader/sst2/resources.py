@@ -1,0 +1,131 @@
+"""The §3 resources of a profile: a local model folder (tokenizer included) and the three data splits.
+
+``offline`` uses the assets built by ``grader.assets``. ``full`` uses ``roberta-base`` and
+``gpt3mix/sst2`` from the local Hugging Face cache that the Gradescope image fills when it is built;
+nothing is downloaded while grading. Both go through the same ``transformers`` and ``datasets`` calls.
+
+Whatever goes wrong while loading becomes one ``ProfileResourcesMissing`` whose message tells the
+instructor what is missing and how to fix it; it is raised again, unchanged, by every check that
+asks, instead of one traceback per test.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from grader.errors import GradingFailure
+from grader.table import Profile
+
+OFFLINE = "offline"
+SPLITS = ("train", "validation", "test")
+
+# Read when transformers/datasets are first imported: set them before anything imports those.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+
+
+class ProfileResourcesMissing(GradingFailure):
+    """The grader's own model or data for §3 could not be loaded: a setup problem, not the student's."""
+
+    def __init__(self, profile: str, what: str, reason: str, fix: str) -> None:
+        super().__init__(
+            f"The grader could not load {what} for the '{profile}' profile, so this test could not run. "
+            f"This is a problem with the grader's setup, not with your code. (For the course staff: "
+            f"{reason}. {fix})"
+        )
+
+
+@dataclass(frozen=True)
+class Sst2Resources:
+    """A profile's model folder (read by the sandbox too) and its splits as lists of {"text", "label"}."""
+
+    profile: str
+    model_dir: str
+    splits: dict[str, list[dict]]
+
+    def tokenizer(self):
+        from grader.sst2.batches import load_tokenizer
+
+        return load_tokenizer(self.model_dir)
+
+
+def _model_dir(profile: Profile) -> str:
+    name = str(profile.settings.get("model", OFFLINE))
+    if name == OFFLINE:
+        from grader.assets import offline_assets
+
+        return str(offline_assets().model_dir)
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(name, local_files_only=True)
+    except Exception as error:  # noqa: BLE001 - any failure here means the same thing: not cached
+        raise ProfileResourcesMissing(
+            profile.name,
+            f"the model '{name}'",
+            f"it is not in the Hugging Face cache at {_hub_cache()} ({type(error).__name__})",
+            f"Fill the cache when the image is built: python -m grader.sst2.prepare {profile.name}",
+        ) from None
+
+
+def _hub_cache() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def _load_splits(profile: Profile) -> dict[str, list[dict]]:
+    from datasets import load_dataset
+
+    name = str(profile.settings.get("dataset", OFFLINE))
+    if name == OFFLINE:
+        from grader.assets import offline_assets
+
+        source = str(offline_assets().data_dir)
+    else:
+        source = name
+    try:
+        loaded = load_dataset(source)
+        splits = {split: loaded[split][:] for split in SPLITS}
+    except Exception as error:  # noqa: BLE001 - not cached, or cached without the splits we need
+        from datasets import config
+
+        raise ProfileResourcesMissing(
+            profile.name,
+            f"the data set '{name}'",
+            f"loading it from {config.HF_DATASETS_CACHE} failed ({type(error).__name__}: {error})",
+            f"Fill the cache when the image is built: python -m grader.sst2.prepare {profile.name}",
+        ) from None
+    return {
+        split: [{"text": str(t), "label": int(y)} for t, y in zip(data["text"], data["label"], strict=True)]
+        for split, data in splits.items()
+    }
+
+
+@lru_cache(maxsize=2)
+def _load(profile_name: str, settings: tuple) -> Sst2Resources | ProfileResourcesMissing:
+    profile = Profile(profile_name, dict(settings))
+    try:
+        model_dir = _model_dir(profile)
+        from grader.sst2.batches import load_tokenizer
+
+        try:
+            load_tokenizer(model_dir)
+        except OSError as error:
+            raise ProfileResourcesMissing(
+                profile.name, "the tokenizer", str(error), "Rebuild the cache the profile reads."
+            ) from None
+        return Sst2Resources(profile.name, model_dir, _load_splits(profile))
+    except ProfileResourcesMissing as missing:
+        return missing
+
+
+def load_resources(profile: Profile) -> Sst2Resources:
+    """The profile's resources, loaded once per grading run; raises ProfileResourcesMissing."""
+    loaded = _load(profile.name, tuple(sorted(profile.settings.items())))
+    if isinstance(loaded, ProfileResourcesMissing):
+        raise loaded
+    return loaded
