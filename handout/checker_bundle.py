@@ -15,15 +15,13 @@ from __future__ import annotations
 import ast
 import base64
 import io
-import re
-from collections.abc import Iterable
 from pathlib import Path
 
 from grader.table import load_table
+from gradescope.import_closure import import_closure, imported_names
 from gradescope.package import write_reproducible_zip
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FIRST_PARTY = ("grader", "tinygpt")
 # Where the checker starts: its own logic, the runner and report it calls, the sandbox's two programs.
 ENTRY_MODULES = (
     "grader.student_check.check",
@@ -36,35 +34,10 @@ RESOURCES = ("grader/assignment.toml", "grader/checks/pytest.ini", "grader/schem
 CHECKS_DIR = "grader/checks"
 LAUNCHER = "grader/student_check/launcher.py"
 BUNDLE_PLACEHOLDER = 'BUNDLE = ""'
-DRIVER_NAME = re.compile(r"\bgrader\.drivers\.\w+")
 
 
 class BundleError(RuntimeError):
     """The checker cannot be built; the message says what to fix."""
-
-
-def module_file(name: str, root: Path = REPO_ROOT) -> Path | None:
-    """The source file of a first-party module or package, or None if `name` is not one."""
-    base = root.joinpath(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def imported_names(path: Path) -> set[str]:
-    """First-party module names a source file may import (an imported name may be a submodule)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            names.update(DRIVER_NAME.findall(node.value))
-    return {name for name in names if name.split(".")[0] in FIRST_PARTY}
 
 
 def graded_numbers(path: Path) -> set[str]:
@@ -92,29 +65,11 @@ def public_check_files(root: Path = REPO_ROOT) -> list[Path]:
     return chosen
 
 
-def _with_packages(name: str) -> Iterable[str]:
-    """A module and every package above it (their __init__.py run on import)."""
-    parts = name.split(".")
-    return (".".join(parts[: end + 1]) for end in range(len(parts)))
-
-
 def bundle_files(root: Path = REPO_ROOT) -> dict[str, Path]:
     """Maps each path inside the checker's bundle to the repository file it copies."""
-    files = {path.relative_to(root).as_posix(): path for path in public_check_files(root)}
-    pending = list(ENTRY_MODULES)
-    for path in files.values():
-        pending += imported_names(path)
-    seen: set[str] = set()
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        path = module_file(name, root)
-        if path is None:
-            continue
-        files[path.relative_to(root).as_posix()] = path
-        pending += [*_with_packages(name), *imported_names(path)]
+    checks = public_check_files(root)
+    modules = [*ENTRY_MODULES, *(name for path in checks for name in imported_names(path))]
+    files = {path.relative_to(root).as_posix(): path for path in [*checks, *import_closure(modules, root)]}
     for pattern in RESOURCES:
         matches = sorted(root.glob(pattern))
         if not matches:

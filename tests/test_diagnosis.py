@@ -16,6 +16,7 @@ from grader.diagnosis.attention_checks import tensor_problem
 from grader.diagnosis.from_scratch import find_forbidden_use, uses_loops
 from grader.diagnosis.query_feedback import explain_query_failure
 from grader.oracles import attention as oracle
+from grader.oracles.mha import reference_self_attention
 from grader.oracles.query_crafting import QUESTIONS, grader_key_value
 
 
@@ -35,7 +36,7 @@ def test_each_self_attention_bug_is_named_from_its_own_output(bug):
 @pytest.mark.parametrize("causal", [False, True])
 def test_a_right_or_unrelated_output_names_no_bug(causal):
     q, k, v = _qkv()
-    right = oracle.reference_self_attention(q, k, v, 3, causal).float()
+    right = reference_self_attention(q, k, v, 3, causal).float()
     assert diagnose_self_attention(right + 0.3, q, k, v, 3, causal) is None
     assert diagnose_self_attention(torch.zeros_like(right), q, k, v, 3, causal) is None
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from grader.oracles import attention as oracle
+from grader.oracles.mha import reference_self_attention
 from grader.oracles.query_crafting import (
     QUESTIONS,
     AnswerRejected,
@@ -113,7 +114,7 @@ def _attention_by_hand(q, k, v, n_heads, causal):
 def test_reference_self_attention_matches_attention_by_hand(b, n_tok, n_embd, n_heads, causal):
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(b, n_tok, n_embd, generator=g) for _ in range(3))
-    got = oracle.reference_self_attention(q, k, v, n_heads, causal)
+    got = reference_self_attention(q, k, v, n_heads, causal)
     assert torch.allclose(got, _attention_by_hand(q, k, v, n_heads, causal), atol=1e-10)
 
 
@@ -123,8 +124,8 @@ def test_causal_reference_ignores_later_tokens():
     changed = [t.clone() for t in (q, k, v)]
     for t in changed:
         t[:, 5:] = torch.randn(2, 4, 6, generator=g)
-    before = oracle.reference_self_attention(q, k, v, 3, causal=True)
-    after = oracle.reference_self_attention(*changed, 3, causal=True)
+    before = reference_self_attention(q, k, v, 3, causal=True)
+    after = reference_self_attention(*changed, 3, causal=True)
     assert torch.allclose(before[:, :5], after[:, :5], atol=1e-12)
     assert not torch.allclose(before[:, 5:], after[:, 5:])
 
@@ -140,4 +141,4 @@ def test_helper_formulas_compose_into_the_reference():
     weights = oracle.attn_softmax(a)
     assert torch.equal(weights.triu(1), torch.zeros_like(weights))
     got = oracle.merge_heads(oracle.compute_outputs(weights, vh))
-    assert torch.allclose(got, oracle.reference_self_attention(q, k, v, 4, causal=True), atol=1e-12)
+    assert torch.allclose(got, reference_self_attention(q, k, v, 4, causal=True), atol=1e-12)

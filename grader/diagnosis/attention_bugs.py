@@ -11,11 +11,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from grader.diagnosis.closeness import matches
 from grader.oracles import attention as oracle
-
-#: How close a student's output must be to a bug's output to name that bug (looser than the pass
-#: tolerance: a buggy float32 result still carries the student's own rounding).
-MATCH_ATOL = 1e-4
 
 
 @dataclass(frozen=True)
@@ -28,15 +25,6 @@ class KnownBug:
 
     def message(self) -> str:
         return f"Likely bug: {self.name}. {self.hint}"
-
-
-def matches(got: torch.Tensor, candidate: torch.Tensor) -> bool:
-    """Same shape and the same values (NaN where the bug gives NaN)."""
-    if tuple(got.shape) != tuple(candidate.shape):
-        return False
-    return bool(
-        torch.allclose(got.double(), candidate.double(), atol=MATCH_ATOL, rtol=MATCH_ATOL, equal_nan=True)
-    )
 
 
 def all_matches(got: torch.Tensor, bugs: list[KnownBug], *args: object) -> list[KnownBug]:

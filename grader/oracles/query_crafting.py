@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from grader.sandbox.wire import Opaque
+
 SEED = 447
 N_ROWS, N_DIMS = 4, 3
 #: The row of K that §1.4 lets the student replace.
@@ -103,6 +105,8 @@ def as_matrix(answer: object, name: str, rows: int) -> torch.Tensor:
     expected = "(3,) or (1, 3)" if rows == 1 else f"({rows}, 3)"
     if answer is None:
         raise AnswerRejected(f"{name} is None: it has not been answered yet (not implemented yet).")
+    if isinstance(answer, Opaque) and answer.type_name == "ellipsis":
+        raise AnswerRejected(f"{name} is still `...`: it has not been answered yet (not implemented yet).")
     try:
         if isinstance(answer, torch.Tensor):
             matrix = answer.detach().cpu().double()
@@ -110,7 +114,8 @@ def as_matrix(answer: object, name: str, rows: int) -> torch.Tensor:
             matrix = torch.as_tensor(np.asarray(answer, dtype=np.float64))
     except (TypeError, ValueError, RuntimeError):
         raise AnswerRejected(
-            f"{name} is a {type(answer).__name__}, not numbers the grader can read; "
+            f"{name} is a {answer.type_name if isinstance(answer, Opaque) else type(answer).__name__}, "
+            "not numbers the grader can read; "
             f"give a tensor, numpy array or list of numbers of shape {expected}."
         ) from None
     if matrix.is_complex():

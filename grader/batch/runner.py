@@ -1,0 +1,258 @@
+"""Grades many submissions, each in its own `python -m grader grade` process, several at a time.
+
+A separate grader process per submission means one submission's crash, hang or memory blow-up can
+cost only that submission. Each run has a wall-clock limit; past it the run's whole process group is
+killed and the submission is marked `timeout`. A submission is finished once its `outcome.json` is
+written (last, atomically), so an interrupted batch resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from jsonschema import ValidationError
+from tqdm import tqdm
+
+from grader.batch.discovery import Submission
+from grader.results import validate
+from grader.table import AssignmentTable
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+RESULTS_FILE = "results.json"
+OUTCOME_FILE = "outcome.json"
+CONSOLE_FILE = "console.log"
+INSTRUCTOR_LOG = "grader.log"
+STATUSES = ("ok", "timeout", "error")
+# Slack on top of the table's own limits before a whole grading run counts as hung.
+RUN_SLACK_SECONDS = 60.0
+CONSOLE_TAIL_CHARS = 400
+PR_SET_CHILD_SUBREAPER = 36
+# Orphans of orphans are adopted one generation at a time.
+REAP_ROUNDS = 20
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How each submission is graded; `sections` None means all of them."""
+
+    profile: str
+    jobs: int
+    timeout: float
+    sections: tuple[int, ...] | None = None
+    sandbox_user: str | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How grading one submission ended (`status` is one of STATUSES)."""
+
+    id: str
+    status: str
+    seconds: float
+    message: str = ""
+
+
+def default_timeout(table: AssignmentTable, sections: Iterable[int] | None) -> float:
+    """An upper bound on a sound grading run: every selected test and section load at its limit."""
+    chosen = set(sections) if sections is not None else None
+    rows = table.select(chosen)
+    loads = len({row.section for row in rows}) * float(table.sandbox.get("load_timeout", 0))
+    return sum(row.timeout for row in rows) + loads + RUN_SLACK_SECONDS
+
+
+def submission_dir(out_dir: Path, submission: Submission) -> Path:
+    return out_dir / "submissions" / submission.id
+
+
+def read_outcome(folder: Path) -> Outcome | None:
+    """The recorded outcome of a finished submission, or None if it has not finished."""
+    try:
+        return Outcome(**json.loads((folder / OUTCOME_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write_outcome(folder: Path, outcome: Outcome) -> None:
+    partial = folder / f".{OUTCOME_FILE}.partial"
+    partial.write_text(json.dumps(asdict(outcome), indent=2), encoding="utf-8")
+    partial.replace(folder / OUTCOME_FILE)
+
+
+def grade_command(submission: Submission, folder: Path, options: BatchOptions) -> list[str]:
+    command = [sys.executable, "-m", "grader", "grade", str(submission.folder)]
+    command += ["--results", str(folder / RESULTS_FILE), "--log", str(folder / INSTRUCTOR_LOG)]
+    command += ["--profile", options.profile]
+    if options.sections is not None:
+        command += ["--sections", ",".join(str(number) for number in options.sections)]
+    if options.sandbox_user:
+        command += ["--sandbox-user", options.sandbox_user]
+    return command
+
+
+def results_are_valid(path: Path) -> bool:
+    """Whether `path` holds a results.json that matches Gradescope's schema."""
+    try:
+        validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ValidationError):
+        return False
+    return True
+
+
+def _tail(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return ""
+    return text[-CONSOLE_TAIL_CHARS:]
+
+
+class BatchRunner:
+    """Runs the grader processes and remembers the live ones, so an interruption can stop them all."""
+
+    def __init__(self, out_dir: Path, options: BatchOptions) -> None:
+        self.out_dir = out_dir
+        self.options = options
+        self._live: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def grade(self, submission: Submission) -> Outcome:
+        """Grades one submission in a fresh grader process and records how it ended."""
+        folder = submission_dir(self.out_dir, submission)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in (RESULTS_FILE, OUTCOME_FILE):
+            (folder / stale).unlink(missing_ok=True)
+        started = time.monotonic()
+        with (folder / CONSOLE_FILE).open("wb") as console:
+            with self._lock:
+                if self._stopping.is_set():
+                    raise KeyboardInterrupt
+                process = subprocess.Popen(
+                    grade_command(submission, folder, self.options),
+                    cwd=PACKAGE_ROOT,
+                    stdin=subprocess.DEVNULL,
+                    stdout=console,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                self._live.add(process)
+            try:
+                returncode: int | None = process.wait(timeout=self.options.timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                returncode = None
+            finally:
+                with self._lock:
+                    self._live.discard(process)
+        if returncode is None:
+            self.reap_orphans()
+        if self._stopping.is_set():
+            raise KeyboardInterrupt
+        outcome = self._judge(submission, folder, returncode, time.monotonic() - started)
+        _write_outcome(folder, outcome)
+        return outcome
+
+    def _judge(self, submission: Submission, folder: Path, returncode: int | None, seconds: float) -> Outcome:
+        seconds = round(seconds, 1)
+        if returncode is None:
+            message = f"grading did not finish within {self.options.timeout:g} s and was stopped"
+            return Outcome(submission.id, "timeout", seconds, message)
+        if returncode == 0 and results_are_valid(folder / RESULTS_FILE):
+            return Outcome(submission.id, "ok", seconds)
+        detail = _tail(folder / CONSOLE_FILE) or "no output"
+        message = f"the grader exited with status {returncode} without a valid results.json: {detail}"
+        return Outcome(submission.id, "error", seconds, message)
+
+    def reap_orphans(self) -> None:
+        """Kills the processes a killed grader left behind (adopted by us, see become_subreaper)."""
+        for _ in range(REAP_ROUNDS):
+            with self._lock:  # held while scanning, so a grader being started is never taken for an orphan
+                graders = {process.pid for process in self._live}
+                orphans = [pid for pid in children_of(os.getpid()) if pid not in graders]
+            if not orphans:
+                return
+            for pid in orphans:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                except (ProcessLookupError, ChildProcessError):
+                    pass
+
+    def stop_all(self) -> None:
+        """Kills every running grader process (on Ctrl-C); finished submissions stay finished."""
+        self._stopping.set()
+        with self._lock:
+            graders = list(self._live)
+        for process in graders:
+            _kill_group(process)
+        self.reap_orphans()
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    process.wait()
+
+
+def become_subreaper() -> None:
+    """Makes this process adopt the orphans of its descendants (Linux), so that a killed grader's
+    sandboxed children, which run in sessions of their own, can still be found and ended."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def children_of(parent: int) -> list[int]:
+    """Process ids whose parent is `parent`."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent:
+            children.append(int(entry.name))
+    return children
+
+
+def run_batch(submissions: list[Submission], out_dir: Path, options: BatchOptions) -> dict[str, Outcome]:
+    """Grades what is not finished yet (everything with `force`); returns every submission's outcome."""
+    outcomes: dict[str, Outcome] = {}
+    pending = []
+    for submission in submissions:
+        previous = None if options.force else read_outcome(submission_dir(out_dir, submission))
+        if previous is None:
+            pending.append(submission)
+        else:
+            outcomes[submission.id] = previous
+    if outcomes:
+        print(f"Skipping {len(outcomes)} submission(s) graded earlier (--force regrades them).")
+    if not pending:
+        return outcomes
+    become_subreaper()
+    runner = BatchRunner(out_dir, options)
+    with ThreadPoolExecutor(max_workers=options.jobs) as pool:
+        futures = [pool.submit(runner.grade, submission) for submission in pending]
+        try:
+            for future in tqdm(as_completed(futures), total=len(futures), desc="Grading", unit="submission"):
+                outcome = future.result()
+                outcomes[outcome.id] = outcome
+        except KeyboardInterrupt:
+            runner.stop_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return outcomes

@@ -1,0 +1,135 @@
+"""Runs the public tests on a student's notebook files and explains the result.
+
+The files are graded exactly as Gradescope grades them: the same intake, the same sandboxed child,
+the same checks and messages, only restricted to the public tests (those are all this bundle holds).
+The summary then lists the hidden tests by name and points, and says plainly that passing every
+public test is not full marks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# Python packages the grader needs, by import name -> what to pip install.
+REQUIRED = {
+    "torch": "torch",
+    "numpy": "numpy",
+    "safetensors": "safetensors",
+    "transformers": "transformers",
+    "tokenizers": "tokenizers",
+    "datasets": "datasets",
+    "pytest": "pytest",
+    "pytest_timeout": "pytest-timeout",
+    "jsonschema": "jsonschema",
+}
+ASSETS_CACHE = Path(tempfile.gettempdir()) / "a2check-assets"
+HIDDEN_NOTE = (
+    "Passing every public test does not mean full marks: {count} hidden tests worth {points:g} points "
+    "run only on Gradescope, and the written answers are graded by the course staff."
+)
+
+
+class CheckError(Exception):
+    """The check cannot start; the message tells the student what to do."""
+
+
+def missing_packages() -> list[str]:
+    return [package for module, package in REQUIRED.items() if importlib.util.find_spec(module) is None]
+
+
+def collect_submission(paths: list[Path], stems: list[str], dest: Path) -> list[str]:
+    """Copies the notebook files named by `paths` (files, or folders to search) into `dest`.
+
+    Returns the stems found. The grader's own discovery picks the file for each notebook, so a
+    file is recognised here exactly when Gradescope would recognise it.
+    """
+    from grader.intake.discover import discover
+
+    for path in paths:
+        if path.is_dir():
+            for stem, found in discover(path, stems).items():
+                if found.path is not None:
+                    shutil.copy(found.path, dest / f"{stem}{found.path.suffix}")
+        elif path.is_file():
+            shutil.copy(path, dest / path.name)
+        else:
+            raise CheckError(f"{path} does not exist.")
+    return [stem for stem, found in discover(dest, stems).items() if found.path is not None]
+
+
+def hidden_summary(table: Any, sections: set[int]) -> list[str]:
+    hidden = [row for row in table.select(sections) if row.visibility == "hidden"]
+    if not hidden:
+        return []
+    lines = ["Hidden tests (not run here; Gradescope runs them and shows them after grades are published):"]
+    lines += [f"  {row.number:<7} {row.name} ({row.points:g} pt)" for row in hidden]
+    lines += ["", HIDDEN_NOTE.format(count=len(hidden), points=sum(row.max_score for row in hidden))]
+    return lines
+
+
+def failure_details(results: dict[str, Any]) -> list[str]:
+    """The full message of every failed test (the table shows only its first line)."""
+    lines = []
+    for test in results["tests"]:
+        if test["status"] != "passed" and test.get("output", "").strip():
+            lines += [f"{test['number']} {test['name']}:"]
+            lines += [f"    {line}" for line in test["output"].strip().splitlines()]
+    return ["Why tests failed:", *lines] if lines else []
+
+
+def run_check(paths: list[Path]) -> int:
+    """Grades the public tests of the notebooks at `paths`, prints the report; returns an exit status."""
+    missing = missing_packages()
+    if missing:
+        raise CheckError(
+            "The checker needs these Python packages: " + ", ".join(missing) + ".\n"
+            f"Install them with:  pip install {' '.join(missing)}   (in Colab: !pip install ...)"
+        )
+    os.environ.setdefault("A2_ASSETS_DIR", str(ASSETS_CACHE))
+    from grader.report import score_table
+    from grader.runner import RunOptions, grade
+    from grader.table import load_table
+
+    table = load_table()
+    stems = {section.file: number for number, section in table.sections.items()}
+    with tempfile.TemporaryDirectory(prefix="a2check-submission-") as workdir:
+        submission = Path(workdir)
+        found = collect_submission(paths, list(stems), submission)
+        if not found:
+            names = ", ".join(f"{stem}.py" for stem in stems)
+            raise CheckError(f"No notebook file found in {', '.join(map(str, paths))} (expected {names}).")
+        sections = {stems[stem] for stem in found}
+        print(f"Checking {', '.join(sorted(found))} against the public tests (this takes a minute)...")
+        options = RunOptions(submission, submission / "results.json", sections=sections, public_only=True)
+        results = grade(options, table)
+    print()
+    print(score_table(results))
+    for block in (failure_details(results), hidden_summary(table, sections)):
+        if block:
+            print()
+            print("\n".join(block))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="check.py",
+        description="Run the public autograder tests on your exported notebooks (A2S1.py, A2S2.py, A2S3.py "
+        "or the .ipynb files) before you submit them.",
+    )
+    parser.add_argument(
+        "paths", nargs="*", type=Path, default=[Path(".")], help="files, or folders to search (default: .)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        return run_check(args.paths)
+    except CheckError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,180 @@
+"""What run_autograder does once the image's files are locked down: pick the profile, grade, report.
+
+Gradescope (or `docker run` on a GPU host) starts run_autograder as root; this module then
+- reads submission_metadata.json for the log (submission id, submitters), when it is there;
+- grades on the `full` profile when CUDA is usable, and otherwise on the `offline` profile, saying so
+  plainly at the top of results.json, so nobody mistakes a CPU stand-in for the real finetuning;
+- opens to the student's process, which run_autograder locked out of everything, exactly what it
+  reads: the modules it imports and the profile's model folder (never the data and its labels);
+- runs `python -m grader grade` in its own process, which drops privileges for the student's code;
+- keeps a grading log for instructors in results/stdout (students never see it: the results carry
+  `stdout_visibility: hidden`).
+The grader always writes a results.json; if it could not (it crashed, or was killed), this module
+writes one that lists every test as failed with the reason, so Gradescope never shows an empty page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from grader.batch.runner import results_are_valid
+from grader.results import build_results, write_results
+from grader.table import load_table
+from gradescope.import_closure import import_closure
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ROOT = Path("/autograder")
+# Permission bits run_autograder removed and this module gives back where the student's process needs them.
+OPEN_FILE = 0o044
+OPEN_FOLDER = 0o055
+# Where the profiles' models live (run_autograder sets both).
+CACHE_VARIABLES = ("A2_ASSETS_DIR", "HF_HOME")
+GPU_PROFILE = "full"
+CPU_PROFILE = "offline"
+NO_GPU_NOTE = (
+    "No GPU was available to this grading run, so section 3 was graded on the offline profile: "
+    "a small RoBERTa and generated SST-2-style data instead of roberta-base on SST-2."
+)
+GRADER_FAILED = (
+    "The autograder could not finish grading this submission (this is not a verdict on your code). "
+    "Your instructors can see what happened; please contact them."
+)
+
+
+def log(message: str, log_file: Path) -> None:
+    """One line to the console (Gradescope keeps it for instructors) and to results/stdout."""
+    line = f"[{time.strftime('%H:%M:%S')}] {message}"
+    print(line, flush=True)
+    with log_file.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+
+
+def describe_submission(metadata_path: Path) -> str:
+    """`submission <id> by <names>` from Gradescope's metadata, or why it is unknown."""
+    try:
+        metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "submission (no submission_metadata.json)"
+    except (OSError, ValueError) as error:
+        return f"submission (submission_metadata.json unreadable: {error})"
+    users = metadata.get("users") or []
+    names = ", ".join(str(user.get("name") or user.get("email") or "?") for user in users)
+    return f"submission {metadata.get('id', '?')} by {names or 'unknown'}"
+
+
+def cuda_usable() -> bool:
+    """Whether torch in this image can use a GPU (asked in a child, so a broken driver cannot hang us)."""
+    probe = [sys.executable, "-c", "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"]
+    try:
+        return subprocess.run(probe, timeout=120, check=False, capture_output=True).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def sandbox_modules(source: Path) -> set[Path]:
+    """The source files the student's process imports: the sandbox's runtime, every driver, and
+    what they import."""
+    drivers = [f"grader.drivers.{path.stem}" for path in (source / "grader" / "drivers").glob("*.py")]
+    return import_closure(["grader.sandbox.child", *drivers], source)
+
+
+def open_to_sandbox(path: Path, top: Path) -> None:
+    """Lets every user read `path` (a file, or a folder and all it holds, links followed) and list the
+    folders between `top` and it. Everything else under `top` stays as run_autograder left it:
+    readable by root only."""
+    top = top.resolve()
+    items = [path, *path.rglob("*")] if path.is_dir() else [path]
+    for item in items:
+        real = item.resolve()
+        real.chmod(real.stat().st_mode | (OPEN_FOLDER if real.is_dir() else OPEN_FILE))
+        for parent in real.parents:
+            if parent != top and top not in parent.parents:
+                break
+            parent.chmod(parent.stat().st_mode | OPEN_FOLDER)
+
+
+def open_profile_model(profile_name: str, log_file: Path) -> None:
+    """Opens the profile's model folder (the student's process loads it; the data stays closed)."""
+    from grader.sst2.resources import ProfileResourcesMissing, load_resources
+
+    try:
+        model_dir = Path(load_resources(load_table().profile(profile_name)).model_dir).resolve()
+    except ProfileResourcesMissing as missing:
+        log(f"the §3 model is not available, §3 will fail: {missing}", log_file)
+        return
+    caches = [Path(os.environ[name]).resolve() for name in CACHE_VARIABLES if name in os.environ]
+    top = next((cache for cache in caches if cache in model_dir.parents), model_dir)
+    open_to_sandbox(model_dir, top)
+
+
+def write_fallback_results(results_path: Path, reason: str) -> None:
+    """A valid results.json for a run whose grader wrote none: every test listed, failed, with why."""
+    failed = build_results(
+        list(load_table().tests), {}, f"{GRADER_FAILED}\n\n{reason}", 0, missing_reason=GRADER_FAILED
+    )
+    write_results(results_path, failed)
+
+
+def add_top_note(results_path: Path, note: str) -> None:
+    """Puts `note` first in the results' top-level output."""
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    results["output"] = f"{note}\n\n{results.get('output') or ''}".strip()
+    write_results(results_path, results)
+
+
+def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
+    """Grades root/submission into root/results/results.json; returns 0 once that file is written."""
+    results_dir = root / "results"
+    results_path = results_dir / "results.json"
+    log_file = results_dir / "stdout"
+    results_path.unlink(missing_ok=True)
+    log(describe_submission(root / "submission_metadata.json"), log_file)
+    has_gpu = cuda_usable()
+    profile = GPU_PROFILE if has_gpu else CPU_PROFILE
+    log(f"CUDA {'is' if has_gpu else 'is not'} available: grading on the {profile!r} profile", log_file)
+    for module in sandbox_modules(PACKAGE_ROOT):
+        open_to_sandbox(module, PACKAGE_ROOT)
+    open_profile_model(profile, log_file)
+    command = [sys.executable, "-m", "grader", "grade", str(root / "submission")]
+    command += ["--results", str(results_path), "--profile", profile]
+    command += ["--sandbox-user", sandbox_user, "--log", str(results_dir / "grader.log")]
+    log(f"running: {' '.join(command)}", log_file)
+    with log_file.open("ab") as console:
+        process = subprocess.Popen(
+            command, cwd=PACKAGE_ROOT, stdout=console, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            outcome = f"the grader exited with status {process.wait(timeout=grader_timeout)}"
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            outcome = f"the grader did not finish within {grader_timeout:g} s and was stopped"
+    log(outcome, log_file)
+    if not results_are_valid(results_path):
+        log("no valid results.json was written: writing one that fails every test", log_file)
+        write_fallback_results(results_path, outcome)
+        return 0
+    if not has_gpu:
+        add_top_note(results_path, NO_GPU_NOTE)
+    log(f"score {json.loads(results_path.read_text(encoding='utf-8'))['score']}", log_file)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Grade the submission in a Gradescope-style folder.")
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="the autograder folder")
+    parser.add_argument("--sandbox-user", default="auto", help="user the student's code runs as")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds before the grader is stopped")
+    args = parser.parse_args(argv)
+    sys.exit(grade(args.root, args.sandbox_user, args.timeout))
+
+
+if __name__ == "__main__":
+    main()

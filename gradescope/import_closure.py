@@ -1,0 +1,66 @@
+"""Which of our own modules a piece of code needs: the import closure over the first-party packages.
+
+Two places must know exactly which modules some code imports, and nothing more: the students'
+checker (only what the public checks need ships) and the grading image (only what the sandboxed
+student process imports is readable by it). Imports are read from the sources with `ast`, never
+by importing them; names that checks pass to the sandbox as strings (`grader.drivers.<name>`) count
+as imports too.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+FIRST_PARTY = ("grader", "tinygpt")
+DRIVER_NAME = re.compile(r"\bgrader\.drivers\.\w+")
+
+
+def module_file(name: str, root: Path) -> Path | None:
+    """The source file of a first-party module or package under `root`, or None if there is none."""
+    base = root.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_names(path: Path) -> set[str]:
+    """First-party module names a source file may import (an imported name may be a submodule)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names.update(DRIVER_NAME.findall(node.value))
+    return {name for name in names if name.split(".")[0] in FIRST_PARTY}
+
+
+def _with_packages(name: str) -> list[str]:
+    """A module and every package above it (their __init__.py run on import)."""
+    parts = name.split(".")
+    return [".".join(parts[: end + 1]) for end in range(len(parts))]
+
+
+def import_closure(modules: Iterable[str], root: Path) -> set[Path]:
+    """The source files of `modules` and of every first-party module they import, transitively."""
+    pending = list(modules)
+    seen: set[str] = set()
+    files: set[Path] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = module_file(name, root)
+        if path is None:
+            continue
+        files.add(path)
+        pending += [*_with_packages(name), *imported_names(path)]
+    return files

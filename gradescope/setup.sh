@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds the grading image. Gradescope runs this once, as root, with the zip unpacked in
+# /autograder/source and the network on; gradescope/Dockerfile runs the very same script, so an
+# image built on a course's own GPU host matches the one Gradescope builds.
+#
+# Every step must succeed: `set -e` stops the build at the first failure, and the model and data
+# are reopened offline before the build declares success, so a build that "passed" can really grade.
+set -euo pipefail
+
+SOURCE_DIR=${AUTOGRADER_SOURCE:-/autograder/source}
+# The grader's Python environment, the Hugging Face cache and the offline profile's assets live
+# outside /autograder, owned by root; run_autograder expects them at these paths.
+VENV_DIR=${A2_VENV:-/opt/a2grader/venv}
+HF_CACHE_DIR=${A2_HF_HOME:-/opt/a2grader/hf-cache}
+ASSETS_DIR=${A2_ASSETS_DIR:-/opt/a2grader/assets}
+# PyTorch publishes its CUDA builds on its own wheel index; the tag picks the CUDA runtime bundled
+# with the wheel (the host driver must be at least as new).
+TORCH_CUDA=${A2_TORCH_CUDA:-cu130}
+TORCH_VERSION=2.13.0
+STUDENT_USER=student
+
+log() { printf '\n==> %s\n' "$*"; }
+
+log "Installing Python 3.11 (Ubuntu 22.04 ships it in universe)"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends python3.11 python3.11-venv ca-certificates
+rm -rf /var/lib/apt/lists/*
+
+log "Creating the grader's virtual environment in $VENV_DIR"
+python3.11 -m venv "$VENV_DIR"
+"$VENV_DIR/bin/python" -m pip install --no-cache-dir --upgrade pip
+
+log "Installing torch==$TORCH_VERSION built for CUDA ($TORCH_CUDA)"
+# Installed first and on its own, so that requirements.lock finds torch==$TORCH_VERSION already
+# satisfied (a local version such as +$TORCH_CUDA matches a plain pin) and never swaps in the CPU build.
+"$VENV_DIR/bin/pip" install --no-cache-dir "torch==$TORCH_VERSION" \
+  --index-url "https://download.pytorch.org/whl/$TORCH_CUDA"
+
+log "Installing the pinned dependencies from requirements.lock"
+"$VENV_DIR/bin/pip" install --no-cache-dir -r "$SOURCE_DIR/requirements.lock"
+"$VENV_DIR/bin/pip" check
+
+log "Filling the Hugging Face cache with the full profile's model and data (roberta-base, gpt3mix/sst2)"
+mkdir -p "$HF_CACHE_DIR" "$ASSETS_DIR"
+cd "$SOURCE_DIR"
+HF_HOME="$HF_CACHE_DIR" "$VENV_DIR/bin/python" -m grader.sst2.prepare full
+
+log "Reopening them with Hugging Face's offline mode on, as grading will"
+HF_HOME="$HF_CACHE_DIR" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+  "$VENV_DIR/bin/python" -c \
+  'from grader.sst2.resources import load_resources; from grader.table import load_table; print(load_resources(load_table().profile("full")).model_dir)'
+
+log "Building the offline profile's assets (used when a run has no GPU)"
+A2_ASSETS_DIR="$ASSETS_DIR" "$VENV_DIR/bin/python" -m grader.sst2.prepare offline
+
+log "Creating the unprivileged user that student code runs as"
+if ! id -u "$STUDENT_USER" >/dev/null 2>&1; then
+  useradd --create-home --shell /usr/sbin/nologin "$STUDENT_USER"
+fi
+
+log "Making the grader's files read-only to everyone but root"
+# run_autograder makes the hidden checks, the data and the caches unreadable before each run.
+chown -R root:root "$SOURCE_DIR" "$HF_CACHE_DIR" "$ASSETS_DIR"
+chmod -R go-w "$SOURCE_DIR"
+chmod -R go-rwx "$HF_CACHE_DIR" "$ASSETS_DIR"
+
+log "Image ready"

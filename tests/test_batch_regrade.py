@@ -1,0 +1,124 @@
+"""`python -m grader batch` on a generated class of ten submissions: grades.csv, the report, resuming.
+
+The class mixes correct exports, buggy answers, an untouched template, an empty folder, a hostile
+file and one whose answer hangs (first, so its wait overlaps the others); only §1 is graded, to keep
+each grading run to a few seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.batch.discovery import Submission
+from grader.batch.runner import BatchOptions, BatchRunner, read_outcome, submission_dir
+from grader.table import load_table
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "tests" / "submissions" / "a2s1"
+HANGS = "import time\n\n\ndef slow():\n    time.sleep(600)\n\n\nquery121 = slow()\n"
+HOSTILE = "import os\nimport torch\n\nquery121 = torch.ones(3)\nquery122 = os._exit(0)\n"
+CLASS = {
+    "100": HANGS,
+    "101": CORPUS / "correct_colab.py",
+    "102": CORPUS / "correct_nbconvert_numpy.py",
+    "103": CORPUS / "correct_jupytext_lists.py",
+    "104": CORPUS / "correct_legacy_m_key.py",
+    "105": CORPUS / "bug_query_too_weak.py",
+    "106": CORPUS / "bug_unbalanced_average.py",
+    "107": CORPUS / "untouched_template.py",
+    "108": HOSTILE,
+    "110": None,
+}
+TIMEOUT_SECONDS = 20
+
+
+def _export(root: Path) -> Path:
+    export = root / "export"
+    metadata = []
+    for number, content in CLASS.items():
+        folder = export / f"submission_{number}"
+        folder.mkdir(parents=True)
+        if isinstance(content, Path):
+            (folder / "A2S1.py").write_text(content.read_text())
+        elif content is not None:
+            (folder / "A2S1.py").write_text(content)
+        metadata.append(
+            f"submission_{number}:\n  :submitters:\n  - :name: Student {number}\n"
+            f"    :sid: '{number}'\n    :email: s{number}@example.edu\n"
+        )
+    (export / "submission_metadata.yml").write_text("".join(metadata))
+    return export
+
+
+def _batch(export: Path, out: Path) -> str:
+    command = [sys.executable, "-m", "grader", "batch", str(export), "--out", str(out)]
+    command += ["--jobs", "2", "--sections", "1", "--timeout", str(TIMEOUT_SECONDS)]
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    return finished.stdout
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    root = tmp_path_factory.mktemp("batch")
+    export = _export(root)
+    return export, root / "out", _batch(export, root / "out")
+
+
+def _records(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "grades.csv").open() as handle:
+        return {record["submission_id"]: record for record in csv.DictReader(handle)}
+
+
+def test_grades_csv_has_every_student_with_the_right_status_and_scores(graded_class) -> None:
+    _, out, _ = graded_class
+    records = _records(out)
+    assert sorted(records) == sorted(CLASS)
+    assert {number: r["status"] for number, r in records.items() if r["status"] != "ok"} == {"100": "timeout"}
+    assert records["101"]["names"] == "Student 101" and records["101"]["emails"] == "s101@example.edu"
+    rows = load_table().select({1})
+    full = sum(row.points for row in rows)
+    for number in ("101", "102", "103", "104"):
+        assert float(records[number]["total"]) == full, records[number]
+    for number in ("105", "106"):
+        assert 0 < float(records[number]["total"]) < full, records[number]
+    for number in ("107", "108", "110"):
+        assert float(records[number]["total"]) == 0, records[number]
+    assert records["100"]["test_1.2.1"] == "" and float(records["100"]["total"]) == 0
+    assert all(
+        (out / "submissions" / number / "results.json").is_file() for number in CLASS if number != "100"
+    )
+
+
+def test_report_shows_the_distribution_the_failures_and_a_histogram(graded_class) -> None:
+    _, out, _ = graded_class
+    report = (out / "report.md").read_text()
+    assert "10 submissions: 9 graded, 1 timed out, 0 could not be graded." in report
+    assert "## Where the class got stuck" in report and "A2S1.py was not found" in report
+    assert "| 100 | Student 100 | timeout |" in report
+    assert (out / "totals.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_rerun_skips_finished_submissions_and_resumes_unfinished_ones(graded_class) -> None:
+    export, out, _ = graded_class
+    before = {number: (out / "submissions" / number / "outcome.json").stat().st_mtime_ns for number in CLASS}
+    (out / "submissions" / "105" / "outcome.json").unlink()
+    output = _batch(export, out)
+    assert "Skipping 9 submission(s)" in output
+    after = {number: (out / "submissions" / number / "outcome.json").stat().st_mtime_ns for number in CLASS}
+    assert [number for number in CLASS if after[number] != before[number]] == ["105"]
+    assert _records(out)["105"]["status"] == "ok"
+
+
+def test_a_grader_that_dies_without_results_is_an_error_not_a_stop(tmp_path: Path, monkeypatch) -> None:
+    dying = [sys.executable, "-c", "import sys; print('grader crashed'); sys.exit(3)"]
+    monkeypatch.setattr("grader.batch.runner.grade_command", lambda *_: dying)
+    runner = BatchRunner(tmp_path, BatchOptions("offline", 1, 30))
+    outcome = runner.grade(Submission("7", tmp_path))
+    assert outcome.status == "error" and "status 3" in outcome.message and "grader crashed" in outcome.message
+    assert read_outcome(submission_dir(tmp_path, Submission("7", tmp_path))) == outcome

@@ -1,0 +1,139 @@
+"""The students' local checker, run as students run it: `python check.py ...` from the built template.
+
+As root (CI, Colab) the student's code runs as another user; as a normal user (a laptop) it runs as
+that user. Both are exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader.table import load_table
+from handout.build import build
+
+REPO = Path(__file__).resolve().parent.parent
+NOBODY = 65534
+
+
+@pytest.fixture(scope="module")
+def built() -> Iterator[tuple[Path, Path]]:
+    """`make handout`'s outputs (student template with check.py, reference submission), under /tmp
+    with open permissions so that an unprivileged user can run the checker on them."""
+    top = Path(tempfile.mkdtemp(prefix="a2-checker-", dir="/tmp"))
+    top.chmod(0o755)
+    student_dir, dist_dir = top / "student_template", top / "dist"
+    build(REPO, student_dir, dist_dir)
+    yield student_dir, dist_dir / "reference_submission"
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def run_checker(check_py: Path, *args: str, cwd: Path, as_user: int | None = None) -> str:
+    finished = subprocess.run(
+        [sys.executable, str(check_py), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        user=as_user,
+        group=as_user,
+        extra_groups=[] if as_user is not None else None,
+        env={**os.environ, "HOME": str(cwd)} if as_user is not None else None,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    return finished.stdout
+
+
+def _rows(output: str) -> dict[str, str]:
+    """The score table's rows (between its two rules), by test number."""
+    lines = output.splitlines()
+    rules = [index for index, line in enumerate(lines) if line.startswith("-----")]
+    return {line.split()[0]: line for line in lines[rules[0] + 1 : rules[1]]}
+
+
+def test_reference_passes_every_public_test_and_hidden_ones_are_named(built: tuple[Path, Path]) -> None:
+    student_dir, reference = built
+    output = run_checker(student_dir / "check.py", cwd=reference)
+    table = load_table()
+    public = [row.number for row in table.select(public_only=True)]
+    rows = _rows(output)
+    assert sorted(rows) == sorted(public), "exactly the public tests run"
+    assert all(" ok " in rows[number] for number in public), output
+    assert "does not mean full marks" in output
+    hidden = [row for row in table.tests if row.visibility == "hidden"]
+    assert all(f"{row.number:<7} {row.name}" in output for row in hidden), output
+
+
+def test_template_rows_say_not_implemented_for_an_unprivileged_user(built: tuple[Path, Path]) -> None:
+    student_dir, _ = built
+    home = Path(tempfile.mkdtemp(prefix="a2-student-home-", dir="/tmp"))
+    home.chmod(0o777)
+    try:
+        shutil.copy(student_dir / "A2S2.ipynb", home / "A2S2.ipynb")
+        as_user = NOBODY if os.geteuid() == 0 else None
+        output = run_checker(student_dir / "check.py", "A2S2.ipynb", cwd=home, as_user=as_user)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    rows = _rows(output)
+    public_two = [row.number for row in load_table().tests if row.section == 2 and row.visibility == "public"]
+    assert all("FAILED" in rows[number] for number in public_two), output
+    assert "`self_attention` is not implemented yet" in output
+    assert not any(number.startswith("1.") for number in rows), "only the given notebook is checked"
+
+
+def test_a_broken_file_is_named_with_its_line(built: tuple[Path, Path], tmp_path: Path) -> None:
+    student_dir, _ = built
+    broken = tmp_path / "A2S1.py"
+    broken.write_text("import torch\n\nquery121 = torch.tensor([1.0, 2.0, 3.0]\nquery122 = None\n")
+    output = run_checker(student_dir / "check.py", str(broken), cwd=tmp_path)
+    rows = _rows(output)
+    assert all("FAILED" in rows[number] for number in rows), output
+    assert "line 3" in output, output
+
+
+FAKE_COLAB = """
+import json, os
+
+
+def blocking_request(request, timeout_sec=None):
+    assert request == "get_ipynb"
+    with open(os.environ["FAKE_NOTEBOOK"]) as handle:
+        return {"ipynb": json.load(handle)}
+"""
+
+
+def test_in_colab_the_open_notebook_is_checked(built: tuple[Path, Path], tmp_path: Path) -> None:
+    """Colab's one cell, with google.colab's notebook request stood in for by the reference notebook."""
+    student_dir, reference = built
+    fake = tmp_path / "fake" / "google" / "colab"
+    fake.mkdir(parents=True)
+    (fake.parent / "__init__.py").write_text("")
+    (fake / "__init__.py").write_text("")
+    (fake / "_message.py").write_text(FAKE_COLAB)
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{student_dir}:{tmp_path / 'fake'}",
+        "FAKE_NOTEBOOK": str(reference.parent / "reference" / "A2S1.ipynb"),
+    }
+    cell = "import check; check.check_this_notebook('A2S1')"
+    finished = subprocess.run(
+        [sys.executable, "-c", cell],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    rows = _rows(finished.stdout)
+    assert sorted(rows) == sorted(row.number for row in load_table().select({1}, public_only=True))
+    assert all(" ok " in row for row in rows.values()), finished.stdout

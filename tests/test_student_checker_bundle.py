@@ -1,0 +1,91 @@
+"""The leak scan of the students' checker: nothing hidden, no solution, no data reaches students.
+
+It reads the bundle back out of the built check.py, as a student could, and scans every file.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import io
+import keyword
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.table import load_table
+from handout.checker_bundle import graded_numbers, write_checker_bundle
+from handout.markers import solution_lines
+
+REPO = Path(__file__).resolve().parent.parent
+# A solution line made of fewer names than this (`model.eval()`, `loss.backward()`,
+# `with torch.no_grad():`, `for batch in dataloader:`) is an idiom every PyTorch program has and the
+# handout's text names; it identifies no solution, and the checks' messages may well quote it.
+MIN_SOLUTION_NAMES = 3
+ALLOWED_SUFFIXES = {".py", ".toml", ".ini", ".json"}
+
+
+def names_in(code: str) -> set[str]:
+    return {name for name in re.findall(r"[A-Za-z_]\w*", code) if not keyword.iskeyword(name)}
+
+
+@pytest.fixture(scope="module")
+def check_py(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return write_checker_bundle(tmp_path_factory.mktemp("template")).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def bundle(check_py: str) -> dict[str, str]:
+    """Every file of the bundle embedded in check.py, by name."""
+    assignments = [node for node in ast.parse(check_py).body if isinstance(node, ast.Assign)]
+    encoded = next(node.value.value for node in assignments if node.targets[0].id == "BUNDLE")
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(encoded))) as archive:
+        return {name: archive.read(name).decode("utf-8") for name in archive.namelist()}
+
+
+def test_no_hidden_check_ships_and_every_public_one_does(bundle: dict[str, str], tmp_path: Path) -> None:
+    table = load_table()
+    hidden = {row.number for row in table.tests if row.visibility == "hidden"}
+    public = {row.number for row in table.tests if row.visibility == "public"}
+    shipped: set[str] = set()
+    for name, text in bundle.items():
+        if name.endswith(".py"):
+            (tmp_path / "scan.py").write_text(text)
+            shipped |= graded_numbers(tmp_path / "scan.py")
+    assert not shipped & hidden, f"hidden tests in the bundle: {sorted(shipped & hidden)}"
+    assert shipped == public, f"public tests the checker cannot run: {sorted(public - shipped)}"
+    hidden_files = [
+        path.name for path in (REPO / "grader" / "checks").glob("*.py") if graded_numbers(path) & hidden
+    ]
+    assert hidden_files and not [name for name in bundle if Path(name).name in hidden_files]
+
+
+def test_no_solution_line_and_no_answer_definition_ships(bundle: dict[str, str], check_py: str) -> None:
+    texts = {**bundle, "check.py": check_py}
+    leaks = [
+        f"{solution.path}:{solution.line} `{solution.code}` in {name}"
+        for source in sorted((REPO / "reference").glob("*.py"))
+        for solution in solution_lines(source.read_text(encoding="utf-8"), source.name)
+        if len(names_in(solution.code)) >= MIN_SOLUTION_NAMES
+        for name, text in texts.items()
+        if solution.code in text
+    ]
+    assert not leaks, "solution lines in the checker:\n" + "\n".join(leaks)
+    answers = {answer for section in load_table().sections.values() for answer in section.answers}
+    definitions = [
+        f"{name} defines {match}"
+        for name, text in bundle.items()
+        for match in re.findall(r"^\s*(?:def|class)\s+(\w+)", text, flags=re.MULTILINE)
+        if match in answers
+    ]
+    assert not definitions, "answer functions implemented in the checker: " + ", ".join(definitions)
+
+
+def test_no_data_or_labels_ship(bundle: dict[str, str]) -> None:
+    strays = [name for name in bundle if Path(name).suffix not in ALLOWED_SUFFIXES]
+    assert not strays, f"non-code files in the checker: {strays}"
+    json_files = [name for name in bundle if name.endswith(".json")]
+    assert all(name.startswith("grader/schemas/") for name in json_files), json_files
+    assert not [name for name in bundle if ".cache" in name or "/data/" in name]
