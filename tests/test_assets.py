@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from grader.assets import offline_assets
-from grader.assets.offline import SPLIT_SIZES, build_offline_assets
+from grader.assets.offline import (
+    HELDOUT_SEED_VARIABLE,
+    SPLIT_SEEDS,
+    SPLIT_SIZES,
+    build_offline_assets,
+    split_seed,
+)
 from grader.assets.sentences import NEGATIONS, NEGATIVE, POSITIVE, generate_split
 from grader.table import load_table
 
@@ -97,3 +103,11 @@ def test_a_bag_of_words_stays_well_below_the_threshold(assets):
         optimizer.step()
     accuracy = ((linear(x_test).squeeze(1) > 0).float() == y_test).float().mean().item()
     assert 0.6 < accuracy < load_table().profile("offline").threshold - 0.1
+
+
+def test_a_secret_held_out_seed_changes_only_the_held_out_split(monkeypatch):
+    default = split_seed("test")
+    monkeypatch.setenv(HELDOUT_SEED_VARIABLE, "987654321")
+    assert split_seed("test") == 987654321 != default
+    assert split_seed("train") == SPLIT_SEEDS["train"]
+    assert split_seed("validation") == SPLIT_SEEDS["validation"]
