@@ -13,6 +13,8 @@ import pytest
 import grader.runner
 from grader.results import validate
 from grader.runner import GRADER_ERROR, RunOptions, grade
+from grader.table import load_table
+from handout.build import build
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CORE_CHECKS = Path(__file__).parent / "core_checks"
@@ -107,3 +109,13 @@ def test_cli_explains_bad_input(args: list[str], message: str):
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_grading_the_whole_reference_twice_gives_identical_results(tmp_path: Path):
+    """All three sections, §3's threshold training included: only execution_time may differ."""
+    build(REPO_ROOT, tmp_path / "student", tmp_path / "dist")
+    submission = tmp_path / "dist" / "reference_submission"
+    first = grade(RunOptions(submission, tmp_path / "first.json"))
+    second = grade(RunOptions(submission, tmp_path / "second.json"))
+    assert without_time(first) == without_time(second)
+    assert first["score"] == sum(row.points for row in load_table().tests)
