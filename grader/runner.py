@@ -112,8 +112,8 @@ def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str
         missing = (
             "No check was run for this test (a grader configuration error; the course staff can see it)."
         )
-    except Exception:  # noqa: BLE001 - any failure of ours must still produce a results file
-        log.error("grading failed:\n%s", traceback.format_exc())
+    except Exception as error:  # noqa: BLE001 - any failure of ours must still produce a results file
+        log.error("grading failed: %s\n%s", error, traceback.format_exc())
         output, outcomes, leaderboard, missing = GRADER_ERROR, {}, [], GRADER_ERROR
     finally:
         session.close()

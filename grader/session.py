@@ -12,6 +12,7 @@ import ast
 import difflib
 import logging
 import os
+import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +33,8 @@ from grader.intake.discover import Found, discover
 from grader.intake.normalise import IntakeError, Normalised, normalise_file
 from grader.intake.slicer import Sliced, slice_source
 from grader.sandbox import wire
-from grader.sandbox.identity import Identity, choose_identity
-from grader.sandbox.process import ChildGone, ChildTimeout, SandboxLimits, StudentProcess
+from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
+from grader.sandbox.process import REPO_ROOT, ChildGone, ChildTimeout, SandboxLimits, StudentProcess
 from grader.table import AssignmentTable, Profile
 
 CHECKS_DIR = Path(__file__).with_name("checks")
@@ -250,6 +251,13 @@ class GradingSession:
                 for other in entry.passed_over:
                     log.info("section %s: passed over %s", number, other.relative_to(self.submission_dir))
         if os.geteuid() == 0:
+            runtime = [Path(sys.executable).resolve().parent, Path(sys.prefix), REPO_ROOT / "grader"]
+            blocked = unreachable_folders(runtime)
+            if blocked:
+                raise IdentityError(
+                    "the sandbox user cannot reach the grader's Python or code; make these folders "
+                    f"traversable by others (chmod o+x), or install elsewhere: {', '.join(map(str, blocked))}"
+                )
             for path in self.protect:
                 if path.exists():
                     os.chmod(path, 0o700 if path.is_dir() else 0o600)

@@ -19,6 +19,7 @@ import pytest
 from grader.commands.grade import configure_logging
 from grader.results import validate
 from grader.runner import RunOptions, grade
+from grader.sandbox.identity import unreachable_folders
 from grader.table import load_table
 
 CORE_CHECKS = Path(__file__).parent / "core_checks"
@@ -193,3 +194,13 @@ def test_a_syntax_error_fails_its_section_with_the_line_and_lists_every_test(tmp
     for number in ("1.2.1", "1.2.2", "1.3.1"):
         assert "cannot be read as Python (A2S1.py, line 2" in tests[number]["output"]
     assert results["score"] == 0
+
+
+def test_folders_the_sandbox_user_cannot_traverse_are_found(tmp_path: Path):
+    private = tmp_path / "home"
+    (private / "venv" / "bin").mkdir(parents=True)
+    private.chmod(0o700)
+    blocked = unreachable_folders([private / "venv" / "bin"])
+    assert private in blocked and private / "venv" not in blocked
+    private.chmod(0o711)
+    assert private not in unreachable_folders([private / "venv" / "bin"])

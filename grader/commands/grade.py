@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from grader.report import score_table
-from grader.runner import RunOptions, grade
+from grader.runner import GRADER_ERROR, RunOptions, grade
 from grader.table import TableError, load_table
 
 
@@ -109,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     except TableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    configure_logging(args.log or args.results.with_suffix(".log"), args.verbose)
+    log_path = args.log or args.results.with_suffix(".log")
+    configure_logging(log_path, args.verbose)
     options = RunOptions(
         submission_dir=args.submission.resolve(),
         results_path=args.results.resolve(),
@@ -122,4 +123,6 @@ def run(args: argparse.Namespace) -> int:
     results = grade(options)
     if not args.quiet:
         print(score_table(results))
+    if results["output"] == GRADER_ERROR:
+        print(f"error: the grader itself failed; the reason is in {log_path}", file=sys.stderr)
     return 0

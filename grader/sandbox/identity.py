@@ -77,6 +77,20 @@ def choose_identity(user: str = "auto") -> Identity:
     return Identity(entry.pw_uid, entry.pw_gid, dedicated=True)
 
 
+def unreachable_folders(paths: list[Path]) -> list[Path]:
+    """Folders on the way to `paths` that an unrelated unprivileged user cannot traverse.
+
+    The sandbox user must reach the interpreter, the virtual environment and the grader's runtime; an
+    install under a private home (e.g. /root, mode 0700) makes every student process fail to start.
+    """
+    blocked = []
+    for path in paths:
+        for folder in (path, *path.parents):
+            if folder.is_dir() and not folder.stat().st_mode & 0o001 and folder not in blocked:
+                blocked.append(folder)
+    return blocked
+
+
 def _pids_of(uid: int) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
