@@ -18,8 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from handout.colab_export import colab_python_export
-from handout.notebook import notebook_from_percent
+from handout.colab_export import export_reference
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = 3
@@ -28,9 +27,7 @@ TARGET_S = 15.0
 
 def _write_reference_submission(folder: Path) -> None:
     for stem in ("A2S1", "A2S2"):
-        relative = f"reference/{stem}.py"
-        notebook = notebook_from_percent((REPO / relative).read_text(), stem, "")
-        (folder / f"{stem}.py").write_text(colab_python_export(notebook, stem, relative))
+        (folder / f"{stem}.py").write_text(export_reference(REPO, stem))
 
 
 def main() -> None:

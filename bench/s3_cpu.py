@@ -17,8 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from handout.colab_export import colab_python_export
-from handout.notebook import notebook_from_percent
+from handout.colab_export import export_reference
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = 2
@@ -30,8 +29,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         submission = Path(folder) / "submission"
         submission.mkdir()
-        notebook = notebook_from_percent((REPO / "reference" / "A2S3.py").read_text(), "A2S3", "")
-        (submission / "A2S3.py").write_text(colab_python_export(notebook, "A2S3", "reference/A2S3.py"))
+        (submission / "A2S3.py").write_text(export_reference(REPO, "A2S3"))
         results = Path(folder) / "results.json"
         command = [sys.executable, "-m", "grader", "grade", str(submission), "--results", str(results)]
         command += ["--sections", "3", "--quiet"]

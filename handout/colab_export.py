@@ -5,7 +5,11 @@ same shape of file a student uploads: a coding line, a docstring header, markdow
 triple-quoted strings, code cells as typed (``!pip`` and ``%`` lines included, which are not Python).
 """
 
+from pathlib import Path
+
 from nbformat import NotebookNode
+
+from handout.notebook import notebook_from_percent
 
 
 def _markdown_as_string(source: str) -> str:
@@ -25,3 +29,14 @@ def colab_python_export(notebook: NotebookNode, name: str, origin: str) -> str:
         elif cell.cell_type == "code" and cell.source.strip():
             parts.append(cell.source)
     return "\n\n".join(parts) + "\n"
+
+
+def export_source(text: str, name: str, origin: str) -> str:
+    """A percent-format notebook source (with or without its solutions), exported as Colab would."""
+    return colab_python_export(notebook_from_percent(text, name, ""), name, origin)
+
+
+def export_reference(root: Path, name: str) -> str:
+    """``reference/<name>.py`` under ``root`` with its solutions, exported as Colab would."""
+    relative = f"reference/{name}.py"
+    return export_source((root / relative).read_text(encoding="utf-8"), name, relative)

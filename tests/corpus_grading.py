@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.table import load_table
-from handout.colab_export import colab_python_export
+from handout.colab_export import export_source
 from handout.markers import strip_solutions
-from handout.notebook import notebook_from_percent
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS_ROOT = REPO / "tests" / "submissions"
@@ -73,8 +72,7 @@ def handout_exports(stem: str, section: int) -> list[Submission]:
         ("reference_colab_export", source, frozenset()),
         ("template_colab_export", strip_solutions(source, relative), every_test),
     ):
-        notebook = notebook_from_percent(text, stem, "")
-        export = colab_python_export(notebook, stem, relative)
+        export = export_source(text, stem, relative)
         diagnosis = {number: "not implemented yet" for number in failed}
         exports.append(Submission(name, export, Expectation(failed, diagnosis, f"{stem}.py")))
     return exports

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from grader.assets import offline_assets
-from handout.colab_export import colab_python_export
-from handout.notebook import notebook_from_percent
+from handout.colab_export import export_reference
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
@@ -113,8 +112,7 @@ def test_an_empty_cache_gives_one_clear_message_for_the_staff(tmp_path):
 def test_grading_on_full_without_a_gpu_runs_the_unit_checks_and_says_there_is_no_gpu(hf_home, tmp_path):
     submission = tmp_path / "submission"
     submission.mkdir()
-    notebook = notebook_from_percent((REPO / "reference" / "A2S3.py").read_text(), "A2S3", "")
-    (submission / "A2S3.py").write_text(colab_python_export(notebook, "A2S3", "reference/A2S3.py"))
+    (submission / "A2S3.py").write_text(export_reference(REPO, "A2S3"))
     results_path = tmp_path / "results.json"
     command = ["-m", "grader", "grade", str(submission), "--results", str(results_path)]
     _run([*command, "--sections", "3", "--profile", "full", "--quiet"], hf_home)
