@@ -6,6 +6,10 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
+from grader.assets import offline_assets
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Fixture folders hold graded checks and student-style files, not tests of this project.
@@ -24,3 +28,20 @@ def pytest_sessionstart() -> None:
         mode = directory.stat().st_mode
         if not mode & stat.S_IXOTH:
             os.chmod(directory, mode | stat.S_IXOTH)
+
+
+@pytest.fixture
+def offline_notebook_env(tmp_path: Path) -> dict[str, str]:
+    """Kernel environment that runs a notebook quick, offline, on the offline profile's assets."""
+    assets = offline_assets()
+    return {
+        "A2_QUICK": "1",
+        "A2S3_MODEL": str(assets.model_dir),
+        "A2S3_DATASET": str(assets.data_dir),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets"),
+        "OMP_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+    }

@@ -10,7 +10,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.assets import offline_assets
 from handout.__main__ import main
 from handout.build import NOTEBOOKS, build, read_source
 from handout.execute import execute_until_error
@@ -242,23 +241,12 @@ def test_student_tinygpt_is_a_marked_copy_of_the_package(fresh_build):
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_student_notebook_runs_until_its_first_todo(fresh_build, tmp_path, name):
-    assets = offline_assets()
-    env = {
-        "A2_QUICK": "1",
-        "A2S3_MODEL": str(assets.model_dir),
-        "A2S3_DATASET": str(assets.data_dir),
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets"),
-        "OMP_NUM_THREADS": "1",
-        "MPLBACKEND": "Agg",
-    }
+def test_student_notebook_runs_until_its_first_todo(fresh_build, tmp_path, offline_notebook_env, name):
     notebook = nbformat.read(fresh_build / "student_template" / f"{name}.ipynb", as_version=4)
     first_todo = next(
         i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code" and "TODO" in cell.source
     )
-    failure = execute_until_error(notebook, cwd=tmp_path, env=env)
+    failure = execute_until_error(notebook, cwd=tmp_path, env=offline_notebook_env)
     assert failure is not None, "a student notebook with TODOs ran to the end"
     assert failure.ename == "NotImplementedError", f"cell {failure.index}: {failure.ename}: {failure.evalue}"
     assert failure.index >= first_todo

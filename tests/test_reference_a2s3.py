@@ -8,7 +8,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.assets import offline_assets
 from handout.build import build_notebook, read_source
 from handout.execute import cell_text_output, execute_until_error
 
@@ -23,18 +22,9 @@ def built(tmp_path_factory):
     return out
 
 
-def test_reference_notebook_runs_quick_on_the_offline_assets(built, tmp_path):
-    assets = offline_assets()
+def test_reference_notebook_runs_quick_on_the_offline_assets(built, tmp_path, offline_notebook_env):
     env = {
-        "A2_QUICK": "1",
-        "A2S3_MODEL": str(assets.model_dir),
-        "A2S3_DATASET": str(assets.data_dir),
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-        "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets"),
-        "OMP_NUM_THREADS": "1",
-        "MPLBACKEND": "Agg",
+        **offline_notebook_env,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
     notebook = nbformat.read(built / "dist" / "reference" / "A2S3.ipynb", as_version=4)
