@@ -103,20 +103,17 @@ class GradingPlugin:
         outcome.notes = tuple(self.notes.get(number, ()))
         self.outcomes.setdefault(number, outcome)
 
-    def _section(self, number: int) -> StudentSection:
-        return self.session.section(number)
-
     @pytest.fixture
     def a2s1(self) -> StudentSection:
-        return self._section(1)
+        return self.session.section(1)
 
     @pytest.fixture
     def a2s2(self) -> StudentSection:
-        return self._section(2)
+        return self.session.section(2)
 
     @pytest.fixture
     def a2s3(self) -> StudentSection:
-        return self._section(3)
+        return self.session.section(3)
 
     @pytest.fixture
     def table(self):

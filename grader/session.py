@@ -66,7 +66,7 @@ class StudentSection:
 
     def has(self, name: str) -> bool:
         """Whether the kept code binds `name` at top level."""
-        return any(name in unit.binds for unit in self.sliced.units)
+        return name in self._bound_names()
 
     def function_node(self, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         return self.sliced.functions.get(name)

@@ -197,9 +197,6 @@ class StudentProcess:
             head = self._read_exact(head_size, deadline)
             blob = self._read_exact(blob_size, deadline)
             return wire.unpack(head, blob)
-        except ChildGone:
-            self.kill()
-            raise
         except BaseException:
             self.kill()
             raise
