@@ -8,6 +8,7 @@ stdout/stderr are drained by a thread that keeps only the head and the tail.
 
 from __future__ import annotations
 
+import io
 import os
 import select
 import shutil
@@ -152,8 +153,9 @@ class StudentProcess:
         self.alive = True
 
     def _drain_output(self) -> None:
-        assert self.process.stdout is not None
-        for chunk in iter(lambda: self.process.stdout.read1(65536), b""):
+        stdout = self.process.stdout
+        assert isinstance(stdout, io.BufferedReader)
+        for chunk in iter(lambda: stdout.read1(65536), b""):
             self.output.feed(chunk)
 
     def _read_exact(self, size: int, deadline: float) -> bytes:
