@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-lock
 
-.PHONY: setup test test-fast lint demo handout bench autograder lock clean
+.PHONY: setup test test-fast lint demo handout bench autograder lock corpus clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,11 @@ autograder: handout
 
 lock:
 	tools/lock.sh
+
+# Regrade tests/submissions/ and bring each expected.toml up to date; prints the diff for review.
+# ARGS="--sections 1" for one section, ARGS="--check" to write nothing and fail on a difference.
+corpus: handout
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) tests/corpus_review.py $(ARGS)
 
 clean:
 	rm -rf dist .cache

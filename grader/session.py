@@ -302,7 +302,7 @@ class GradingSession:
             )
         try:
             normalised = normalise_file(found.path)
-            sliced = slice_source(normalised.text, section.answers, normalised.filename)
+            sliced = slice_source(normalised.text, self.table.answers(number), normalised.filename)
         except IntakeError as error:
             return SectionUnavailable(str(error))
         except SyntaxError as error:

@@ -26,6 +26,7 @@ SLOW_MODULES = {
     "test_batch_regrade.py",
     "test_gradescope_autograder.py",
     "test_full_profile_loading.py",
+    "test_adding_a_question.py",
 }
 SLOW_TESTS = {
     "test_runner.py::test_grading_the_whole_reference_twice_gives_identical_results",
