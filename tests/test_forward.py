@@ -24,9 +24,11 @@ from grader.cluster.forward import (
     FORWARDED_NOTE,
     PROVISIONAL_NOTE,
     Forward,
+    finish_forward,
     load_config,
     settle,
     ssh_command,
+    start_forward,
 )
 from grader.results import Outcome, build_results, write_results
 from grader.table import load_table
@@ -166,3 +168,16 @@ def test_the_key_runs_only_the_forced_command_on_an_a2s3_file(forward_dir: Path,
             )
         assert finished.returncode == 1, finished.stderr
         assert json.loads(finished.stdout) == {"error": error}, command
+
+
+def test_without_a_forward_configured_the_cpu_result_is_provisional(tmp_path: Path) -> None:
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    shutil.copy(A2S3, submission / "A2S3.py")
+    forward, reason = start_forward(submission, folder=tmp_path / "no-forward-here")
+    assert forward is None and reason == "no §3 forward configured: 3.5.1 stays on the CPU"
+    results = tmp_path / "results.json"
+    _cpu_results(results, passed=True)
+    assert finish_forward(None, results, reason) == f"3.5.1 is the provisional CPU result: {reason}"
+    entry = json.loads(results.read_text())["tests"][0]
+    assert entry["output"].startswith(PROVISIONAL_NOTE) and entry["status"] == "passed"
