@@ -30,8 +30,9 @@ from grader.errors import (
     StudentTimedOut,
 )
 from grader.intake.discover import Found, discover
-from grader.intake.normalise import IntakeError, Normalised, normalise_file
-from grader.intake.slicer import Sliced, slice_source
+from grader.intake.normalise import IntakeError, Normalised
+from grader.intake.sections import read_section
+from grader.intake.slicer import Sliced
 from grader.sandbox import wire
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
 from grader.sandbox.process import REPO_ROOT, ChildGone, ChildTimeout, SandboxLimits, StudentProcess
@@ -53,8 +54,16 @@ class CallReport:
 class StudentSection:
     """The student's definitions for one notebook, loaded in a sandboxed child on demand."""
 
-    def __init__(self, session: GradingSession, number: int, normalised: Normalised, sliced: Sliced) -> None:
+    def __init__(
+        self,
+        session: GradingSession,
+        number: int,
+        normalised: Normalised,
+        sliced: Sliced,
+        unreadable: dict[str, str] | None = None,
+    ) -> None:
         self.session = session
+        self.unreadable = unreadable or {}
         self.number = number
         self.normalised = normalised
         self.sliced = sliced
@@ -118,6 +127,8 @@ class StudentSection:
 
     def _raise_for(self, error: dict[str, Any], name: str) -> None:
         kind = error.get("kind")
+        if kind == "missing" and name in self.unreadable:
+            raise SectionUnavailable(self.unreadable[name])
         if kind == "missing":
             cause = error.get("cause")
             if cause:
@@ -227,6 +238,8 @@ class GradingSession:
         self.protect = protect
         self.current_test: str | None = None
         self.files: dict[int, Found] = {}
+        #: What the student is told once per section about its file (left-out cells, the wrong notebook).
+        self.notes: dict[int, tuple[str, ...]] = {}
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
         self._identity: Identity | None = None
         self.limits = SandboxLimits(
@@ -241,13 +254,19 @@ class GradingSession:
     def start(self) -> None:
         """Find the files and hide the grader's secrets from the sandbox user."""
         stems = [section.file for section in self.table.sections.values()]
-        found = discover(self.submission_dir, stems)
+        answers = {section.file: section.answers for section in self.table.sections.values()}
+        found = discover(self.submission_dir, stems, answers)
         self.files = {number: found[section.file] for number, section in self.table.sections.items()}
         for number, entry in self.files.items():
             if entry.path is None:
                 log.info("section %s: no file found", number)
             else:
-                log.info("section %s: grading %s", number, entry.path.relative_to(self.submission_dir))
+                log.info(
+                    "section %s: grading %s %s",
+                    number,
+                    entry.path.relative_to(self.submission_dir),
+                    entry.why,
+                )
                 for other in entry.passed_over:
                     log.info("section %s: passed over %s", number, other.relative_to(self.submission_dir))
         if os.geteuid() == 0:
@@ -298,17 +317,15 @@ class GradingSession:
                 f"{section.file}.py was not found in your submission, so its tests could not run. "
                 f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb)."
             )
+        others = {s.file: s.answers for n, s in self.table.sections.items() if n != number}
+        last_part = max(int(row.number.split(".")[1]) for row in self.table.tests if row.section == number)
         try:
-            normalised = normalise_file(found.path)
-            sliced = slice_source(normalised.text, section.answers, normalised.filename)
+            source = read_section(found.path, section.file, section.answers, (number, last_part), others)
         except IntakeError as error:
+            self.notes[number] = (str(error),)
             return SectionUnavailable(str(error))
-        except SyntaxError as error:
-            where = normalised.where(error.lineno or 0) if error.lineno else normalised.filename
-            return SectionUnavailable(
-                f"{normalised.filename} cannot be read as Python ({where}: {error.msg}), so its tests could "
-                "not run. Fix that line and download the notebook again."
-            )
+        self.notes[number] = source.notes
+        sliced = source.sliced
         log.info(
             "section %s: kept %d statements, dropped %d top-level statements (lines %s)",
             number,
@@ -318,7 +335,7 @@ class GradingSession:
         )
         if sliced.renamed_legacy:
             log.info("section %s: m_key read as key141/key142 (2024 notebook names)", number)
-        return StudentSection(self, number, normalised, sliced)
+        return StudentSection(self, number, source.normalised, sliced, source.unreadable_answers)
 
     def log_output(self, section: StudentSection, process: StudentProcess) -> None:
         text = process.output.text().strip()

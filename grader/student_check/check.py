@@ -75,12 +75,19 @@ def hidden_summary(table: Any, sections: set[int]) -> list[str]:
 
 
 def failure_details(results: dict[str, Any]) -> list[str]:
-    """The full message of every failed test (the table shows only its first line)."""
-    lines = []
+    """The full message of every failed test (the table shows only its first line), each message once."""
+    lines: list[str] = []
+    shown: dict[str, str] = {}
     for test in results["tests"]:
-        if test["status"] != "passed" and test.get("output", "").strip():
-            lines += [f"{test['number']} {test['name']}:"]
-            lines += [f"    {line}" for line in test["output"].strip().splitlines()]
+        output = test.get("output", "").strip()
+        if test["status"] == "passed" or not output:
+            continue
+        if output in shown:
+            lines += [f"{test['number']} {test['name']}: the same reason as {shown[output]}."]
+            continue
+        shown[output] = test["number"]
+        lines += [f"{test['number']} {test['name']}:"]
+        lines += [f"    {line}" for line in output.splitlines()]
     return ["Why tests failed:", *lines] if lines else []
 
 
@@ -110,7 +117,10 @@ def run_check(paths: list[Path]) -> int:
         options = RunOptions(submission, submission / "results.json", sections=sections, public_only=True)
         results = grade(options, table)
     print()
-    print(score_table(results))
+    # What was graded, and any file that could not be read (with its line), comes first, once.
+    print(results.get("output", "").strip())
+    print()
+    print(score_table(results, output_last=False))
     for block in (failure_details(results), hidden_summary(table, sections)):
         if block:
             print()
