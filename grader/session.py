@@ -322,8 +322,9 @@ class GradingSession:
         try:
             source = read_section(found.path, section.file, section.answers, (number, last_part), others)
         except IntakeError as error:
+            # The whole reason once, at the top of the report; each test names it in one line.
             self.notes[number] = (str(error),)
-            return SectionUnavailable(str(error))
+            return SectionUnavailable(f"{error.headline} (the reason is at the top of this report).")
         self.notes[number] = source.notes
         sliced = source.sliced
         log.info(

@@ -431,7 +431,7 @@ def test_discover_grades_the_candidate_defining_the_most_answers_and_says_why(tm
     )
     found = discover(tmp_path, ["A2S2"], {"A2S2": A2S2_ANSWERS})["A2S2"]
     assert found.path.name == "A2S2 (1).py"
-    assert found.why == "it defines 2 of the 3 answers, more than A2S2.py (1)"
+    assert found.why == "it implements 2 of the 3 answers, more than A2S2.py (1)"
     write(tmp_path, "A2S2.py", "def self_attention(Q):\n    return Q\ndef attn_softmax(A):\n    return A\n")
     found = discover(tmp_path, ["A2S2"], {"A2S2": A2S2_ANSWERS})["A2S2"]
     assert found.path.name == "A2S2.py" and "plainest" in found.why

@@ -58,12 +58,12 @@ def _choose(root: Path, stem: str, options: list[Path], answers: tuple[str, ...]
     ranked = sorted(options, key=lambda path: -counts[path])
     best, others = ranked[0], ranked[1:]
     if counts[best] > counts[others[0]]:
-        why = f"it defines {counts[best]} of the {len(answers)} answers, more than " + ", ".join(
+        why = f"it implements {counts[best]} of the {len(answers)} answers, more than " + ", ".join(
             f"{path.relative_to(root)} ({counts[path]})" for path in others
         )
     else:
         why = (
-            "it defines as many answers as "
+            "it implements as many answers as "
             + ", ".join(str(path.relative_to(root)) for path in others if counts[path] == counts[best])
             + ", and its name is the plainest"
         )

@@ -37,6 +37,11 @@ BOMS += ((codecs.BOM_UTF16_BE, "utf-16"), (codecs.BOM_UTF8, "utf-8-sig"))
 class IntakeError(ValueError):
     """The file cannot be read as a notebook export; the message is for the student."""
 
+    @property
+    def headline(self) -> str:
+        """The message's first clause, e.g. `A2S2.py looks like your A2S1 export, not A2S2`."""
+        return str(self).split(":")[0].rstrip(".")
+
 
 @dataclass(frozen=True)
 class Normalised:

@@ -64,6 +64,27 @@ class Export:
                 first.setdefault(name, stmt.lineno)
         return first
 
+    def implemented(self) -> set[str]:
+        """Top-level names bound by something other than the template's placeholder."""
+        return {name for stmt in self.tree.body if not _is_placeholder(stmt) for name in binds(stmt)}
+
+
+def _is_placeholder(stmt: ast.stmt) -> bool:
+    """`x = ...`, or a function whose body is only a docstring, `pass` or `raise NotImplementedError`."""
+    if isinstance(stmt, ast.Assign):
+        return isinstance(stmt.value, ast.Constant) and stmt.value.value in (Ellipsis, None)
+    if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    return all(
+        isinstance(part, ast.Pass)
+        or (isinstance(part, ast.Expr) and isinstance(part.value, ast.Constant))
+        or (
+            isinstance(part, ast.Raise)
+            and "NotImplementedError" in {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+        )
+        for part in stmt.body
+    )
+
 
 @dataclass(frozen=True)
 class SectionSource:
@@ -85,17 +106,20 @@ def _read(path: Path, _mtime_ns: int, _size: int) -> Export:
 
 def read_export(path: Path) -> Export:
     """The file at `path`, normalised and parsed once (discovery and grading share the result)."""
-    stat = path.stat()
-    return _read(path, stat.st_mtime_ns, stat.st_size)
+    try:
+        stat = path.stat()
+        return _read(path, stat.st_mtime_ns, stat.st_size)
+    except OSError as error:
+        raise IntakeError(f"{path.name} could not be opened: {error.strerror or error}.") from None
 
 
 def answers_defined(path: Path, answers: tuple[str, ...]) -> list[str]:
-    """The answers that `path` defines at top level (none when it cannot be read at all)."""
+    """The answers that `path` implements at top level (none when it cannot be read at all)."""
     try:
-        bound = read_export(path).first_bindings()
-    except (IntakeError, OSError):
+        implemented = read_export(path).implemented()
+    except IntakeError:
         return []
-    return [name for name in answers if name in bound]
+    return [name for name in answers if name in implemented]
 
 
 def graded_end(export: Export, section: int, last_part: int, answers: tuple[str, ...]) -> Heading | None:
