@@ -39,6 +39,8 @@ from grader.sandbox.process import REPO_ROOT, ChildGone, ChildTimeout, SandboxLi
 from grader.table import AssignmentTable, Profile
 
 CHECKS_DIR = Path(__file__).with_name("checks")
+#: How messages name the student's code run by one of our drivers (whose names mean nothing to them).
+YOUR_CODE = "your code"
 log = logging.getLogger("grader")
 
 
@@ -139,7 +141,9 @@ class StudentSection:
         if kind == "not_implemented":
             raise NotImplementedYet(error.get("name") or name)
         if kind == "raised":
-            raise StudentRaised(name, error["type"], error["message"], self._where(error))
+            # A driver of ours is no name of the student's: name their function that raised instead.
+            who = error.get("function") or name if name == YOUR_CODE else name
+            raise StudentRaised(who, error["type"], error["message"], self._where(error))
         if kind == "bad_value":
             raise BadValue(f"`{name}` gave a value the grader cannot read: {error.get('message', '')}")
         raise RuntimeError(f"sandbox reported a grader error: {error}")
@@ -212,7 +216,7 @@ class StudentSection:
             "params": params_tree,
             "seed": self.session.seed_for_test() if seed is None else seed,
         }
-        return self._request(header, tensors, target.rpartition(":")[2], timeout)[1]
+        return self._request(header, tensors, YOUR_CODE, timeout)[1]
 
     def close(self) -> None:
         if self._process is not None:
