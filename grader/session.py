@@ -21,6 +21,8 @@ from typing import Any
 import torch
 
 from grader.errors import (
+    NO_FILE,
+    TIMEOUT,
     BadValue,
     MissingAnswer,
     NotImplementedYet,
@@ -99,7 +101,8 @@ class StudentSection:
             self._broken = SectionUnavailable(
                 f"Loading the definitions in {self.filename} took longer than {timeout:g} s, so none of its "
                 "tests could run. The grader runs only imports, definitions and the top-level statements "
-                "your answers depend on; one of those must be doing far more work than it should."
+                "your answers depend on; one of those must be doing far more work than it should.",
+                TIMEOUT,
             )
             self.session.log_output(self, process)
             raise self._broken from None
@@ -319,7 +322,8 @@ class GradingSession:
         if found is None or found.path is None:
             return SectionUnavailable(
                 f"{section.file}.py was not found in your submission, so its tests could not run. "
-                f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb)."
+                f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb).",
+                NO_FILE,
             )
         others = {s.file: s.answers for n, s in self.table.sections.items() if n != number}
         last_part = max(int(row.number.split(".")[1]) for row in self.table.tests if row.section == number)
