@@ -92,7 +92,7 @@ class StudentSection:
         process = self.session.spawn()
         self.starts += 1
         units = [unit.__dict__ for unit in self.sliced.units]
-        timeout = float(self.session.table.sandbox.get("load_timeout", 90))
+        timeout = self.session.table.sandbox.load_timeout
         try:
             header, _ = process.request(
                 {"op": "load", "filename": self.filename, "units": units}, None, timeout
@@ -157,7 +157,7 @@ class StudentSection:
     def _request(
         self, header: dict[str, Any], tensors: dict[str, torch.Tensor], name: str, timeout: float | None
     ):
-        timeout = float(timeout or self.session.table.sandbox.get("call_timeout", 20))
+        timeout = float(timeout or self.session.table.sandbox.call_timeout)
         process = self._process_for(name)
         try:
             reply, reply_tensors = process.request(header, tensors, timeout)
@@ -250,12 +250,10 @@ class GradingSession:
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
         self._identity: Identity | None = None
         self.limits = SandboxLimits(
-            cpu_seconds=int(table.sandbox.get("cpu_seconds", 1800)),
-            memory_bytes=int(float(table.sandbox.get("memory_gb", 0)) * (1 << 30))
-            if profile.device == "cpu"
-            else 0,
-            output_kept_bytes=int(table.sandbox.get("output_kept_bytes", 65536)),
-            max_reply_bytes=int(table.sandbox.get("max_reply_mb", 2048)) << 20,
+            cpu_seconds=table.sandbox.cpu_seconds,
+            memory_bytes=int(table.sandbox.memory_gb * (1 << 30)) if profile.device == "cpu" else 0,
+            output_kept_bytes=table.sandbox.output_kept_bytes,
+            max_reply_bytes=table.sandbox.max_reply_mb << 20,
         )
 
     def start(self) -> None:
