@@ -72,7 +72,7 @@ def default_timeout(table: AssignmentTable, sections: Iterable[int] | None) -> f
     """An upper bound on a sound grading run: every selected test and section load at its limit."""
     chosen = set(sections) if sections is not None else None
     rows = table.select(chosen)
-    loads = len({row.section for row in rows}) * float(table.sandbox.get("load_timeout", 0))
+    loads = len({row.section for row in rows}) * table.sandbox.load_timeout
     return sum(row.timeout for row in rows) + loads + RUN_SLACK_SECONDS
 
 
