@@ -185,6 +185,10 @@ class AssignmentTable:
         names += [name for row in self.tests if row.section == section for name in row.answers]
         return tuple(dict.fromkeys(names))
 
+    def answers_by_file(self) -> dict[str, tuple[str, ...]]:
+        """Each section's notebook name with every name the grader reads from it."""
+        return {section.file: self.answers(number) for number, section in self.sections.items()}
+
     def test(self, number: str) -> TestRow:
         for row in self.tests:
             if row.number == number:
