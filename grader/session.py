@@ -222,7 +222,9 @@ class StudentSection:
         return self._request(header, tensors, YOUR_CODE, timeout)[1]
 
     def close(self) -> None:
+        """Stop the section's process, logging what it printed."""
         if self._process is not None:
+            self.session.log_output(self, self._process)
             self._process.stop()
             self._process = None
 
@@ -352,8 +354,6 @@ class GradingSession:
     def close(self) -> None:
         for entry in self._sections.values():
             if isinstance(entry, StudentSection):
-                if entry._process is not None:
-                    self.log_output(entry, entry._process)
                 entry.close()
         if self._identity is not None:
             self._identity.release()

@@ -24,11 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-from grader.batch.runner import results_are_valid
+from grader.bundling import import_closure
 from grader.cluster.forward import finish_forward, start_forward
-from grader.results import build_results, write_results
+from grader.results import build_results, results_are_valid, write_results
 from grader.table import load_table
-from gradescope.import_closure import import_closure
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = Path("/autograder")
