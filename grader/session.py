@@ -2,14 +2,18 @@
 
 Checks reach the student's code only through `StudentSection`. Each section's process is started on
 first use and started again after a crash or a timeout, so one hostile function costs only the tests
-that call it. A section whose file is missing or cannot be parsed, or whose top level cannot be
-loaded, fails every test that needs it with the same reason, without retrying.
+that call it; a function that timed out once is not called again in the run (its later tests fail at
+once with the same reason), so it costs one deadline. A section whose file is missing or cannot be
+parsed, or whose top level cannot be loaded, fails every test that needs it with the same reason,
+without retrying. Each section runs as its own sandbox uid and sees only the staged copy of our code
+(grader/sandbox/staging.py); what confinement each child got is logged and kept in `confinement`.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import json
 import logging
 import os
 import sys
@@ -34,10 +38,22 @@ from grader.intake.normalise import IntakeError, Normalised, normalise_file
 from grader.intake.slicer import Sliced, slice_source
 from grader.sandbox import wire
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
-from grader.sandbox.process import REPO_ROOT, ChildGone, ChildTimeout, SandboxLimits, StudentProcess
+from grader.sandbox.namespace import model_mount
+from grader.sandbox.process import (
+    REPO_ROOT,
+    ChildGone,
+    ChildTimeout,
+    ChildView,
+    SandboxLimits,
+    StudentProcess,
+)
+from grader.sandbox.staging import Stage, hide_except, interpreter_paths
 from grader.table import AssignmentTable, Profile
 
 CHECKS_DIR = Path(__file__).with_name("checks")
+# Replies that carry answers are small; only a driver's reply (trained weights) may be large.
+LOAD_REPLY_BYTES = 1 << 20
+ANSWER_REPLY_BYTES = 64 << 20
 log = logging.getLogger("grader")
 
 
@@ -61,6 +77,7 @@ class StudentSection:
         self.filename = normalised.filename
         self._process: StudentProcess | None = None
         self._broken: SectionUnavailable | None = None
+        self._timed_out: dict[str, float] = {}
         self.load_failures: list[dict[str, Any]] = []
         self.starts = 0
 
@@ -76,13 +93,13 @@ class StudentSection:
             raise self._broken
         if self._process is not None and self._process.alive:
             return self._process
-        process = self.session.spawn()
+        process = self.session.spawn(self.number)
         self.starts += 1
         units = [unit.__dict__ for unit in self.sliced.units]
         timeout = float(self.session.table.sandbox.get("load_timeout", 90))
         try:
             header, _ = process.request(
-                {"op": "load", "filename": self.filename, "units": units}, None, timeout
+                {"op": "load", "filename": self.filename, "units": units}, None, timeout, LOAD_REPLY_BYTES
             )
         except ChildTimeout:
             self._broken = SectionUnavailable(
@@ -140,11 +157,16 @@ class StudentSection:
         self, header: dict[str, Any], tensors: dict[str, torch.Tensor], name: str, timeout: float | None
     ):
         timeout = float(timeout or self.session.table.sandbox.get("call_timeout", 20))
+        if name in self._timed_out:
+            raise StudentTimedOut(name, self._timed_out[name])
         process = self._process_for(name)
+        cap = self.session.limits.max_reply_bytes if header["op"] == "run" else ANSWER_REPLY_BYTES
         try:
-            reply, reply_tensors = process.request(header, tensors, timeout)
+            reply, reply_tensors = process.request(header, tensors, timeout, cap)
         except ChildTimeout:
             self.session.log_output(self, process)
+            if header["op"] == "call":
+                self._timed_out[name] = timeout
             raise StudentTimedOut(name, timeout) from None
         except ChildGone as gone:
             self.session.log_output(self, process)
@@ -228,7 +250,10 @@ class GradingSession:
         self.current_test: str | None = None
         self.files: dict[int, Found] = {}
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
-        self._identity: Identity | None = None
+        self._identities: dict[int, Identity] = {}
+        self._view: ChildView | None = None
+        self.stage: Stage | None = None
+        self.confinement: dict[str, dict[str, Any]] = {}
         self.limits = SandboxLimits(
             cpu_seconds=int(table.sandbox.get("cpu_seconds", 1800)),
             memory_bytes=int(float(table.sandbox.get("memory_gb", 0)) * (1 << 30))
@@ -251,7 +276,7 @@ class GradingSession:
                 for other in entry.passed_over:
                     log.info("section %s: passed over %s", number, other.relative_to(self.submission_dir))
         if os.geteuid() == 0:
-            runtime = [Path(sys.executable).resolve().parent, Path(sys.prefix), REPO_ROOT / "grader"]
+            runtime = [Path(sys.executable).resolve().parent, Path(sys.prefix)]
             blocked = unreachable_folders(runtime)
             if blocked:
                 raise IdentityError(
@@ -261,22 +286,53 @@ class GradingSession:
             for path in self.protect:
                 if path.exists():
                     os.chmod(path, 0o700 if path.is_dir() else 0o600)
+        self.stage = Stage()
 
-    def identity(self) -> Identity:
-        if self._identity is None:
-            self._identity = choose_identity(self.sandbox_user)
+    def identity(self, section: int) -> Identity:
+        """The section's own sandbox identity (a dedicated uid per section when root)."""
+        if section not in self._identities:
+            identity = choose_identity(self.sandbox_user)
+            self._identities[section] = identity
             log.info(
-                "sandbox identity: uid %s%s",
-                self._identity.uid,
-                "" if self._identity.drops_privileges else " (not root: no privilege drop)",
+                "section %s: sandbox identity uid %s%s",
+                section,
+                identity.uid,
+                "" if identity.drops_privileges else " (not root: no privilege drop)",
             )
-        return self._identity
+        return self._identities[section]
 
-    def spawn(self) -> StudentProcess:
+    def child_view(self) -> ChildView:
+        """What every child may read: the staged code, the interpreter, the profile's model folder.
+        As root, the rest of the repository is closed to others (the no-namespace fallback)."""
+        if self._view is None:
+            assert self.stage is not None, "start() stages the code"
+            readable = interpreter_paths()
+            model = self._model_folder()
+            if model is not None:
+                readable.append(model)
+            if os.geteuid() == 0:
+                for path in hide_except(REPO_ROOT, readable):
+                    log.debug("closed to the sandbox user: %s", path)
+            self._view = ChildView(self.stage.code, readable)
+        return self._view
+
+    def _model_folder(self) -> Path | None:
+        from grader.sst2.resources import ProfileResourcesMissing, model_folder
+
+        try:
+            return model_mount(Path(model_folder(self.profile)).resolve())
+        except ProfileResourcesMissing:
+            return None
+
+    def spawn(self, section: int) -> StudentProcess:
         # On a CPU profile the student's process sees no GPU, so `device = "cuda" if available` in
         # their code agrees with where the grader's own tensors are.
         hide_gpus = {"CUDA_VISIBLE_DEVICES": ""} if self.profile.device == "cpu" else {}
-        return StudentProcess(self.identity(), self.limits, hide_gpus)
+        process = StudentProcess(self.identity(section), self.limits, self.child_view(), hide_gpus)
+        if self.confinement.get(f"section {section}") != process.confinement:
+            log.info("section %s: confinement %s", section, json.dumps(process.confinement, sort_keys=True))
+        self.confinement[f"section {section}"] = process.confinement
+        return process
 
     def seed_for_test(self) -> int:
         return zlib.crc32((self.current_test or "").encode()) & 0x7FFFFFFF
@@ -331,5 +387,7 @@ class GradingSession:
                 if entry._process is not None:
                     self.log_output(entry, entry._process)
                 entry.close()
-        if self._identity is not None:
-            self._identity.release()
+        for identity in self._identities.values():
+            identity.release()
+        if self.stage is not None:
+            self.stage.remove()

@@ -4,8 +4,9 @@ Gradescope (or `docker run` on a GPU host) starts run_autograder as root; this m
 - reads submission_metadata.json for the log (submission id, submitters), when it is there;
 - grades on the `full` profile when CUDA is usable, and otherwise on the `offline` profile, saying so
   plainly at the top of results.json, so nobody mistakes a CPU stand-in for the real finetuning;
-- opens to the student's process, which run_autograder locked out of everything, exactly what it
-  reads: the modules it imports and the profile's model folder (never the data and its labels);
+- opens to the student's process, which run_autograder locked out of everything, the profile's
+  model folder (never the data and its labels); the grader stages its own copy of the modules the
+  student's process imports (grader/sandbox/staging.py);
 - runs `python -m grader grade` in its own process, which drops privileges for the student's code;
 - keeps a grading log for instructors in results/stdout (students never see it: the results carry
   `stdout_visibility: hidden`).
@@ -27,7 +28,6 @@ from pathlib import Path
 from grader.batch.runner import results_are_valid
 from grader.results import build_results, write_results
 from grader.table import load_table
-from gradescope.import_closure import import_closure
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = Path("/autograder")
@@ -76,13 +76,6 @@ def cuda_usable() -> bool:
         return subprocess.run(probe, timeout=120, check=False, capture_output=True).returncode == 0
     except subprocess.TimeoutExpired:
         return False
-
-
-def sandbox_modules(source: Path) -> set[Path]:
-    """The source files the student's process imports: the sandbox's runtime, every driver, and
-    what they import."""
-    drivers = [f"grader.drivers.{path.stem}" for path in (source / "grader" / "drivers").glob("*.py")]
-    return import_closure(["grader.sandbox.child", *drivers], source)
 
 
 def open_to_sandbox(path: Path, top: Path) -> None:
@@ -139,8 +132,6 @@ def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
     has_gpu = cuda_usable()
     profile = GPU_PROFILE if has_gpu else CPU_PROFILE
     log(f"CUDA {'is' if has_gpu else 'is not'} available: grading on the {profile!r} profile", log_file)
-    for module in sandbox_modules(PACKAGE_ROOT):
-        open_to_sandbox(module, PACKAGE_ROOT)
     open_profile_model(profile, log_file)
     command = [sys.executable, "-m", "grader", "grade", str(root / "submission")]
     command += ["--results", str(results_path), "--profile", profile]

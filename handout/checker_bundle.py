@@ -17,8 +17,8 @@ import base64
 import io
 from pathlib import Path
 
+from grader.import_closure import import_closure, imported_names
 from grader.table import load_table
-from gradescope.import_closure import import_closure, imported_names
 from gradescope.package import write_reproducible_zip
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -52,7 +52,8 @@ class Sst2Resources:
         return load_tokenizer(self.model_dir)
 
 
-def _model_dir(profile: Profile) -> str:
+def model_folder(profile: Profile) -> str:
+    """The profile's model folder (tokenizer included); raises ProfileResourcesMissing."""
     name = str(profile.settings.get("model", OFFLINE))
     if name == OFFLINE:
         from grader.assets import offline_assets
@@ -109,7 +110,7 @@ def _load_splits(profile: Profile) -> dict[str, list[dict]]:
 def _load(profile_name: str, settings: tuple) -> Sst2Resources | ProfileResourcesMissing:
     profile = Profile(profile_name, dict(settings))
     try:
-        model_dir = _model_dir(profile)
+        model_dir = model_folder(profile)
         from grader.sst2.batches import load_tokenizer
 
         try:
