@@ -33,8 +33,9 @@ from grader.errors import (
     StudentRaised,
     StudentTimedOut,
 )
-from grader.intake.discover import Found, discover
+from grader.intake.discover import Found, discover, names_notebook
 from grader.intake.normalise import IntakeError, Normalised, normalise_file
+from grader.intake.private_copy import PrivateCopy, Refused, copy_submission
 from grader.intake.slicer import Sliced, slice_source
 from grader.sandbox import wire
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
@@ -242,7 +243,10 @@ class GradingSession:
         sandbox_user: str = "auto",
         protect: tuple[Path, ...] = (CHECKS_DIR,),
     ) -> None:
+        self.uploaded_dir = submission_dir
         self.submission_dir = submission_dir
+        self.copy: PrivateCopy | None = None
+        self.refused: dict[int, list[Refused]] = {}
         self.table = table
         self.profile = profile
         self.sandbox_user = sandbox_user
@@ -261,12 +265,21 @@ class GradingSession:
             else 0,
             output_kept_bytes=int(table.sandbox.get("output_kept_bytes", 65536)),
             max_reply_bytes=int(table.sandbox.get("max_reply_mb", 2048)) << 20,
+            file_bytes=int(table.sandbox.get("file_size_mb", 1024)) << 20,
         )
 
     def start(self) -> None:
-        """Find the files and hide the grader's secrets from the sandbox user."""
+        """Copy the submission privately, find the files, and hide the grader's secrets from the
+        sandbox user. From here on only the private copy is read."""
+        max_file_bytes = int(float(self.table.sandbox.get("max_file_mb", 20)) * (1 << 20))
+        self.copy = copy_submission(self.uploaded_dir, max_file_bytes)
+        self.submission_dir = self.copy.root
+        for refused in self.copy.refused:
+            log.info("not read: %s", refused.message())
         stems = [section.file for section in self.table.sections.values()]
         found = discover(self.submission_dir, stems)
+        for number, section in self.table.sections.items():
+            self.refused[number] = [r for r in self.copy.refused if names_notebook(r.path, section.file)]
         self.files = {number: found[section.file] for number, section in self.table.sections.items()}
         for number, entry in self.files.items():
             if entry.path is None:
@@ -349,6 +362,12 @@ class GradingSession:
     def _open(self, number: int) -> StudentSection | SectionUnavailable:
         section = self.table.sections[number]
         found = self.files.get(number)
+        if (found is None or found.path is None) and self.refused.get(number):
+            reasons = "; ".join(refused.message() for refused in self.refused[number])
+            return SectionUnavailable(
+                f"{reasons}, so {section.file} could not be graded. Upload {section.file}.py (or "
+                f"{section.file}.ipynb) as an ordinary file."
+            )
         if found is None or found.path is None:
             return SectionUnavailable(
                 f"{section.file}.py was not found in your submission, so its tests could not run. "
@@ -391,3 +410,5 @@ class GradingSession:
             identity.release()
         if self.stage is not None:
             self.stage.remove()
+        if self.copy is not None:
+            self.copy.remove()

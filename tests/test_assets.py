@@ -111,3 +111,11 @@ def test_a_secret_held_out_seed_changes_only_the_held_out_split(monkeypatch):
     assert split_seed("test") == 987654321 != default
     assert split_seed("train") == SPLIT_SEEDS["train"]
     assert split_seed("validation") == SPLIT_SEEDS["validation"]
+
+
+def test_the_held_out_seed_is_secret_per_installation_and_reused(tmp_path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    seed = split_seed("test", first)
+    assert split_seed("test", first) == seed, "a regrade must draw the same held-out split"
+    assert (first / "heldout-seed").stat().st_mode & 0o777 == 0o600
+    assert split_seed("test", second) != seed

@@ -82,14 +82,17 @@ def _load_splits(profile: Profile) -> dict[str, list[dict]]:
     from datasets import load_dataset
 
     name = str(profile.settings.get("dataset", OFFLINE))
+    options = {}
     if name == OFFLINE:
-        from grader.assets import offline_assets
+        from grader.assets.offline import datasets_cache, offline_assets
 
-        source = str(offline_assets().data_dir)
+        assets = offline_assets()
+        source = str(assets.data_dir)
+        options["cache_dir"] = str(datasets_cache(assets))
     else:
         source = name
     try:
-        loaded = load_dataset(source)
+        loaded = load_dataset(source, **options)
         splits = {split: loaded[split][:] for split in SPLITS}
     except Exception as error:  # noqa: BLE001 - not cached, or cached without the splits we need
         from datasets import config
