@@ -24,6 +24,7 @@ from grader.session import CHECKS_DIR, GradingSession
 from grader.table import AssignmentTable, Profile, TestRow, load_table
 
 log = logging.getLogger("grader")
+CONFINEMENT_KEY = "confinement"
 NOT_FINISHED = "Grading did not finish, so this test was not graded. The course staff can see why."
 GRADER_ERROR = "The grader failed before it could grade this test. This is not a problem with your code."
 
@@ -118,5 +119,7 @@ def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str
     finally:
         session.close()
     results = build_results(rows, outcomes, output, time.monotonic() - started, leaderboard, missing)
+    # Hidden from students: what confinement each section's sandbox achieved, in the launcher's words.
+    results.setdefault("extra_data", {})[CONFINEMENT_KEY] = session.confinement
     write_results(options.results_path, results)
     return results

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from grader.batch.runner import results_are_valid
 from grader.results import build_results, write_results
+from grader.runner import CONFINEMENT_KEY
 from grader.table import load_table
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -154,7 +155,10 @@ def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
         return 0
     if not has_gpu:
         add_top_note(results_path, NO_GPU_NOTE)
-    log(f"score {json.loads(results_path.read_text(encoding='utf-8'))['score']}", log_file)
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    for section, confinement in results.get("extra_data", {}).get(CONFINEMENT_KEY, {}).items():
+        log(f"{section} confinement: {json.dumps(confinement, sort_keys=True)}", log_file)
+    log(f"score {results['score']}", log_file)
     return 0
 
 

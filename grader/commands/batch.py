@@ -7,6 +7,7 @@ grades.csv, report.md and totals.png. Rerunning skips submissions that already f
 from __future__ import annotations
 
 import argparse
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -68,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {warning}")
     jobs = args.jobs
+    if jobs > 1 and args.sandbox_user != "auto" and os.geteuid() == 0:
+        print(
+            f"error: --sandbox-user {args.sandbox_user} would run {jobs} submissions as one user, who could "
+            "then reach each other's processes; use --sandbox-user auto (a uid per submission) or --jobs 1"
+        )
+        return 2
     if profile.device == "cuda" and jobs > 1:
         print(f"Profile {profile.name!r} trains on the GPU: grading one submission at a time, not {jobs}.")
         jobs = 1
@@ -75,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
     timeout = args.timeout or default_timeout(table, sections)
     options = BatchOptions(profile.name, jobs, timeout, sections, args.sandbox_user, args.force)
     args.out.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        # No sandbox user may read the class's submissions or results (grades.csv, logs).
+        for private in (args.export_dir, args.out):
+            private.chmod(0o700)
     print(f"Grading {len(submissions)} submission(s) from {args.export_dir}, {jobs} at a time.")
     try:
         outcomes = run_batch(submissions, args.out, options)
