@@ -1,10 +1,12 @@
-"""The network fallback: a seccomp filter that refuses every socket except local (AF_UNIX) ones.
+"""The fallback when no namespaces can be made: a seccomp filter that refuses non-local sockets.
 
 Where no network namespace can be made (Docker's default capability set, which is how Gradescope
 runs the image), the launcher installs this filter before it hands over to the child. `socket(2)`
 for any family but AF_UNIX fails with EACCES, and so does `io_uring_setup(2)` (io_uring can open
-sockets without calling socket). On x86-64 the x32 system-call numbers are refused as well, so
-they cannot be used to slip past the check. The filter is inherited by every process the student
+sockets without calling socket). `mq_open(2)` is refused too: without an IPC namespace a POSIX
+message queue would outlive the child, and where /dev/mqueue is not mounted the grader could not
+even find it to remove it. On x86-64 the x32 system-call numbers are refused as well, so they
+cannot be used to slip past the checks. The filter is inherited by every process the student
 starts and cannot be removed; it needs PR_SET_NO_NEW_PRIVS, which the launcher sets first.
 """
 
@@ -18,10 +20,10 @@ import struct
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 AF_UNIX = 1
-# (audit architecture, socket, io_uring_setup) per machine.
+# (audit architecture, socket, io_uring_setup, mq_open) per machine.
 ARCHITECTURES = {
-    "x86_64": (0xC000003E, 41, 425),
-    "aarch64": (0xC00000B7, 198, 425),
+    "x86_64": (0xC000003E, 41, 425, 240),
+    "aarch64": (0xC00000B7, 198, 425, 180),
 }
 X32_SYSCALL_BIT = 0x40000000
 
@@ -43,7 +45,7 @@ class SeccompUnavailable(OSError):
 def socket_filter(machine: str) -> bytes:
     """The BPF program, as the bytes of a `struct sock_filter` array."""
     try:
-        arch, socket_nr, io_uring_nr = ARCHITECTURES[machine]
+        arch, socket_nr, io_uring_nr, mq_open_nr = ARCHITECTURES[machine]
     except KeyError:
         raise SeccompUnavailable(f"no seccomp filter for the {machine} architecture") from None
     program = [
@@ -51,8 +53,9 @@ def socket_filter(machine: str) -> bytes:
         (JUMP_EQUAL, 1, 0, arch),
         (RETURN, 0, 0, KILL_PROCESS),
         (LOAD, 0, 0, NR),
-        (JUMP_AT_LEAST, 5, 0, X32_SYSCALL_BIT),
-        (JUMP_EQUAL, 4, 0, io_uring_nr),
+        (JUMP_AT_LEAST, 6, 0, X32_SYSCALL_BIT),
+        (JUMP_EQUAL, 5, 0, io_uring_nr),
+        (JUMP_EQUAL, 4, 0, mq_open_nr),
         (JUMP_EQUAL, 1, 0, socket_nr),
         (RETURN, 0, 0, ALLOW),
         (LOAD, 0, 0, FIRST_ARGUMENT),
