@@ -48,6 +48,10 @@ def summary(session: GradingSession, rows: list[TestRow], profile: Profile, publ
     for number in sorted({row.section for row in rows}):
         section = session.table.sections[number]
         found = session.files.get(number)
+        refused = session.refused.get(number)
+        if (found is None or found.path is None) and refused:
+            lines.append(f"§{number} {section.title}: " + "; ".join(item.message() for item in refused) + ".")
+            continue
         if found is None or found.path is None:
             lines.append(f"§{number} {section.title}: {section.file}.py was not found.")
             continue

@@ -158,11 +158,13 @@ def test_batch_grades_every_hostile_submission_and_nothing_leaks_or_stays(tmp_pa
     for name in ("honest", *LOAD_TIME_ATTACKS, "symlinks"):
         results = json.loads((out / "submissions" / name / "results.json").read_text())
         validate(results)
-        uids |= assert_contained(results, mode, shown)
         tests = {test["number"]: test for test in results["tests"]}
         if name == "symlinks":
             assert "A2S1.py is a symbolic link" in tests["1.2.1"]["output"]
+            assert "A2S1.py is a symbolic link" in results["output"]
+            assert not any(secret in json.dumps(results) for secret in shown)
             continue
+        uids |= assert_contained(results, mode, shown)
         failed = {
             number: tests[number]["output"] for number in SECTION_ONE if tests[number]["status"] != "passed"
         }
