@@ -192,9 +192,8 @@ def test_run_autograder_hides_the_metadata_and_reports_the_confinement(autograde
     validate(results)
     uids = assert_contained(results, mode, ["Test Student", "student@example.edu"])
     tests = {test["number"]: test for test in results["tests"]}
-    assert [tests[number]["status"] for number in SECTION_ONE] == ["passed"] * len(SECTION_ONE), tests[
-        "1.2.1"
-    ]
+    failed = {n: tests[n]["output"] for n in SECTION_ONE if tests[n]["status"] != "passed"}
+    assert failed == {}
     assert "section 1 confinement:" in (root / "results" / "stdout").read_text()
     assert leftovers(uids) == []
 

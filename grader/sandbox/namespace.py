@@ -85,6 +85,7 @@ def _tmpfs(target: str, options: str) -> None:
 def build_root(new_root: str, readable: list[str], writable: list[str]) -> None:
     """Make `new_root` this process's root, holding only the system folders, `readable` (read-only)
     and `writable`. Must run as root in the new mount and PID namespaces."""
+    os.umask(0o022)  # the folders leading to each mount must be traversable by the sandbox uid
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m")
     for folder in SYSTEM_FOLDERS:
