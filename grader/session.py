@@ -25,6 +25,8 @@ from typing import Any
 import torch
 
 from grader.errors import (
+    NO_FILE,
+    TIMEOUT,
     BadValue,
     MissingAnswer,
     NotImplementedYet,
@@ -34,9 +36,10 @@ from grader.errors import (
     StudentTimedOut,
 )
 from grader.intake.discover import Found, discover, names_notebook
-from grader.intake.normalise import IntakeError, Normalised, normalise_file
+from grader.intake.normalise import IntakeError, Normalised
 from grader.intake.private_copy import PrivateCopy, Refused, copy_submission
-from grader.intake.slicer import Sliced, slice_source
+from grader.intake.sections import read_section
+from grader.intake.slicer import Sliced
 from grader.sandbox import wire
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
 from grader.sandbox.namespace import model_mount
@@ -55,6 +58,8 @@ CHECKS_DIR = Path(__file__).with_name("checks")
 # Replies that carry answers are small; only a driver's reply (trained weights) may be large.
 LOAD_REPLY_BYTES = 1 << 20
 ANSWER_REPLY_BYTES = 64 << 20
+#: How messages name the student's code run by one of our drivers (whose names mean nothing to them).
+YOUR_CODE = "your code"
 log = logging.getLogger("grader")
 
 
@@ -70,8 +75,16 @@ class CallReport:
 class StudentSection:
     """The student's definitions for one notebook, loaded in a sandboxed child on demand."""
 
-    def __init__(self, session: GradingSession, number: int, normalised: Normalised, sliced: Sliced) -> None:
+    def __init__(
+        self,
+        session: GradingSession,
+        number: int,
+        normalised: Normalised,
+        sliced: Sliced,
+        unreadable: dict[str, str] | None = None,
+    ) -> None:
         self.session = session
+        self.unreadable = unreadable or {}
         self.number = number
         self.normalised = normalised
         self.sliced = sliced
@@ -97,7 +110,7 @@ class StudentSection:
         process = self.session.spawn(self.number)
         self.starts += 1
         units = [unit.__dict__ for unit in self.sliced.units]
-        timeout = float(self.session.table.sandbox.get("load_timeout", 90))
+        timeout = self.session.table.sandbox.load_timeout
         try:
             header, _ = process.request(
                 {"op": "load", "filename": self.filename, "units": units}, None, timeout, LOAD_REPLY_BYTES
@@ -106,7 +119,8 @@ class StudentSection:
             self._broken = SectionUnavailable(
                 f"Loading the definitions in {self.filename} took longer than {timeout:g} s, so none of its "
                 "tests could run. The grader runs only imports, definitions and the top-level statements "
-                "your answers depend on; one of those must be doing far more work than it should."
+                "your answers depend on; one of those must be doing far more work than it should.",
+                TIMEOUT,
             )
             self.session.log_output(self, process)
             raise self._broken from None
@@ -136,6 +150,8 @@ class StudentSection:
 
     def _raise_for(self, error: dict[str, Any], name: str) -> None:
         kind = error.get("kind")
+        if kind == "missing" and name in self.unreadable:
+            raise SectionUnavailable(self.unreadable[name])
         if kind == "missing":
             cause = error.get("cause")
             if cause:
@@ -146,7 +162,9 @@ class StudentSection:
         if kind == "not_implemented":
             raise NotImplementedYet(error.get("name") or name)
         if kind == "raised":
-            raise StudentRaised(name, error["type"], error["message"], self._where(error))
+            # A driver of ours is no name of the student's: name their function that raised instead.
+            who = error.get("function") or name if name == YOUR_CODE else name
+            raise StudentRaised(who, error["type"], error["message"], self._where(error))
         if kind == "bad_value":
             raise BadValue(f"`{name}` gave a value the grader cannot read: {error.get('message', '')}")
         raise RuntimeError(f"sandbox reported a grader error: {error}")
@@ -157,7 +175,7 @@ class StudentSection:
     def _request(
         self, header: dict[str, Any], tensors: dict[str, torch.Tensor], name: str, timeout: float | None
     ):
-        timeout = float(timeout or self.session.table.sandbox.get("call_timeout", 20))
+        timeout = float(timeout or self.session.table.sandbox.call_timeout)
         if name in self._timed_out:
             raise StudentTimedOut(name, self._timed_out[name])
         process = self._process_for(name)
@@ -224,7 +242,7 @@ class StudentSection:
             "params": params_tree,
             "seed": self.session.seed_for_test() if seed is None else seed,
         }
-        return self._request(header, tensors, target.rpartition(":")[2], timeout)[1]
+        return self._request(header, tensors, YOUR_CODE, timeout)[1]
 
     def close(self) -> None:
         if self._process is not None:
@@ -253,31 +271,32 @@ class GradingSession:
         self.protect = protect
         self.current_test: str | None = None
         self.files: dict[int, Found] = {}
+        #: What the student is told once per section about its file (left-out cells, the wrong notebook).
+        self.notes: dict[int, tuple[str, ...]] = {}
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
         self._identities: dict[int, Identity] = {}
         self._view: ChildView | None = None
         self.stage: Stage | None = None
         self.confinement: dict[str, dict[str, Any]] = {}
         self.limits = SandboxLimits(
-            cpu_seconds=int(table.sandbox.get("cpu_seconds", 1800)),
-            memory_bytes=int(float(table.sandbox.get("memory_gb", 0)) * (1 << 30))
-            if profile.device == "cpu"
-            else 0,
-            output_kept_bytes=int(table.sandbox.get("output_kept_bytes", 65536)),
-            max_reply_bytes=int(table.sandbox.get("max_reply_mb", 2048)) << 20,
-            file_bytes=int(table.sandbox.get("file_size_mb", 1024)) << 20,
+            cpu_seconds=table.sandbox.cpu_seconds,
+            memory_bytes=int(table.sandbox.memory_gb * (1 << 30)) if profile.device == "cpu" else 0,
+            output_kept_bytes=table.sandbox.output_kept_bytes,
+            max_reply_bytes=table.sandbox.max_reply_mb << 20,
+            file_bytes=table.sandbox.file_size_mb << 20,
         )
 
     def start(self) -> None:
         """Copy the submission privately, find the files, and hide the grader's secrets from the
         sandbox user. From here on only the private copy is read."""
-        max_file_bytes = int(float(self.table.sandbox.get("max_file_mb", 20)) * (1 << 20))
+        max_file_bytes = int(self.table.sandbox.max_file_mb * (1 << 20))
         self.copy = copy_submission(self.uploaded_dir, max_file_bytes)
         self.submission_dir = self.copy.root
         for refused in self.copy.refused:
             log.info("not read: %s", refused.message())
         stems = [section.file for section in self.table.sections.values()]
-        found = discover(self.submission_dir, stems)
+        answers = {section.file: section.answers for section in self.table.sections.values()}
+        found = discover(self.submission_dir, stems, answers)
         for number, section in self.table.sections.items():
             self.refused[number] = [r for r in self.copy.refused if names_notebook(r.path, section.file)]
         self.files = {number: found[section.file] for number, section in self.table.sections.items()}
@@ -285,7 +304,12 @@ class GradingSession:
             if entry.path is None:
                 log.info("section %s: no file found", number)
             else:
-                log.info("section %s: grading %s", number, entry.path.relative_to(self.submission_dir))
+                log.info(
+                    "section %s: grading %s %s",
+                    number,
+                    entry.path.relative_to(self.submission_dir),
+                    entry.why,
+                )
                 for other in entry.passed_over:
                     log.info("section %s: passed over %s", number, other.relative_to(self.submission_dir))
         if os.geteuid() == 0:
@@ -371,19 +395,19 @@ class GradingSession:
         if found is None or found.path is None:
             return SectionUnavailable(
                 f"{section.file}.py was not found in your submission, so its tests could not run. "
-                f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb)."
+                f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb).",
+                NO_FILE,
             )
+        others = {s.file: s.answers for n, s in self.table.sections.items() if n != number}
+        last_part = max(int(row.number.split(".")[1]) for row in self.table.tests if row.section == number)
         try:
-            normalised = normalise_file(found.path)
-            sliced = slice_source(normalised.text, section.answers, normalised.filename)
+            source = read_section(found.path, section.file, section.answers, (number, last_part), others)
         except IntakeError as error:
-            return SectionUnavailable(str(error))
-        except SyntaxError as error:
-            where = normalised.where(error.lineno or 0) if error.lineno else normalised.filename
-            return SectionUnavailable(
-                f"{normalised.filename} cannot be read as Python ({where}: {error.msg}), so its tests could "
-                "not run. Fix that line and download the notebook again."
-            )
+            # The whole reason once, at the top of the report; each test names it in one line.
+            self.notes[number] = (str(error),)
+            return SectionUnavailable(f"{error.headline} (the reason is at the top of this report).")
+        self.notes[number] = source.notes
+        sliced = source.sliced
         log.info(
             "section %s: kept %d statements, dropped %d top-level statements (lines %s)",
             number,
@@ -393,7 +417,7 @@ class GradingSession:
         )
         if sliced.renamed_legacy:
             log.info("section %s: m_key read as key141/key142 (2024 notebook names)", number)
-        return StudentSection(self, number, normalised, sliced)
+        return StudentSection(self, number, source.normalised, sliced, source.unreadable_answers)
 
     def log_output(self, section: StudentSection, process: StudentProcess) -> None:
         text = process.output.text().strip()
