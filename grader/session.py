@@ -340,17 +340,17 @@ class GradingSession:
 
     def child_view(self) -> ChildView:
         """What every child may read: the staged code, the interpreter, the profile's model folder.
-        As root, the rest of the repository is closed to others (the no-namespace fallback)."""
+        As root, the rest of the repository is closed to others (the no-namespace fallback). Without
+        root the child runs as the caller and no view can be enforced: only the staged code is set."""
         if self._view is None:
             assert self.stage is not None, "start() stages the code"
-            readable = interpreter_paths()
-            model = self._model_folder()
-            if model is not None:
-                readable.append(model)
+            view = ChildView(self.stage.code, interpreter_paths())
             if os.geteuid() == 0:
-                for path in hide_except(REPO_ROOT, readable):
+                view.model = self._model_folder()
+                for path in hide_except(REPO_ROOT, [path for _, path in view.labelled()]):
                     log.debug("closed to the sandbox user: %s", path)
-            self._view = ChildView(self.stage.code, readable)
+            log.info("the child may read: %s", ", ".join(f"{what} {path}" for what, path in view.labelled()))
+            self._view = view
         return self._view
 
     def _model_folder(self) -> Path | None:
@@ -358,17 +358,21 @@ class GradingSession:
 
         try:
             return model_mount(Path(model_folder(self.profile)).resolve())
-        except ProfileResourcesMissing:
+        except (ProfileResourcesMissing, OSError) as error:
+            log.info("the child gets no model folder: %s", error)
             return None
 
     def spawn(self, section: int) -> StudentProcess:
         # On a CPU profile the student's process sees no GPU, so `device = "cuda" if available` in
         # their code agrees with where the grader's own tensors are.
         hide_gpus = {"CUDA_VISIBLE_DEVICES": ""} if self.profile.device == "cpu" else {}
-        process = StudentProcess(self.identity(section), self.limits, self.child_view(), hide_gpus)
-        if self.confinement.get(f"section {section}") != process.confinement:
-            log.info("section %s: confinement %s", section, json.dumps(process.confinement, sort_keys=True))
-        self.confinement[f"section {section}"] = process.confinement
+        identity = self.identity(section)
+        process = StudentProcess(identity, self.limits, self.child_view(), hide_gpus)
+        # The log keeps the launcher's words; results.json a form that is the same on every run.
+        log.info("section %s: confinement %s", section, json.dumps(process.confinement, sort_keys=True))
+        stable = {key: value for key, value in process.confinement.items() if key not in ("uid", "gid")}
+        stable["user"] = identity.describe()
+        self.confinement[f"section {section}"] = stable
         return process
 
     def seed_for_test(self) -> int:

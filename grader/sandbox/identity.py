@@ -36,6 +36,12 @@ class Identity:
     def drops_privileges(self) -> bool:
         return os.geteuid() == 0 and self.uid != 0
 
+    def describe(self) -> str:
+        """Who the child runs as, in words that do not change from run to run."""
+        if not self.drops_privileges:
+            return "the grader's own user (not root: no privilege drop)"
+        return "a dedicated unprivileged uid" if self.dedicated else "a named unprivileged user"
+
     def release(self) -> None:
         if self.lock_fd is not None:
             os.close(self.lock_fd)

@@ -76,9 +76,8 @@ def _confine_filesystem(spec: dict[str, Any], report: dict[str, Any]) -> None:
     except OSError as error:
         report["filesystem"] = f"permissions only (building the private root failed: {error})"
         return
-    shown = [f"{path} (read-only)" for path in spec["readable"]]
-    shown += [f"{path} (writable)" for path in spec["writable"]]
-    report["filesystem"] = "private root: system folders (read-only), " + ", ".join(shown)
+    readable = ", ".join(["system folders", *spec["readable_labels"]])
+    report["filesystem"] = f"private root: {readable} (read-only); scratch (writable)"
 
 
 def _set_limits(spec: dict[str, Any], drops: bool) -> dict[str, int]:
@@ -110,6 +109,7 @@ def confine(spec: dict[str, Any]) -> dict[str, Any]:
     """Everything above but the exec; returns the report. In the namespace case this returns in the
     fork (the namespace's first process); the launcher itself waits in `_wait_and_mirror`."""
     os.setsid()
+    _die_with_parent()
     _limit(resource.RLIMIT_CORE, 0)
     root = os.geteuid() == 0
     drops = root and spec["uid"] != 0

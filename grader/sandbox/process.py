@@ -74,7 +74,13 @@ class ChildView:
     interpreter, the profile's model folder."""
 
     code: Path
-    readable: list[Path]
+    interpreter: list[Path]
+    model: Path | None = None
+
+    def labelled(self) -> list[tuple[str, Path]]:
+        """(what it is, where) for each folder; the report names only the what, so it is stable."""
+        named = [("staged code", self.code), *(("interpreter", path) for path in self.interpreter)]
+        return named + ([("model", self.model)] if self.model is not None else [])
 
 
 @dataclass
@@ -146,7 +152,8 @@ def launch_spec(
         "block_network": limits.block_network,
         "namespaces": limits.namespaces,
         "new_root": str(scratch_root / "root"),
-        "readable": [str(path) for path in (view.code, *view.readable)],
+        "readable": [str(path) for _, path in view.labelled()],
+        "readable_labels": list(dict.fromkeys(label for label, _ in view.labelled())),
         "writable": [str(scratch)],
         "report_fd": fds[-1],
         "close_in_launcher": fds,
