@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from grader.batch.runner import results_are_valid
+from grader.cluster.forward import finish_forward, start_forward
 from grader.results import build_results, write_results
 from grader.runner import CONFINEMENT_KEY
 from grader.table import load_table
@@ -134,6 +135,9 @@ def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
     profile = GPU_PROFILE if has_gpu else CPU_PROFILE
     log(f"CUDA {'is' if has_gpu else 'is not'} available: grading on the {profile!r} profile", log_file)
     open_profile_model(profile, log_file)
+    forward, forward_log = start_forward(root / "submission") if not has_gpu else (None, "")
+    if forward_log:
+        log(forward_log, log_file)
     command = [sys.executable, "-m", "grader", "grade", str(root / "submission")]
     command += ["--results", str(results_path), "--profile", profile]
     command += ["--sandbox-user", sandbox_user, "--log", str(results_dir / "grader.log")]
@@ -154,6 +158,7 @@ def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
         write_fallback_results(results_path, outcome)
         return 0
     if not has_gpu:
+        log(finish_forward(forward, results_path, forward_log), log_file)
         add_top_note(results_path, NO_GPU_NOTE)
     results = json.loads(results_path.read_text(encoding="utf-8"))
     for section, confinement in results.get("extra_data", {}).get(CONFINEMENT_KEY, {}).items():

@@ -61,14 +61,14 @@ class Normalised:
         return line if len(line) <= width else line[: width - 1] + "…"
 
     def where(self, lineno: int) -> str:
-        """`A2S2.py, line 143 (under "Step 2: causal masking")`, or the cell's line in a `.ipynb`."""
+        """`A2S2.py, line 143, under "Step 2: causal masking"`, or the cell's line in a `.ipynb`."""
         heading = heading_before(self.headings, lineno)
         under = f'under "{heading.title}"' if heading else ""
         if self.cell_lines and 0 < lineno <= len(self.cell_lines):
             cell, line = self.cell_lines[lineno - 1]
             place = f"the cell {under}" if heading else f"code cell {self._code_cell_number(cell)}"
             return f"{self.filename}, line {line} of {place}"
-        return f"{self.filename}, line {lineno}" + (f" ({under})" if heading else "")
+        return f"{self.filename}, line {lineno}" + (f", {under}" if heading else "")
 
     def _code_cell_number(self, cell: int) -> int:
         """Code cells counted from 1, as a student counts them on screen (markdown cells skipped)."""
