@@ -448,3 +448,9 @@ def test_a_cell_without_a_heading_above_is_named_by_its_place_among_the_code_cel
     normalised = normalise_file(write(tmp_path, "A2S1.ipynb", json.dumps(notebook)))
     lineno = normalised.text.split("\n").index("y = (") + 1
     assert normalised.where(lineno) == "A2S1.ipynb, line 2 of code cell 2"
+
+
+def test_a_left_out_cell_that_sets_a_global_an_answer_reads_is_named_as_such(tmp_path: Path):
+    text = 'import torch\n\nDEVICE = "cpu"; model =\n\ndef make_causal_mask(n):\n    return torch.ones(n, device=DEVICE)\n'
+    (note,) = read(write(tmp_path, "A2S2.py", text)).notes
+    assert "it also sets `DEVICE`, which your answers use" in note
