@@ -451,6 +451,9 @@ def test_a_cell_without_a_heading_above_is_named_by_its_place_among_the_code_cel
 
 
 def test_a_left_out_cell_that_sets_a_global_an_answer_reads_is_named_as_such(tmp_path: Path):
-    text = 'import torch\n\nDEVICE = "cpu"; model =\n\ndef make_causal_mask(n):\n    return torch.ones(n, device=DEVICE)\n'
+    text = (
+        'import torch\n\nDEVICE = "cpu"; model =\n\n'
+        "def make_causal_mask(n):\n    return torch.ones(n, device=DEVICE)\n"
+    )
     (note,) = read(write(tmp_path, "A2S2.py", text)).notes
     assert "it also sets `DEVICE`, which your answers use" in note
