@@ -4,7 +4,7 @@ Gradescope unpacks the zip into /autograder/source and runs setup.sh from its ro
 exactly what grading needs and nothing a leaked copy should not show: the grader package (hidden
 checks and asset code included), tinygpt, the Gradescope scripts and the dependency lock. The
 reference notebooks, the student template, this repository's own tests and the builders stay out.
-The zip is reproducible (grader.bundling's writer: sorted entries, one fixed date).
+The zip is reproducible (grader/reproducible_zip.py: sorted entries, one fixed date).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from grader.bundling import write_reproducible_zip
 from grader.cluster import forward
+from grader.reproducible_zip import write_reproducible_zip
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO_ROOT / "dist" / "autograder.zip"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.bundling import import_closure, imported_names
+from grader.import_closure import import_closure, imported_names
 from grader.table import load_table
 from handout.checker_bundle import write_checker_bundle
 from handout.checker_manifest import ENTRY_MODULES, PUBLIC_DRIVERS, SHIPPED_FILES, WITHHELD
@@ -90,8 +90,7 @@ def test_no_solution_line_and_no_answer_definition_ships(bundle: dict[str, str],
         if solution.code in text
     ]
     assert not leaks, "solution lines in the checker:\n" + "\n".join(leaks)
-    table = load_table()
-    answers = {answer for number in table.sections for answer in table.answers(number)}
+    answers = {answer for section in load_table().sections.values() for answer in section.answers}
     definitions = [
         f"{name} defines {match}"
         for name, text in bundle.items()

@@ -1,20 +1,17 @@
-"""What ships part of this repository needs, and how it is packed: one module for both builders.
+"""Which of our own modules a piece of code needs: the import closure over the first-party packages.
 
-The students' checker (handout/) and the Gradescope zip (gradescope/) both ship a part of the grader.
-Both must know exactly which of our modules some code imports, and nothing more (only what the public
-checks need reaches students; only what the sandboxed process imports is readable by it in the
-image), and both must pack files so that the same files always give the same bytes. Imports are read
-from the sources with `ast`, never by importing them. Modules named only in strings (the drivers
-checks hand to the sandbox) are not imports: whoever needs them names them.
+Two places must know exactly which modules some code imports, and nothing more: the students'
+checker (only what the public checks need ships) and the sandbox's staged copy of our code (only
+what the student's process imports is copied where it can read it: grader/sandbox/staging.py).
+Imports are read from the sources with `ast`, never by importing them. Modules named only in
+strings (the drivers checks hand to the sandbox) are not imports: whoever needs them names them.
 """
 
 from __future__ import annotations
 
 import ast
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
 
 FIRST_PARTY = ("grader", "tinygpt")
 
@@ -66,23 +63,3 @@ def import_closure(modules: Iterable[str], root: Path, leave_out: Iterable[str] 
         files.add(path)
         pending += [*_with_packages(name), *imported_names(path)]
     return files
-
-
-# Zip entries: one fixed date and fixed modes, so a rebuild from the same files gives the same bytes.
-EXECUTABLE = 0o755
-REGULAR = 0o644
-FIXED_DATE = (2024, 1, 1, 0, 0, 0)
-
-
-def write_reproducible_zip(
-    target: Path | BinaryIO, entries: dict[str, Path], executables: Iterable[str] = ()
-) -> None:
-    """Zips `entries` (name in the zip -> file) into `target`: sorted, one fixed date, fixed modes,
-    so the same files always give the same bytes."""
-    executable = set(executables)
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
-            info.external_attr = (0o100000 | (EXECUTABLE if name in executable else REGULAR)) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, entries[name].read_bytes())
