@@ -27,10 +27,15 @@ SLOW_MODULES = {
     "test_gradescope_autograder.py",
     "test_full_profile_loading.py",
     "test_adding_a_question.py",
+    "test_realistic.py",
+    "test_batch_slurm.py",
 }
 SLOW_TESTS = {
     "test_runner.py::test_grading_the_whole_reference_twice_gives_identical_results",
     "test_handout.py::test_student_notebook_runs_until_its_first_todo",
+    "test_forward.py::test_a_forwarded_threshold_run_replaces_the_cpu_result",
+    "test_containment.py::test_batch_grades_every_hostile_submission_and_nothing_leaks_or_stays",
+    "test_containment.py::test_run_autograder_hides_the_metadata_and_reports_the_confinement",
 }
 
 

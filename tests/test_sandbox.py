@@ -8,10 +8,10 @@ the child really drops to an unprivileged uid; the tests that need that say so.
 from __future__ import annotations
 
 import json
+import logging
 import os
-import shutil
+import re
 import subprocess
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -129,32 +129,26 @@ answer()
     assert all(tests[n]["status"] == "passed" for n in ("1.2.1", "1.2.2", "1.3.1"))
 
 
-def test_writing_the_results_file_forges_nothing(tmp_path: Path):
-    """As root the sandbox user cannot write the results file; as a normal user the write succeeds and
-    the grader's own results replace it. A witness file, in a folder the student's process can write,
-    says which happened, so the test fails if the student's code never tried."""
+def test_writing_the_results_file_forges_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    """As root the sandbox keeps the student's process from writing the results file; without root
+    the write may succeed, and then the grader's own results replace it. The student's code prints
+    which happened (its output reaches the instructor log), so the test fails if it never tried."""
     target = tmp_path / "out" / "results.json"
-    witness_dir = Path(tempfile.mkdtemp(prefix="a2-witness-", dir="/tmp"))
-    witness_dir.chmod(0o777)
-    witness = witness_dir / "attempt"
     body = f"""
 def answer():
     try:
         with open({str(target)!r}, "w") as handle:
             handle.write('{{"score": 1000, "tests": []}}')
-        outcome = "wrote"
+        print("forging the results: wrote", flush=True)
     except OSError:
-        outcome = "refused"
-    with open({str(witness)!r}, "w") as handle:
-        handle.write(outcome)
+        print("forging the results: refused", flush=True)
     return [42.0] * 3
 """
-    try:
+    with caplog.at_level(logging.INFO, logger="grader"):
         results, _ = grade_file(tmp_path, body)
-        attempt = witness.read_text()
-    finally:
-        shutil.rmtree(witness_dir, ignore_errors=True)
-    assert attempt == ("refused" if ROOT else "wrote")
+    attempts = re.findall(r"forging the results: (\w+)", caplog.text)
+    allowed = (["refused"],) if ROOT else (["refused"], ["wrote"])
+    assert attempts in allowed, caplog.text
     assert results["score"] == 7.5
     assert json.loads(target.read_text())["score"] == 7.5
 
