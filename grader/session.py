@@ -58,6 +58,7 @@ CHECKS_DIR = Path(__file__).with_name("checks")
 # Replies that carry answers are small; only a driver's reply (trained weights) may be large.
 LOAD_REPLY_BYTES = 1 << 20
 ANSWER_REPLY_BYTES = 64 << 20
+WEIGHT_FILES = ("*.safetensors", "*.bin")
 #: How messages name the student's code run by one of our drivers (whose names mean nothing to them).
 YOUR_CODE = "your code"
 log = logging.getLogger("grader")
@@ -179,7 +180,7 @@ class StudentSection:
         if name in self._timed_out:
             raise StudentTimedOut(name, self._timed_out[name])
         process = self._process_for(name)
-        cap = self.session.limits.max_reply_bytes if header["op"] == "run" else ANSWER_REPLY_BYTES
+        cap = self.session.driver_reply_bytes() if header["op"] == "run" else ANSWER_REPLY_BYTES
         try:
             reply, reply_tensors = process.request(header, tensors, timeout, cap)
         except ChildTimeout:
@@ -276,6 +277,7 @@ class GradingSession:
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
         self._identities: dict[int, Identity] = {}
         self._view: ChildView | None = None
+        self._driver_reply: int | None = None
         self.stage: Stage | None = None
         self.confinement: dict[str, dict[str, Any]] = {}
         self.limits = SandboxLimits(
@@ -361,6 +363,21 @@ class GradingSession:
         except (ProfileResourcesMissing, OSError) as error:
             log.info("the child gets no model folder: %s", error)
             return None
+
+    def driver_reply_bytes(self) -> int:
+        """The largest reply a driver may send: trained weights, so bounded by the profile's model (its
+        weight files, with room for a wider dtype) on top of an answer's allowance, and by the table."""
+        if self._driver_reply is None:
+            model = self.child_view().model
+            weights = sum(
+                path.stat().st_size
+                for pattern in WEIGHT_FILES
+                for path in (model.rglob(pattern) if model is not None else ())
+                if path.is_file()
+            )
+            bound = ANSWER_REPLY_BYTES + 2 * weights if weights else self.limits.max_reply_bytes
+            self._driver_reply = min(bound, self.limits.max_reply_bytes)
+        return self._driver_reply
 
     def spawn(self, section: int) -> StudentProcess:
         # On a CPU profile the student's process sees no GPU, so `device = "cuda" if available` in
