@@ -138,10 +138,13 @@ def run(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(terminal_text(f"warning: {warning}"))
     jobs = args.jobs
-    if jobs > 1 and args.sandbox_user != "auto" and os.geteuid() == 0:
+    at_once = (args.max_parallel or 0) if args.slurm else jobs
+    if at_once != 1 and args.sandbox_user != "auto" and os.geteuid() == 0:
+        limit = "--max-parallel 1" if args.slurm else "--jobs 1"
         print(
-            f"error: --sandbox-user {args.sandbox_user} would run {jobs} submissions as one user, who could "
-            "then reach each other's processes; use --sandbox-user auto (a uid per submission) or --jobs 1"
+            f"error: --sandbox-user {args.sandbox_user} would run several submissions at once as one user, "
+            f"who could then reach each other's processes; use --sandbox-user auto (a uid per submission) "
+            f"or {limit}"
         )
         return 2
     if profile.device == "cuda" and jobs > 1:
