@@ -236,9 +236,18 @@ class StudentSection:
         return self.call_detailed(name, *args, **options).value
 
     def run(
-        self, target: str, params: dict[str, Any] | None = None, timeout: float | None = None, seed=None
+        self,
+        target: str,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        seed=None,
+        uses: tuple[str, ...] = (),
     ) -> Any:
-        """Run our driver `module:function(student_module, **params)` inside the sandbox."""
+        """Run our driver `module:function(student_module, **params)` inside the sandbox. `uses` names
+        the student functions it calls: if one of them already timed out, it fails at once."""
+        for name in uses:
+            if name in self._timed_out:
+                raise StudentTimedOut(name, self._timed_out[name])
         params_tree, tensors, _ = wire.encode(params or {})
         header = {
             "op": "run",
