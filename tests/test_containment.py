@@ -231,6 +231,9 @@ def test_a_function_that_timed_out_is_not_called_again(tmp_path):
         with pytest.raises(StudentTimedOut) as again:
             section.call("answer", timeout=1)
         assert str(again.value) == str(first.value)
+        with pytest.raises(StudentTimedOut) as in_driver:
+            section.run("grader.drivers.gpt_training:train_and_probe", uses=("answer",))
+        assert str(in_driver.value) == str(first.value)
         assert section.call("other") == "fine"
         assert section.starts == 2, "the second call must not start a process to spin again"
     finally:
