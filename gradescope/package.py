@@ -2,7 +2,7 @@
 
 Gradescope unpacks the zip into /autograder/source and runs setup.sh from its root, so the zip holds
 exactly what grading needs and nothing a leaked copy should not show: the grader package (hidden
-checks and asset code included), tinygpt, the Gradescope scripts and the dependency lock. The
+checks and asset code included), tinygpt, the Gradescope scripts and the grading runtime's lock. The
 reference notebooks, the student template, this repository's own tests and the builders stay out.
 The zip is reproducible: entries are sorted and stamped with one fixed date.
 """
@@ -21,7 +21,7 @@ DEFAULT_OUTPUT = REPO_ROOT / "dist" / "autograder.zip"
 # Files copied to the zip's root under their own names: Gradescope looks for these two there.
 ROOT_SCRIPTS = {"setup.sh": "gradescope/setup.sh", "run_autograder": "gradescope/run_autograder"}
 # Single files kept at their repository paths.
-SINGLE_FILES = ("requirements.lock", "gradescope/Dockerfile")
+SINGLE_FILES = ("requirements/runtime.lock", "gradescope/Dockerfile")
 # Packages copied whole (minus caches); these are the grader and the code it imports.
 PACKAGES = ("grader", "tinygpt")
 # Modules of gradescope/ that run inside the image (package.py itself only builds the zip).

@@ -20,6 +20,9 @@ from grader.table import Profile
 
 OFFLINE = "offline"
 SPLITS = ("train", "validation", "test")
+# The Hub's own Parquet export of a data set. gpt3mix/sst2 is a script data set (sst2.py and TSV files
+# on its main branch), which `datasets` 4 and later refuse to run; its export holds the same splits.
+HUB_DATASET_REVISION = "refs/convert/parquet"
 
 # Read when transformers/datasets are first imported: set them before anything imports those.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -84,11 +87,11 @@ def _load_splits(profile: Profile) -> dict[str, list[dict]]:
     if name == OFFLINE:
         from grader.assets import offline_assets
 
-        source = str(offline_assets().data_dir)
+        source, revision = str(offline_assets().data_dir), None
     else:
-        source = name
+        source, revision = name, HUB_DATASET_REVISION
     try:
-        loaded = load_dataset(source)
+        loaded = load_dataset(source, revision=revision)
         splits = {split: loaded[split][:] for split in SPLITS}
     except Exception as error:  # noqa: BLE001 - not cached, or cached without the splits we need
         from datasets import config
