@@ -9,16 +9,18 @@ other exception is a grader bug: the student is told so and the traceback goes t
 from __future__ import annotations
 
 import logging
+import types
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import torch
 
-from grader.errors import GradingFailure
+from grader import errors
+from grader.errors import TIMEOUT, GradingFailure
 from grader.results import Outcome
 from grader.session import GradingSession, StudentSection
-from grader.table import TestRow
+from grader.table import AssignmentTable, Profile, TestRow, Tolerances
 
 log = logging.getLogger("grader")
 NUMBER = pytest.StashKey[str]()
@@ -28,15 +30,16 @@ INTERNAL_ERROR = (
 )
 
 
-def _message(excinfo: pytest.ExceptionInfo[BaseException], row: TestRow) -> str | None:
-    """The student-facing message for a failure, or None if it is a grader bug."""
+def _failure(excinfo: pytest.ExceptionInfo[BaseException], row: TestRow) -> Outcome | None:
+    """The student-facing outcome of a failure, or None if it is a grader bug."""
     error = excinfo.value
     if isinstance(error, GradingFailure):
-        return str(error)
+        return Outcome(False, str(error), status=error.status)
     if isinstance(error, AssertionError):
-        return str(error).strip() or "The check's condition was not met."
+        return Outcome(False, str(error).strip() or "The check's condition was not met.")
     if excinfo.typename == "Failed" and "Timeout" in str(error):
-        return f"This test did not finish within its limit of {row.timeout:g} s and was stopped."
+        message = f"This test did not finish within its limit of {row.timeout:g} s and was stopped."
+        return Outcome(False, message, status=TIMEOUT)
     return None
 
 
@@ -53,6 +56,7 @@ class GradingPlugin:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "graded(number): ties a check to its row of assignment.toml")
+        config.pluginmanager.register(section_fixtures(self.session), "grader-section-fixtures")
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         selected, deselected, seen = [], [], {}
@@ -91,40 +95,28 @@ class GradingPlugin:
         elif report.failed or report.skipped:
             if report.skipped:
                 reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else ""
-                message = f"This test was skipped: {reason}"
+                outcome = Outcome(False, f"This test was skipped: {reason}")
             else:
-                message = _message(call.excinfo, self.rows[number]) if call.excinfo else None
-            if message is None:
+                outcome = _failure(call.excinfo, self.rows[number]) if call.excinfo else None
+            if outcome is None:
                 log.error("internal error in test %s (%s):\n%s", number, item.nodeid, report.longreprtext)
-                message = INTERNAL_ERROR
-            self._record(number, Outcome(False, message))
+                outcome = Outcome(False, INTERNAL_ERROR, status=errors.INTERNAL_ERROR)
+            self._record(number, outcome)
 
     def _record(self, number: str, outcome: Outcome) -> None:
         outcome.notes = tuple(self.notes.get(number, ()))
         self.outcomes.setdefault(number, outcome)
 
     @pytest.fixture
-    def a2s1(self) -> StudentSection:
-        return self.session.section(1)
-
-    @pytest.fixture
-    def a2s2(self) -> StudentSection:
-        return self.session.section(2)
-
-    @pytest.fixture
-    def a2s3(self) -> StudentSection:
-        return self.session.section(3)
-
-    @pytest.fixture
-    def table(self):
+    def table(self) -> AssignmentTable:
         return self.session.table
 
     @pytest.fixture
-    def tolerances(self) -> dict[str, float]:
+    def tolerances(self) -> Tolerances:
         return self.session.table.tolerances
 
     @pytest.fixture
-    def profile(self):
+    def profile(self) -> Profile:
         return self.session.profile
 
     @pytest.fixture
@@ -142,3 +134,22 @@ class GradingPlugin:
             self.leaderboard_entries.append({"name": name, "value": value, "order": order})
 
         return add
+
+
+def section_fixtures(session: GradingSession) -> types.ModuleType:
+    """One fixture per section of the table, named after its notebook: ``a2s1`` hands checks A2S1.
+
+    Pytest reads fixtures from a plugin's class, so fixtures whose names come from the table live on a
+    module object made here, registered next to the GradingPlugin.
+    """
+    holder = types.ModuleType("grader_section_fixtures")
+    for number, section in session.table.sections.items():
+        setattr(holder, section.fixture, _section_fixture(session, number, section.fixture))
+    return holder
+
+
+def _section_fixture(session: GradingSession, number: int, name: str) -> Callable[[], StudentSection]:
+    def student_section() -> StudentSection:
+        return session.section(number)
+
+    return pytest.fixture(name=name)(student_section)

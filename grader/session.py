@@ -21,6 +21,8 @@ from typing import Any
 import torch
 
 from grader.errors import (
+    NO_FILE,
+    TIMEOUT,
     BadValue,
     MissingAnswer,
     NotImplementedYet,
@@ -79,7 +81,7 @@ class StudentSection:
         process = self.session.spawn()
         self.starts += 1
         units = [unit.__dict__ for unit in self.sliced.units]
-        timeout = float(self.session.table.sandbox.get("load_timeout", 90))
+        timeout = self.session.table.sandbox.load_timeout
         try:
             header, _ = process.request(
                 {"op": "load", "filename": self.filename, "units": units}, None, timeout
@@ -88,7 +90,8 @@ class StudentSection:
             self._broken = SectionUnavailable(
                 f"Loading the definitions in {self.filename} took longer than {timeout:g} s, so none of its "
                 "tests could run. The grader runs only imports, definitions and the top-level statements "
-                "your answers depend on; one of those must be doing far more work than it should."
+                "your answers depend on; one of those must be doing far more work than it should.",
+                TIMEOUT,
             )
             self.session.log_output(self, process)
             raise self._broken from None
@@ -139,7 +142,7 @@ class StudentSection:
     def _request(
         self, header: dict[str, Any], tensors: dict[str, torch.Tensor], name: str, timeout: float | None
     ):
-        timeout = float(timeout or self.session.table.sandbox.get("call_timeout", 20))
+        timeout = float(timeout or self.session.table.sandbox.call_timeout)
         process = self._process_for(name)
         try:
             reply, reply_tensors = process.request(header, tensors, timeout)
@@ -230,12 +233,10 @@ class GradingSession:
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
         self._identity: Identity | None = None
         self.limits = SandboxLimits(
-            cpu_seconds=int(table.sandbox.get("cpu_seconds", 1800)),
-            memory_bytes=int(float(table.sandbox.get("memory_gb", 0)) * (1 << 30))
-            if profile.device == "cpu"
-            else 0,
-            output_kept_bytes=int(table.sandbox.get("output_kept_bytes", 65536)),
-            max_reply_bytes=int(table.sandbox.get("max_reply_mb", 2048)) << 20,
+            cpu_seconds=table.sandbox.cpu_seconds,
+            memory_bytes=int(table.sandbox.memory_gb * (1 << 30)) if profile.device == "cpu" else 0,
+            output_kept_bytes=table.sandbox.output_kept_bytes,
+            max_reply_bytes=table.sandbox.max_reply_mb << 20,
         )
 
     def start(self) -> None:
@@ -296,7 +297,8 @@ class GradingSession:
         if found is None or found.path is None:
             return SectionUnavailable(
                 f"{section.file}.py was not found in your submission, so its tests could not run. "
-                f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb)."
+                f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb).",
+                NO_FILE,
             )
         try:
             normalised = normalise_file(found.path)

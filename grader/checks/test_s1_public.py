@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from grader.diagnosis.query_feedback import explain_query_failure
-from grader.errors import GradingFailure
+from grader.errors import GradingFailure, NotAnswered
 from grader.oracles.query_crafting import (
     N_ROWS,
     QUESTIONS,
@@ -27,9 +27,7 @@ def _answer(section, name: str, rows: int) -> torch.Tensor:
     value = section.get(name)
     if isinstance(value, Opaque):
         if value.type_name == "ellipsis":
-            raise GradingFailure(
-                f"{name} is still `...`: it has not been answered yet (not implemented yet)."
-            )
+            raise NotAnswered(name)
         raise GradingFailure(f"{name} is a {value.type_name}; give a tensor, numpy array or list of numbers.")
     try:
         return as_matrix(value, name, rows)
@@ -50,7 +48,7 @@ def _check_query(a2s1, number: str, tolerances, note) -> None:
     question = QUESTIONS[number]
     key, _ = grader_key_value()
     queries = _answer(a2s1, question.name, question.query_rows)
-    _check_output(number, queries, key, tolerances["query_error"], note)
+    _check_output(number, queries, key, tolerances.query_error, note)
 
 
 def _student_key(a2s1, number: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,15 +93,15 @@ def test_query132_averages_first_two(a2s1, tolerances, note):
 @pytest.mark.graded("1.4.1")
 def test_key141_averages_first_three(a2s1, tolerances, note):
     student_key, query = _student_key(a2s1, "1.4.1")
-    _check_output("1.4.1", query, student_key, tolerances["query_error"], note)
+    _check_output("1.4.1", query, student_key, tolerances.query_error, note)
 
 
 @pytest.mark.graded("1.4.2")
 def test_key142_unit_length_selects_v2(a2s1, tolerances, note):
     student_key, query = _student_key(a2s1, "1.4.2")
     norm = float(student_key[REPLACEABLE_KEY_ROW].norm())
-    if abs(norm - 1) > tolerances["key_norm"]:
+    if abs(norm - 1) > tolerances.key_norm:
         raise GradingFailure(
-            f"k2 in key142 has length {norm:.3f}; it must have length 1 (± {tolerances['key_norm']})."
+            f"k2 in key142 has length {norm:.3f}; it must have length 1 (± {tolerances.key_norm})."
         )
-    _check_output("1.4.2", query, student_key, tolerances["query_error"], note)
+    _check_output("1.4.2", query, student_key, tolerances.query_error, note)

@@ -72,11 +72,11 @@ def test_pairwise_similarities(a2s2, tolerances, note):
     ]
     calls = [((q, k), oracle.pairwise_similarities(q, k), f"Q {_shown(q)}, K {_shown(k)}") for q, k in pairs]
     try:
-        _check_helper(a2s2, "pairwise_similarities", calls, tolerances["attention"], note)
+        _check_helper(a2s2, "pairwise_similarities", calls, tolerances.attention, note)
     except StudentRaised as raised:
         args, want, shown = calls[0]
         first_ok = (
-            helper_failure(a2s2, "pairwise_similarities", args, want, tolerances["attention"], shown) is None
+            helper_failure(a2s2, "pairwise_similarities", args, want, tolerances.attention, shown) is None
         )
         hint = (
             " It works on 3-D inputs but not with more leading dims: transpose the last two dims, "
@@ -96,7 +96,7 @@ def test_attn_scaled(a2s2, tolerances, note):
         calls.append(
             ((a, n_embd, n_heads), oracle.attn_scaled(a, n_embd, n_heads), f"A, {n_embd}, {n_heads}")
         )
-    _check_helper(a2s2, "attn_scaled", calls, tolerances["attention"], note)
+    _check_helper(a2s2, "attn_scaled", calls, tolerances.attention, note)
 
 
 @pytest.mark.graded("2.1.3")
@@ -104,7 +104,7 @@ def test_attn_softmax(a2s2, tolerances, note):
     shapes = [(2, 3, 5, 5), (4, 6, 6), (1, 1, 1, 1), (2, 2, 3, 9)]
     inputs = [_randn(*shape, seed=20 + i, scale=3.0) for i, shape in enumerate(shapes)]
     calls = [((a,), oracle.attn_softmax(a), _shown(a)) for a in inputs]
-    _check_helper(a2s2, "attn_softmax", calls, tolerances["attention"], note)
+    _check_helper(a2s2, "attn_softmax", calls, tolerances.attention, note)
 
 
 @pytest.mark.graded("2.1.4")
@@ -114,7 +114,7 @@ def test_compute_outputs(a2s2, tolerances, note):
     for i, (a_shape, v_shape) in enumerate(shapes):
         a, v = torch.softmax(_randn(*a_shape, seed=30 + i), dim=-1), _randn(*v_shape, seed=40 + i)
         calls.append(((a, v), oracle.compute_outputs(a, v), f"A {_shown(a)}, V {_shown(v)}"))
-    _check_helper(a2s2, "compute_outputs", calls, tolerances["attention"], note)
+    _check_helper(a2s2, "compute_outputs", calls, tolerances.attention, note)
 
 
 @pytest.mark.graded("2.1.5")
@@ -164,10 +164,10 @@ def test_apply_causal_mask(a2s2, tolerances, note):
             f"apply_causal_mask(mask, A {_shown(a)})",
             got,
             want,
-            tolerances["attention"],
+            tolerances.attention,
             lambda wrong, mask=mask, a=a: helper_matches("apply_causal_mask", wrong, mask, a),
         )
-        if failure and not _masks_like_minus_inf(got, a, want, tolerances["attention"]):
+        if failure and not _masks_like_minus_inf(got, a, want, tolerances.attention):
             failures.append(failure)
     raise_failures(failures, 4)
 
@@ -190,7 +190,7 @@ def test_split_heads(a2s2, tolerances, note):
     for i, (shape, n_heads) in enumerate(settings):
         x = _randn(*shape, seed=60 + i)
         calls.append(((x, n_heads), oracle.split_heads(x, n_heads), f"x {_shown(x)}, {n_heads}"))
-    _check_helper(a2s2, "split_heads", calls, tolerances["attention"], note)
+    _check_helper(a2s2, "split_heads", calls, tolerances.attention, note)
 
 
 @pytest.mark.graded("2.1.8")
@@ -198,7 +198,7 @@ def test_merge_heads(a2s2, tolerances, note):
     shapes = [(2, 3, 5, 4), (1, 8, 1, 1), (3, 1, 7, 6), (2, 4, 65, 12)]
     inputs = [_randn(*shape, seed=70 + i) for i, shape in enumerate(shapes)]
     calls = [((y,), oracle.merge_heads(y), f"y {_shown(y)}") for y in inputs]
-    _check_helper(a2s2, "merge_heads", calls, tolerances["attention"], note)
+    _check_helper(a2s2, "merge_heads", calls, tolerances.attention, note)
 
 
 def _shape_test(a2s2, causal: bool, tolerances, cuda_available: bool, note) -> None:
@@ -206,7 +206,7 @@ def _shape_test(a2s2, causal: bool, tolerances, cuda_available: bool, note) -> N
     note_loops(a2s2, "self_attention", note)
     cases = [Case(*sizes, causal=causal) for sizes in SHAPE_CASES]
     devices = [None, "cuda"] if cuda_available else [None]
-    check_self_attention_cases(a2s2, cases, tolerances["attention"], SEED, devices)
+    check_self_attention_cases(a2s2, cases, tolerances.attention, SEED, devices)
 
 
 @pytest.mark.graded("2.1.12")
@@ -259,13 +259,13 @@ def test_attention_trains_gpt(a2s2, table, tolerances, note):
             "Something in self_attention cuts the autograd graph: .detach(), .data, .item(), numpy, "
             "torch.no_grad() or building a new tensor from the values."
         )
-    if _number(report, "padding_leak") > tolerances["gpt_padding_leak"]:
+    if _number(report, "padding_leak") > tolerances.gpt_padding_leak:
         raise GradingFailure(
             "In the GPT, a token's prediction changes when padding is appended after it, so tokens see "
             "positions that come later. With causal=True, each token may attend only to itself and earlier "
             "tokens: a lower-triangular mask applied before the softmax."
         )
-    least = tolerances["gpt_loss_drop"]
+    least = tolerances.gpt_loss_drop
     if before - after < least:
         raise GradingFailure(
             f"A small GPT trained with your attention for {steps} steps lowered its held-out loss from "

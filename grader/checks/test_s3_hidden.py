@@ -114,23 +114,22 @@ def test_evaluate(a2s3, profile):
 
 @pytest.mark.graded("3.5.1")
 def test_pipeline_finetunes_past_the_threshold(a2s3, profile, table, cuda_available, note, leaderboard):
-    settings = profile.settings
     if profile.device == "cuda" and not cuda_available:
         raise GradingFailure(
-            f"The '{profile.name}' profile finetunes {settings['model']} on a GPU, and no GPU was found on "
+            f"The '{profile.name}' profile finetunes {profile.model} on a GPU, and no GPU was found on "
             "the machine that graded this submission, so the threshold run did not take place. This is not "
             "a problem with your code: the course staff must run the grader on a machine with a GPU."
         )
     resources = load_resources(profile)
-    heldout = str(settings.get("heldout_split", "test"))
+    heldout = profile.heldout_split
     params = {
         "model_dir": resources.model_dir,
         "examples": resources.splits["train"],
-        "epochs": int(settings["epochs"]),
-        "batch_size": int(settings["batch_size"]),
-        "learning_rate": float(settings["learning_rate"]),
-        "adam_eps": float(settings["adam_eps"]),
-        "seed": int(settings["seed"]),
+        "epochs": profile.epochs,
+        "batch_size": profile.batch_size,
+        "learning_rate": profile.learning_rate,
+        "adam_eps": profile.adam_eps,
+        "seed": profile.seed,
         "device": profile.device,
     }
     timeout = table.test("3.5.1").timeout - COUNTING_MARGIN

@@ -8,7 +8,6 @@ expected values.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -23,20 +22,21 @@ from grader.oracles.mha import reference_self_attention
 from grader.sandbox.wire import Opaque
 
 #: The known-bug diagnosis rebuilds every bug from working helpers, so the students' local checker
-#: leaves it out (its bundle follows static imports only, and this one is looked up by name). Without
-#: it a failure still says where the result is wrong, and that the full grader names the likely bug.
+#: leaves it out (handout/checker_manifest.py withholds it). Without it a failure still says where
+#: the result is wrong, and that the full grader names the likely bug.
 DIAGNOSIS_MODULE = "grader.diagnosis.attention_bugs"
 NO_DIAGNOSIS = "(When Gradescope grades it, this message also names the likely bug.)"
 
 
 def known_bugs() -> ModuleType | None:
-    """The diagnosis module, or None where it is not shipped (the students' checker)."""
+    """The diagnosis module, or None where it is withheld (the students' checker)."""
     try:
-        return importlib.import_module(DIAGNOSIS_MODULE)
+        import grader.diagnosis.attention_bugs as attention_bugs
     except ModuleNotFoundError as missing:
         if missing.name != DIAGNOSIS_MODULE:
             raise
         return None
+    return attention_bugs
 
 
 LOOP_NOTE = (
