@@ -39,8 +39,9 @@ handout: setup
 bench: handout
 	OMP_NUM_THREADS=1 $(PY) -m bench
 
+# COURSE=447 or COURSE=517 builds dist/COURSE/autograder.zip and the students' dist/COURSE/check.py.
 autograder: handout
-	$(PY) -m gradescope.package
+	$(PY) -m gradescope.package $(if $(COURSE),--course $(COURSE))
 
 lock:
 	tools/lock.sh

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from grader.batch.runner import results_are_valid
+from grader.packaged_course import apply_packaged_course
 from grader.results import build_results, write_results
 from grader.table import TABLE_PATH, load_table
 from gradescope.import_closure import import_closure
@@ -143,6 +144,8 @@ def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
     results_path = results_dir / "results.json"
     results_path.unlink(missing_ok=True)
     log(describe_submission(root / "submission_metadata.json"))
+    course = apply_packaged_course(PACKAGE_ROOT)
+    log(f"the table: grader/assignment.toml{f' with the CSE {course} overlay' if course else ''}")
     try:
         load_table()
     except Exception as error:

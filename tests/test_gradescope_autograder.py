@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from gradescope_layout import HARNESS_LINE, HOSTILE, HOSTILE_FUNCTIONS, by_number
 
+from grader.packaged_course import COURSE_FILE
 from grader.results import validate
 from grader.runner import NOT_FINISHED
 from grader.table import load_table
@@ -159,10 +160,13 @@ def _grader_pids(root: Path) -> list[int]:
 def test_a_global_stop_after_section_1_keeps_its_points(
     autograder_root: Path, handout_dirs: tuple[Path, Path]
 ) -> None:
-    """The grader is killed (as Gradescope's time limit would) as soon as §1 is on disk."""
+    """The grader is killed (as Gradescope's time limit would) as soon as §1 is on disk; the zip is
+    CSE 517's (`make autograder COURSE=517` adds only the file COURSE), where 1.4 is required."""
+    (autograder_root / "source" / COURSE_FILE).write_text("517\n")
     for name in ("A2S1.py", "A2S2.py"):
         shutil.copy(handout_dirs[1] / name, autograder_root / "submission" / name)
-    section_1 = [row.number for row in load_table().tests if row.section == 1]
+    table = load_table(course="517")
+    section_1 = [row.number for row in table.tests if row.section == 1]
     results_path = autograder_root / "results" / "results.json"
 
     def stop_after_section_1(_: subprocess.Popen) -> None:
@@ -176,8 +180,9 @@ def test_a_global_stop_after_section_1_keeps_its_points(
 
     results, output = run_autograder(autograder_root, until=stop_after_section_1)
     tests = by_number(results)
-    assert results["score"] == sum(row.points for row in load_table().tests if row.section == 1)
+    assert results["score"] == sum(row.points for row in table.tests if row.section == 1)
     assert all(tests[number]["status"] == "passed" for number in section_1)
+    assert tests["1.4.1"]["max_score"] == table.test("1.4.1").points > 0, "CSE 517 requires 1.4"
     unfinished = [test for number, test in tests.items() if not number.startswith("1.")]
     assert unfinished and all(test["output"] == NOT_FINISHED for test in unfinished[-3:])
     assert "stopped before it finished" in results["output"]
