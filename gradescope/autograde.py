@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from grader.batch.runner import results_are_valid
+from grader.cluster.forward import finish_forward, start_forward
 from grader.packaged_course import apply_packaged_course
 from grader.results import build_results, write_results
 from grader.table import TABLE_PATH, load_table
@@ -157,6 +158,9 @@ def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
     for module in sandbox_modules(PACKAGE_ROOT):
         open_to_sandbox(module, PACKAGE_ROOT)
     open_profile_model(profile)
+    forward, forward_log = start_forward(root / "submission") if not has_gpu else (None, "")
+    if forward_log:
+        log(forward_log)
     command = [sys.executable, "-m", "grader", "grade", str(root / "submission")]
     command += ["--results", str(results_path), "--profile", profile, "--sandbox-user", sandbox_user]
     command += ["--log", str(results_dir / "grader.log"), "--verbose"]
@@ -179,6 +183,7 @@ def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
     if status != 0:
         add_top_note(results_path, GRADER_STOPPED.format(outcome=outcome))
     if not has_gpu:
+        log(finish_forward(forward, results_path, forward_log))
         add_top_note(results_path, NO_GPU_NOTE)
     log(f"score {json.loads(results_path.read_text(encoding='utf-8'))['score']}")
     return 0

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+from grader.cluster import forward
 from grader.packaged_course import COURSE_FILE
 from grader.table import TableError, courses
 
@@ -61,6 +62,7 @@ def zip_entries(repo_root: Path = REPO_ROOT) -> dict[str, Path]:
     for package in PACKAGES:
         for path in _package_files(repo_root / package):
             entries[path.relative_to(repo_root).as_posix()] = path
+    entries.update(forward.packaged_files())
     missing = sorted(name for name, path in entries.items() if not path.is_file())
     if missing:
         raise SystemExit(f"Cannot build the autograder zip: missing {', '.join(missing)}")

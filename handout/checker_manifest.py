@@ -21,6 +21,7 @@ SHIPPED_FILES = (
     "grader/assignment.toml",
     "grader/checks/pytest.ini",
     "grader/checks/test_s1_public.py",
+    "grader/checks/test_s2_device.py",
     "grader/checks/test_s2_public.py",
     "grader/checks/test_s3_public.py",
     "grader/courses/447.toml",
@@ -30,12 +31,16 @@ SHIPPED_FILES = (
     "grader/diagnosis/closeness.py",
     "grader/diagnosis/from_scratch.py",
     "grader/diagnosis/query_feedback.py",
+    "grader/drivers/device_probe.py",
     "grader/drivers/sst2_probes.py",
     "grader/errors.py",
     "grader/intake/__init__.py",
     "grader/intake/discover.py",
+    "grader/intake/headings.py",
     "grader/intake/normalise.py",
+    "grader/intake/sections.py",
     "grader/intake/slicer.py",
+    "grader/intake/tolerant.py",
     "grader/oracles/__init__.py",
     "grader/oracles/mha.py",
     "grader/oracles/query_crafting.py",
@@ -48,6 +53,7 @@ SHIPPED_FILES = (
     "grader/sandbox/child.py",
     "grader/sandbox/identity.py",
     "grader/sandbox/launch.py",
+    "grader/sandbox/notebook_habits.py",
     "grader/sandbox/process.py",
     "grader/sandbox/wire.py",
     "grader/schemas/gradescope-results.schema.json",
@@ -71,7 +77,7 @@ ENTRY_MODULES = (
 )
 
 # Drivers the public checks hand to the sandbox by name (`section.run("grader.drivers.NAME:function")`).
-PUBLIC_DRIVERS = ("grader.drivers.sst2_probes",)
+PUBLIC_DRIVERS = ("grader.drivers.device_probe", "grader.drivers.sst2_probes")
 
 # Modules that shipped code imports where they exist and does without where they do not, each with
 # the reason it stays with the course staff.

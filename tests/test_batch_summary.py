@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from grader.batch.grades import collect_rows
 from grader.batch.report import HISTOGRAM_FILE, SECTIONS_FILE, write_report
 from grader.batch.runner import OUTCOME_FILE, RESULTS_FILE, Outcome, read_outcome, submission_dir
 from grader.table import load_table
+
+REPO = Path(__file__).resolve().parent.parent
 
 METADATA = """\
 submission_101:
@@ -258,3 +262,17 @@ def test_report_lists_who_to_look_at_and_escapes_what_students_wrote(tmp_path: P
     assert "- 1× \\| \\*\\*bold\\*\\* \\|" in report
     assert "more detail" not in report
     assert "| 1.2.1 | query121 selects v0 | 2.5 | 0.42 | 1/6 | 5/6 | 0: 5, 2.5: 1 |" in report
+
+
+def test_internal_grader_errors_make_the_batch_fail_and_list_them(tmp_path: Path) -> None:
+    export = _export(tmp_path)
+    crashing = f"{sys.executable} -c 'import sys; print(\"grader crashed\"); sys.exit(3)'"
+    command = [sys.executable, "-m", "grader", "batch", str(export), "--out", str(tmp_path / "out")]
+    command += ["--sections", "1", "--grader-command", crashing]
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert finished.returncode == 1, finished.stdout + finished.stderr
+    assert "3 submission(s) ended with an internal grader error" in finished.stdout
+    assert "  101 (Ada Lovelace; Alan Turing): the grader exited with status 3" in finished.stdout
+    records = _read(tmp_path / "out" / "grades.csv")
+    assert {r["status"] for r in records} == {"internal grader error"} and len(records) == 4
+    assert all(r["total"] == "" for r in records)

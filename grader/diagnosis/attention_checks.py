@@ -172,12 +172,17 @@ def _explain(finder: str, *args: Any) -> list[Any]:
 
 
 def raise_failures(failures: list[Failure], total: int) -> None:
-    """Fail with the first failure, the count, and the bug that best explains all of them."""
+    """Fail with the first failure, the count, and the bug that best explains all of them.
+
+    The bug named is one that reproduces the first failure, the one the message shows: a bug found
+    on another input is never attached to it.
+    """
     if not failures:
         return
     bugs = known_bugs()
-    bug = bugs.consistent_bug([f.candidates for f in failures if f.candidates]) if bugs else None
     first = failures[0]
+    others = [f.candidates for f in failures[1:] if f.candidates]
+    bug = bugs.consistent_bug([first.candidates, *others]) if bugs and first.candidates else None
     count = f"Wrong on {len(failures)} of {total} inputs. First: " if total > 1 else ""
     hint = bug.message() if bug else "" if bugs else NO_DIAGNOSIS
     raise GradingFailure(f"{count}{first.call} {first.problem}." + (f" {hint}" if hint else ""))
