@@ -32,6 +32,7 @@ from grader.cluster.forward import (
 )
 from grader.results import Outcome, build_results, write_results
 from grader.table import load_table
+from gradescope.package import zip_entries
 
 REPO = Path(__file__).resolve().parent.parent
 A2S3 = REPO / "tests" / "submissions" / "a2s3" / "correct_colab.py"
@@ -181,3 +182,19 @@ def test_without_a_forward_configured_the_cpu_result_is_provisional(tmp_path: Pa
     assert finish_forward(None, results, reason) == f"3.5.1 is the provisional CPU result: {reason}"
     entry = json.loads(results.read_text())["tests"][0]
     assert entry["output"].startswith(PROVISIONAL_NOTE) and entry["status"] == "passed"
+
+
+def test_make_autograder_packs_the_forward_only_when_asked(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("A2_FORWARD_DIR", raising=False)
+    assert not any(name.startswith("forward/") for name in zip_entries())
+    monkeypatch.setenv("A2_FORWARD_DIR", str(tmp_path))
+    (tmp_path / "forward.toml").write_text('host = "cluster.example.edu"\nuser = "a2grader"\n')
+    (tmp_path / "id_ed25519").write_text("key")
+    with pytest.raises(SystemExit, match="known_hosts"):
+        zip_entries()
+    (tmp_path / "known_hosts").write_text("cluster.example.edu ssh-ed25519 AAAA\n")
+    packed = {name: path for name, path in zip_entries().items() if name.startswith("forward/")}
+    assert packed == {
+        f"forward/{name}": tmp_path / name for name in ("forward.toml", "id_ed25519", "known_hosts")
+    }
+    assert load_config(tmp_path).port == 22 and load_config(tmp_path).deadline == 1500

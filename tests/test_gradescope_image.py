@@ -170,7 +170,7 @@ def _grade_in_container(image: str, root: Path, measurements: dict, label: str) 
     script = f"/autograder/run_autograder; cat /sys/fs/cgroup/memory/{PEAK_MEMORY} > /peak/bytes"
     command = [*PODMAN, "run", "--rm", *RUN_LIMITS, "--network", "none", "--memory", MEMORY_LIMIT]
     command += ["-v", f"{root / 'submission'}:/autograder/submission", "-v", f"{results}:/autograder/results"]
-    command += ["-v", f"{metadata}:/autograder/submission_metadata.json:ro", "-v", f"{peak}:/peak"]
+    command += ["-v", f"{metadata}:/autograder/submission_metadata.json", "-v", f"{peak}:/peak"]
     command += [image, "bash", "-c", script]
     started = time.monotonic()
     with captured.open("a") as stdout:

@@ -25,7 +25,7 @@ ALLOWED = [
     r"run_autograder",
     r"requirements/runtime\.lock",
     r"COURSE",
-    r"gradescope/(__init__|autograde|import_closure)\.py",
+    r"gradescope/(__init__|autograde)\.py",
     r"gradescope/Dockerfile",
     r"grader/.+\.(py|toml|json)",
     r"grader/checks/pytest\.ini",

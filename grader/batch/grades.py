@@ -105,9 +105,15 @@ def _number(value: Any) -> float:
 
 
 def integrity_text(value: Any) -> str:
-    """An integrity flag as one line, whatever shape the checks gave it (text, list, mapping, bool)."""
+    """Integrity flags as one line: the grader's `{"flagged": …, "flags": [{"section", "kind", "what",
+    "where"}]}` as `§2 recorder: what (where); …`, and any other shape (text, list, mapping) readably."""
     if not value:
         return ""
+    if isinstance(value, dict) and "flags" in value:
+        return integrity_text(value["flags"])
+    if isinstance(value, dict) and "what" in value:
+        where = f" ({value['where']})" if value.get("where") else ""
+        return f"§{value.get('section', '?')} {value.get('kind', 'flag')}: {value['what']}{where}"
     if isinstance(value, dict):
         return "; ".join(f"{key}: {integrity_text(item)}" for key, item in value.items() if item)
     if isinstance(value, list | tuple):
