@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from grader.table import COURSE_VARIABLE
+from grader.table import COURSE_VARIABLE, TableError, courses
 
 COURSE_FILE = "COURSE"
 
@@ -22,3 +22,10 @@ def apply_packaged_course(bundle_root: Path) -> str | None:
     if path.is_file():
         os.environ.setdefault(COURSE_VARIABLE, path.read_text(encoding="utf-8").strip())
     return os.environ.get(COURSE_VARIABLE) or None
+
+
+def course_entry(course: str) -> dict[str, bytes]:
+    """The COURSE file naming `course` for a bundle; `course` must be one of the table's overlays."""
+    if course not in courses():
+        raise TableError(f"no course {course!r}: the table has overlays for {', '.join(courses())}")
+    return {COURSE_FILE: f"{course}\n".encode()}

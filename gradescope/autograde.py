@@ -28,10 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-from grader.batch.runner import results_are_valid
 from grader.cluster.forward import finish_forward, start_forward
 from grader.packaged_course import apply_packaged_course
-from grader.results import build_results, write_results
+from grader.results import build_results, results_are_valid, write_results
 from grader.runner import CONFINEMENT_KEY
 from grader.table import TABLE_PATH, load_table
 
