@@ -2,14 +2,18 @@
 
 Checks reach the student's code only through `StudentSection`. Each section's process is started on
 first use and started again after a crash or a timeout, so one hostile function costs only the tests
-that call it. A section whose file is missing or cannot be parsed, or whose top level cannot be
-loaded, fails every test that needs it with the same reason, without retrying.
+that call it; a function that timed out once is not called again in the run (its later tests fail at
+once with the same reason), so it costs one deadline. A section whose file is missing or cannot be
+parsed, or whose top level cannot be loaded, fails every test that needs it with the same reason,
+without retrying. Each section runs as its own sandbox uid and sees only the staged copy of our code
+(grader/sandbox/staging.py); what confinement each child got is logged and kept in `confinement`.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import json
 import logging
 import os
 import sys
@@ -31,16 +35,29 @@ from grader.errors import (
     StudentRaised,
     StudentTimedOut,
 )
-from grader.intake.discover import Found, discover
+from grader.intake.discover import Found, discover, names_notebook
 from grader.intake.normalise import IntakeError, Normalised
+from grader.intake.private_copy import PrivateCopy, Refused, copy_submission
 from grader.intake.sections import read_section
 from grader.intake.slicer import Sliced
 from grader.sandbox import wire
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
-from grader.sandbox.process import REPO_ROOT, ChildGone, ChildTimeout, SandboxLimits, StudentProcess
+from grader.sandbox.namespace import model_mount
+from grader.sandbox.process import (
+    REPO_ROOT,
+    ChildGone,
+    ChildTimeout,
+    ChildView,
+    SandboxLimits,
+    StudentProcess,
+)
+from grader.sandbox.staging import Stage, hide_except, interpreter_paths
 from grader.table import AssignmentTable, Profile
 
 CHECKS_DIR = Path(__file__).with_name("checks")
+# Replies that carry answers are small; only a driver's reply (trained weights) may be large.
+LOAD_REPLY_BYTES = 1 << 20
+ANSWER_REPLY_BYTES = 64 << 20
 #: How messages name the student's code run by one of our drivers (whose names mean nothing to them).
 YOUR_CODE = "your code"
 log = logging.getLogger("grader")
@@ -74,6 +91,7 @@ class StudentSection:
         self.filename = normalised.filename
         self._process: StudentProcess | None = None
         self._broken: SectionUnavailable | None = None
+        self._timed_out: dict[str, float] = {}
         self.load_failures: list[dict[str, Any]] = []
         self.starts = 0
 
@@ -89,13 +107,13 @@ class StudentSection:
             raise self._broken
         if self._process is not None and self._process.alive:
             return self._process
-        process = self.session.spawn()
+        process = self.session.spawn(self.number)
         self.starts += 1
         units = [unit.__dict__ for unit in self.sliced.units]
         timeout = self.session.table.sandbox.load_timeout
         try:
             header, _ = process.request(
-                {"op": "load", "filename": self.filename, "units": units}, None, timeout
+                {"op": "load", "filename": self.filename, "units": units}, None, timeout, LOAD_REPLY_BYTES
             )
         except ChildTimeout:
             self._broken = SectionUnavailable(
@@ -158,11 +176,16 @@ class StudentSection:
         self, header: dict[str, Any], tensors: dict[str, torch.Tensor], name: str, timeout: float | None
     ):
         timeout = float(timeout or self.session.table.sandbox.call_timeout)
+        if name in self._timed_out:
+            raise StudentTimedOut(name, self._timed_out[name])
         process = self._process_for(name)
+        cap = self.session.limits.max_reply_bytes if header["op"] == "run" else ANSWER_REPLY_BYTES
         try:
-            reply, reply_tensors = process.request(header, tensors, timeout)
+            reply, reply_tensors = process.request(header, tensors, timeout, cap)
         except ChildTimeout:
             self.session.log_output(self, process)
+            if header["op"] == "call":
+                self._timed_out[name] = timeout
             raise StudentTimedOut(name, timeout) from None
         except ChildGone as gone:
             self.session.log_output(self, process)
@@ -222,7 +245,9 @@ class StudentSection:
         return self._request(header, tensors, YOUR_CODE, timeout)[1]
 
     def close(self) -> None:
+        """Stop the section's process, logging what it printed."""
         if self._process is not None:
+            self.session.log_output(self, self._process)
             self._process.stop()
             self._process = None
 
@@ -238,7 +263,10 @@ class GradingSession:
         sandbox_user: str = "auto",
         protect: tuple[Path, ...] = (CHECKS_DIR,),
     ) -> None:
+        self.uploaded_dir = submission_dir
         self.submission_dir = submission_dir
+        self.copy: PrivateCopy | None = None
+        self.refused: dict[int, list[Refused]] = {}
         self.table = table
         self.profile = profile
         self.sandbox_user = sandbox_user
@@ -248,19 +276,30 @@ class GradingSession:
         #: What the student is told once per section about its file (left-out cells, the wrong notebook).
         self.notes: dict[int, tuple[str, ...]] = {}
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
-        self._identity: Identity | None = None
+        self._identities: dict[int, Identity] = {}
+        self._view: ChildView | None = None
+        self.stage: Stage | None = None
+        self.confinement: dict[str, dict[str, Any]] = {}
         self.limits = SandboxLimits(
             cpu_seconds=table.sandbox.cpu_seconds,
             memory_bytes=int(table.sandbox.memory_gb * (1 << 30)) if profile.device == "cpu" else 0,
             output_kept_bytes=table.sandbox.output_kept_bytes,
             max_reply_bytes=table.sandbox.max_reply_mb << 20,
+            file_bytes=table.sandbox.file_size_mb << 20,
         )
 
     def start(self) -> None:
-        """Find the files and hide the grader's secrets from the sandbox user."""
+        """Copy the submission privately, find the files, and hide the grader's secrets from the
+        sandbox user. From here on only the private copy is read."""
+        max_file_bytes = int(self.table.sandbox.max_file_mb * (1 << 20))
+        self.copy = copy_submission(self.uploaded_dir, max_file_bytes)
+        self.submission_dir = self.copy.root
+        for refused in self.copy.refused:
+            log.info("not read: %s", refused.message())
         stems = [section.file for section in self.table.sections.values()]
-        answers = {section.file: section.answers for section in self.table.sections.values()}
-        found = discover(self.submission_dir, stems, answers)
+        found = discover(self.submission_dir, stems, self.table.answers_by_file())
+        for number, section in self.table.sections.items():
+            self.refused[number] = [r for r in self.copy.refused if names_notebook(r.path, section.file)]
         self.files = {number: found[section.file] for number, section in self.table.sections.items()}
         for number, entry in self.files.items():
             if entry.path is None:
@@ -275,7 +314,7 @@ class GradingSession:
                 for other in entry.passed_over:
                     log.info("section %s: passed over %s", number, other.relative_to(self.submission_dir))
         if os.geteuid() == 0:
-            runtime = [Path(sys.executable).resolve().parent, Path(sys.prefix), REPO_ROOT / "grader"]
+            runtime = [Path(sys.executable).resolve().parent, Path(sys.prefix)]
             blocked = unreachable_folders(runtime)
             if blocked:
                 raise IdentityError(
@@ -285,22 +324,57 @@ class GradingSession:
             for path in self.protect:
                 if path.exists():
                     os.chmod(path, 0o700 if path.is_dir() else 0o600)
+        self.stage = Stage()
 
-    def identity(self) -> Identity:
-        if self._identity is None:
-            self._identity = choose_identity(self.sandbox_user)
+    def identity(self, section: int) -> Identity:
+        """The section's own sandbox identity (a dedicated uid per section when root)."""
+        if section not in self._identities:
+            identity = choose_identity(self.sandbox_user)
+            self._identities[section] = identity
             log.info(
-                "sandbox identity: uid %s%s",
-                self._identity.uid,
-                "" if self._identity.drops_privileges else " (not root: no privilege drop)",
+                "section %s: sandbox identity uid %s%s",
+                section,
+                identity.uid,
+                "" if identity.drops_privileges else " (not root: no privilege drop)",
             )
-        return self._identity
+        return self._identities[section]
 
-    def spawn(self) -> StudentProcess:
+    def child_view(self) -> ChildView:
+        """What every child may read: the staged code, the interpreter, the profile's model folder.
+        As root, the rest of the repository is closed to others (the no-namespace fallback). Without
+        root the child runs as the caller and no view can be enforced: only the staged code is set."""
+        if self._view is None:
+            assert self.stage is not None, "start() stages the code"
+            view = ChildView(self.stage.code, interpreter_paths())
+            if os.geteuid() == 0:
+                view.model = self._model_folder()
+                for path in hide_except(REPO_ROOT, [path for _, path in view.labelled()]):
+                    log.debug("closed to the sandbox user: %s", path)
+            log.info("the child may read: %s", ", ".join(f"{what} {path}" for what, path in view.labelled()))
+            self._view = view
+        return self._view
+
+    def _model_folder(self) -> Path | None:
+        from grader.sst2.resources import ProfileResourcesMissing, model_folder
+
+        try:
+            return model_mount(Path(model_folder(self.profile)).resolve())
+        except (ProfileResourcesMissing, OSError) as error:
+            log.info("the child gets no model folder: %s", error)
+            return None
+
+    def spawn(self, section: int) -> StudentProcess:
         # On a CPU profile the student's process sees no GPU, so `device = "cuda" if available` in
         # their code agrees with where the grader's own tensors are.
         hide_gpus = {"CUDA_VISIBLE_DEVICES": ""} if self.profile.device == "cpu" else {}
-        return StudentProcess(self.identity(), self.limits, hide_gpus)
+        identity = self.identity(section)
+        process = StudentProcess(identity, self.limits, self.child_view(), hide_gpus)
+        # The log keeps the launcher's words; results.json a form that is the same on every run.
+        log.info("section %s: confinement %s", section, json.dumps(process.confinement, sort_keys=True))
+        stable = {key: value for key, value in process.confinement.items() if key not in ("uid", "gid")}
+        stable["user"] = identity.describe()
+        self.confinement[f"section {section}"] = stable
+        return process
 
     def seed_for_test(self) -> int:
         return zlib.crc32((self.current_test or "").encode()) & 0x7FFFFFFF
@@ -317,16 +391,23 @@ class GradingSession:
     def _open(self, number: int) -> StudentSection | SectionUnavailable:
         section = self.table.sections[number]
         found = self.files.get(number)
+        if (found is None or found.path is None) and self.refused.get(number):
+            reasons = "; ".join(refused.message() for refused in self.refused[number])
+            return SectionUnavailable(
+                f"{reasons}, so {section.file} could not be graded. Upload {section.file}.py (or "
+                f"{section.file}.ipynb) as an ordinary file."
+            )
         if found is None or found.path is None:
             return SectionUnavailable(
                 f"{section.file}.py was not found in your submission, so its tests could not run. "
                 f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb).",
                 NO_FILE,
             )
-        others = {s.file: s.answers for n, s in self.table.sections.items() if n != number}
+        others = {file: names for file, names in self.table.answers_by_file().items() if file != section.file}
         last_part = max(int(row.number.split(".")[1]) for row in self.table.tests if row.section == number)
         try:
-            source = read_section(found.path, section.file, section.answers, (number, last_part), others)
+            answers = self.table.answers(number)
+            source = read_section(found.path, section.file, answers, (number, last_part), others)
         except IntakeError as error:
             # The whole reason once, at the top of the report; each test names it in one line.
             self.notes[number] = (str(error),)
@@ -352,8 +433,10 @@ class GradingSession:
     def close(self) -> None:
         for entry in self._sections.values():
             if isinstance(entry, StudentSection):
-                if entry._process is not None:
-                    self.log_output(entry, entry._process)
                 entry.close()
-        if self._identity is not None:
-            self._identity.release()
+        for identity in self._identities.values():
+            identity.release()
+        if self.stage is not None:
+            self.stage.remove()
+        if self.copy is not None:
+            self.copy.remove()

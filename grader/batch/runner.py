@@ -21,11 +21,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from jsonschema import ValidationError
 from tqdm import tqdm
 
 from grader.batch.discovery import Submission
-from grader.results import validate
+from grader.results import results_are_valid
 from grader.table import AssignmentTable
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +39,8 @@ GRADER_COMMAND = (sys.executable, "-m", "grader")
 RUN_SLACK_SECONDS = 60.0
 CONSOLE_TAIL_CHARS = 400
 PR_SET_CHILD_SUBREAPER = 36
+# How long a grader run may take to clean up after SIGTERM before it is killed.
+STOP_GRACE_SECONDS = 15.0
 # Orphans of orphans are adopted one generation at a time.
 REAP_ROUNDS = 20
 
@@ -103,15 +104,6 @@ def grade_command(submission: Submission, folder: Path, options: BatchOptions) -
     if options.sandbox_user:
         command += ["--sandbox-user", options.sandbox_user]
     return command
-
-
-def results_are_valid(path: Path) -> bool:
-    """Whether `path` holds a results.json that matches Gradescope's schema."""
-    try:
-        validate(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, ValidationError):
-        return False
-    return True
 
 
 def _tail(path: Path) -> str:
@@ -205,10 +197,19 @@ class BatchRunner:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a grader run: SIGTERM first, so it ends its sandboxed children and removes what they left
+    (by uid, which only it knows), then SIGKILL whatever is still there."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
-        return
+        pass
     process.wait()
 
 

@@ -41,16 +41,19 @@ def _rank(path: Path, root: Path, stem: str) -> tuple[int, int, int, str]:
     return (exact, SUFFIXES.index(path.suffix.lower()), len(path.relative_to(root).parts), str(path))
 
 
+def names_notebook(path: Path, stem: str) -> bool:
+    """Whether the file name could be the notebook `stem` (e.g. `copy_of_a2s1 (2).ipynb` for A2S1)."""
+    return path.suffix.lower() in SUFFIXES and bool(_pattern(stem).search(path.stem.lower()))
+
+
 def candidates(root: Path, stem: str) -> list[Path]:
     """Every file under root that could be the notebook `stem`, best first."""
-    pattern = _pattern(stem)
     found = [
         path
         for path in root.rglob("*")
         if path.is_file()
-        and path.suffix.lower() in SUFFIXES
         and not any(part in IGNORED_PARTS or part.startswith(".") for part in path.relative_to(root).parts)
-        and pattern.search(path.stem.lower())
+        and names_notebook(path, stem)
     ]
     return sorted(found, key=lambda path: _rank(path, root, stem))
 

@@ -8,6 +8,7 @@ becomes a structured reply instead of ending the process.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 import random
@@ -24,6 +25,7 @@ from grader.sandbox import notebook_habits, wire
 
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 MAX_MESSAGE = 2000
+PR_SET_DUMPABLE = 4
 
 
 class MissingModule:
@@ -100,7 +102,7 @@ class Child:
         for unit in header["units"]:
             code = "\n" * (unit["lineno"] - 1) + unit["source"]
             try:
-                exec(compile(code, self.filename, "exec"), namespace)  # noqa: S102 - this is the sandbox
+                exec(compile(code, self.filename, "exec"), namespace)
             except ImportError as error:
                 if unit["kind"] != "import":
                     self.load_failures.append({**self.failure(error, ""), "binds": unit["binds"]})
@@ -263,11 +265,18 @@ class Child:
                 self.reply({"ok": False, "error": {"kind": "grader", "message": f"unknown op {op!r}"}})
 
 
+def _non_dumpable() -> None:
+    """No other process of the sandbox uid may read this one's memory (/proc/PID/mem) or trace it.
+    Done before any student code is read; the exec that started this process had reset it."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 def main() -> None:
+    _non_dumpable()
     fd_in, fd_out = int(sys.argv[1]), int(sys.argv[2])
     for fd in (fd_in, fd_out):
         os.set_inheritable(fd, False)
-    sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
+    sys.stdin = open(os.devnull)
     Child(fd_in, fd_out).serve()
     sys.stdout.flush()
     os._exit(0)
