@@ -1,8 +1,9 @@
 """Gradescope's results.json: built from the table and the check outcomes, validated, written safely.
 
-A results file is written before any check runs (every test failed, "grading did not finish") and
-replaced at the end, so whatever stops the grader, Gradescope finds a valid file that lists every
-test with a reason for each lost point.
+A results file is written before any check runs (every test failed, "grading did not finish"),
+rewritten after each test and replaced at the end, so whatever stops the grader, Gradescope finds a
+valid file that lists every test with a reason for each lost point. Each write replaces the file
+atomically: a reader (or a kill in the middle of a write) never sees half a file.
 """
 
 from __future__ import annotations
@@ -90,12 +91,27 @@ def validate(results: dict[str, Any]) -> None:
     jsonschema.validate(results, schema())
 
 
+def results_are_valid(path: Path) -> bool:
+    """Whether `path` holds a results.json that matches Gradescope's schema."""
+    try:
+        validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, jsonschema.ValidationError):
+        return False
+    return True
+
+
 def write_results(path: Path, results: dict[str, Any]) -> None:
     """Validate, then replace `path` atomically (readable by its owner only)."""
     validate(results)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(results, stream, indent=2, sort_keys=True)
-        stream.write("\n")
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(results, stream, indent=2, sort_keys=True)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

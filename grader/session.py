@@ -258,7 +258,9 @@ class StudentSection:
         return self._request(header, tensors, YOUR_CODE, timeout)[1]
 
     def close(self) -> None:
+        """Stop the section's process, logging what it printed."""
         if self._process is not None:
+            self.session.log_output(self, self._process)
             self._process.stop()
             self._process = None
 
@@ -309,8 +311,7 @@ class GradingSession:
         for refused in self.copy.refused:
             log.info("not read: %s", refused.message())
         stems = [section.file for section in self.table.sections.values()]
-        answers = {section.file: section.answers for section in self.table.sections.values()}
-        found = discover(self.submission_dir, stems, answers)
+        found = discover(self.submission_dir, stems, self.table.answers_by_file())
         for number, section in self.table.sections.items():
             self.refused[number] = [r for r in self.copy.refused if names_notebook(r.path, section.file)]
         self.files = {number: found[section.file] for number, section in self.table.sections.items()}
@@ -431,10 +432,11 @@ class GradingSession:
                 f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb).",
                 NO_FILE,
             )
-        others = {s.file: s.answers for n, s in self.table.sections.items() if n != number}
+        others = {file: names for file, names in self.table.answers_by_file().items() if file != section.file}
         last_part = max(int(row.number.split(".")[1]) for row in self.table.tests if row.section == number)
         try:
-            source = read_section(found.path, section.file, section.answers, (number, last_part), others)
+            answers = self.table.answers(number)
+            source = read_section(found.path, section.file, answers, (number, last_part), others)
         except IntakeError as error:
             # The whole reason once, at the top of the report; each test names it in one line.
             self.notes[number] = (str(error),)
@@ -460,8 +462,6 @@ class GradingSession:
     def close(self) -> None:
         for entry in self._sections.values():
             if isinstance(entry, StudentSection):
-                if entry._process is not None:
-                    self.log_output(entry, entry._process)
                 entry.close()
         for identity in self._identities.values():
             identity.release()

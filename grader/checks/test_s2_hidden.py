@@ -205,7 +205,7 @@ def _shape_test(a2s2, causal: bool, tolerances, cuda_available: bool, note) -> N
     require_from_scratch(a2s2, "self_attention")
     note_loops(a2s2, "self_attention", note)
     cases = [Case(*sizes, causal=causal) for sizes in SHAPE_CASES]
-    devices = [None, "cuda"] if cuda_available else [None]
+    devices: list[str | None] = [None, "cuda"] if cuda_available else [None]
     check_self_attention_cases(a2s2, cases, tolerances.attention, SEED, devices)
 
 

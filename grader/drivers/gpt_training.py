@@ -15,6 +15,7 @@ It returns plain numbers only; the trusted side never trusts more than that.
 
 import random
 from types import ModuleType
+from typing import Any
 
 import torch
 
@@ -40,10 +41,11 @@ def alternating_documents(n_docs: int, rng: random.Random) -> list[list[str]]:
 
 
 def _projection_grad_norm(model: GPT) -> float:
+    attentions: list[Any] = [block.attn for block in model.blocks]
     norms = [
         p.grad.norm()
-        for block in model.blocks
-        for proj in (block.attn.w_q, block.attn.w_k, block.attn.w_v)
+        for attn in attentions
+        for proj in (attn.w_q, attn.w_k, attn.w_v)
         for p in proj.parameters()
         if p.grad is not None
     ]
@@ -101,7 +103,8 @@ def train_and_probe(
     held_inputs, held_targets = pad_batch(held_out_ids, vocab.pad_id)
     model.eval()
     initial = _loss(model, held_inputs, held_targets)
-    losses, grad_norm, forbidden_calls = [], 0.0, []
+    losses, grad_norm = [], 0.0
+    forbidden_calls: list[str] = []
     model.train()
     restore = Child.install_traces(list(RUNTIME_TRACE), forbidden_calls, (student,))
     try:

@@ -11,10 +11,11 @@ yet"); any other exception is reported as text naming the call that raised it.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from functools import partial
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.data import DataLoader
@@ -57,7 +58,7 @@ def _reporting(probe: Callable[..., dict]) -> Callable[..., dict]:
 
 def _samples(student: ModuleType, examples: list[dict]) -> list:
     """The student's own SST2Example objects for ``examples`` (plain objects if the class is broken)."""
-    make = getattr(student, "SST2Example", None)
+    make: Any = getattr(student, "SST2Example", None)
     try:
         return [make(text=e["text"], label=e["label"]) for e in examples]
     except Exception:  # noqa: BLE001 - the given class was edited; the fields are what matters
@@ -70,7 +71,10 @@ def probe_dataset(student: ModuleType, model_dir: str, examples: list[dict]) -> 
     tokenizer = load_tokenizer(model_dir)
     dataset = _attempt("SST2Dataset(tokenizer, data)", lambda: student.SST2Dataset(tokenizer, examples))
     length = _attempt("len(dataset)", lambda: len(dataset))
-    items = [_fields(_attempt(f"dataset[{i}]", lambda i=i: dataset[i])) for i in range(len(examples))]
+    items = [
+        _fields(_attempt(f"dataset[{i}]", partial(operator.getitem, dataset, i)))
+        for i in range(len(examples))
+    ]
 
     def first_items() -> list:
         taken = []
@@ -100,15 +104,22 @@ def probe_collate(student: ModuleType, model_dir: str, batches: list[list[dict]]
     dataset_class = student.SST2Dataset
     if getattr(dataset_class, "tokenizer", None) is None:
         dataset_class.tokenizer = tokenizer
-    replies = []
+    replies: list[dict[str, Any]] = []
+
+    def collate(samples: list) -> Any:
+        return dataset_class.collate_fn(samples)
+
     for batch in batches:
-        samples = _samples(student, batch)
-        result = _attempt("SST2Dataset.collate_fn(samples)", lambda s=samples: dataset_class.collate_fn(s))
+        result = _attempt("SST2Dataset.collate_fn(samples)", partial(collate, _samples(student, batch)))
         if not isinstance(result, dict):
             replies.append({"type": type(result).__name__})
             continue
         encoding = result.get("text_encoding")
-        reply = {"keys": sorted(str(key) for key in result), "label_encoding": None, "encoding": None}
+        reply: dict[str, Any] = {
+            "keys": sorted(str(key) for key in result),
+            "label_encoding": None,
+            "encoding": None,
+        }
         if "label_encoding" in result:
             reply["label_encoding"] = _tensor_or_type(result["label_encoding"])
         if encoding is not None and hasattr(encoding, "keys"):
@@ -126,7 +137,7 @@ def _probe_device() -> str:
 
 def _loader(model_dir: str, examples: list[dict], batch_size: int) -> DataLoader:
     collate = partial(encode_batch, load_tokenizer(model_dir))
-    return DataLoader(examples, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    return DataLoader(cast(Any, examples), batch_size=batch_size, shuffle=False, collate_fn=collate)
 
 
 def _watch_forward(model: torch.nn.Module, forwards: list[dict], losses: list[int]) -> None:
