@@ -19,6 +19,7 @@ collect_ignore = ["core_checks", "submissions"]
 # notebooks, train, or build and run the release artefacts, and single tests that do the same.
 SLOW_MODULES = {
     "test_grade_corpus.py",
+    "test_realistic.py",
     "test_grade_s3.py",
     "test_reference_notebooks.py",
     "test_reference_a2s3.py",
