@@ -28,7 +28,6 @@ SLOW_MODULES = {
     "test_gradescope_autograder.py",
     "test_full_profile_loading.py",
     "test_adding_a_question.py",
-    "test_realistic.py",
     "test_batch_slurm.py",
 }
 SLOW_TESTS = {
