@@ -39,6 +39,7 @@ class RunOptions:
     sandbox_user: str = "auto"
     protect: tuple[Path, ...] = ()
     checks_dir: Path = CHECKS_DIR
+    seed: int | None = None
 
 
 def summary(session: GradingSession, rows: list[TestRow], profile: Profile, public_only: bool) -> str:
@@ -101,7 +102,12 @@ def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str
         build_results(rows, {}, NOT_FINISHED, 0, missing_reason=NOT_FINISHED),
     )
     session = GradingSession(
-        options.submission_dir, table, profile, options.sandbox_user, (options.checks_dir, *options.protect)
+        options.submission_dir,
+        table,
+        profile,
+        options.sandbox_user,
+        (options.checks_dir, *options.protect),
+        options.seed,
     )
     try:
         session.start()
@@ -118,5 +124,6 @@ def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str
     finally:
         session.close()
     results = build_results(rows, outcomes, output, time.monotonic() - started, leaderboard, missing)
+    results["extra_data"] = {"integrity": session.integrity.extra_data(), "grading_seed": session.secret}
     write_results(options.results_path, results)
     return results

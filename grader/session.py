@@ -4,6 +4,12 @@ Checks reach the student's code only through `StudentSection`. Each section's pr
 first use and started again after a crash or a timeout, so one hostile function costs only the tests
 that call it. A section whose file is missing or cannot be parsed, or whose top level cannot be
 loaded, fails every test that needs it with the same reason, without retrying.
+
+Public and hidden tests never share a process (each visibility has its own), so nothing a hidden
+call showed the student's code can reach a visible message. Every reply is checked against
+``grader.replies`` before it is read; every answer read with ``get`` is fetched once per run and
+kept, so a value that changes between reads is graded as it was first read. See grader/verdicts.py
+for the rule the checks follow.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import ast
 import difflib
 import logging
 import os
+import secrets
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -21,7 +28,7 @@ from typing import Any
 import torch
 
 from grader.errors import (
-    BadValue,
+    GradingFailure,
     MissingAnswer,
     NotImplementedYet,
     SectionUnavailable,
@@ -32,6 +39,17 @@ from grader.errors import (
 from grader.intake.discover import Found, discover
 from grader.intake.normalise import IntakeError, Normalised, normalise_file
 from grader.intake.slicer import Sliced, slice_source
+from grader.integrity import (
+    FROM_SCRATCH_SECTION,
+    Flag,
+    IntegrityLog,
+    Recording,
+    failure_message,
+    new_canary,
+    review,
+    verify_recording,
+)
+from grader.replies import UNUSABLE, UnusableReply, load_problem, reply_problem
 from grader.sandbox import wire
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
 from grader.sandbox.process import REPO_ROOT, ChildGone, ChildTimeout, SandboxLimits, StudentProcess
@@ -43,11 +61,11 @@ log = logging.getLogger("grader")
 
 @dataclass
 class CallReport:
-    """What one call returned, and what the child observed while running it."""
+    """What one call returned, the devices of its tensors, and (when asked) the verified recording."""
 
     value: Any
     devices: list[str] = field(default_factory=list)
-    traced: list[str] = field(default_factory=list)
+    recording: Recording | None = None
 
 
 class StudentSection:
@@ -59,10 +77,16 @@ class StudentSection:
         self.normalised = normalised
         self.sliced = sliced
         self.filename = normalised.filename
-        self._process: StudentProcess | None = None
+        self._processes: dict[str, StudentProcess] = {}
         self._broken: SectionUnavailable | None = None
+        self._snapshots: dict[str, Any] = {}
         self.load_failures: list[dict[str, Any]] = []
         self.starts = 0
+        self.findings = review(_kept_tree(sliced), number)
+        session.integrity.add(
+            Flag(number, "construct", finding.what, f"{self.filename}:{finding.line}")
+            for finding in self.findings
+        )
 
     def has(self, name: str) -> bool:
         """Whether the kept code binds `name` at top level."""
@@ -74,15 +98,18 @@ class StudentSection:
     def _process_for(self, name: str) -> StudentProcess:
         if self._broken is not None:
             raise self._broken
-        if self._process is not None and self._process.alive:
-            return self._process
+        visibility = self.session.current_visibility()
+        current = self._processes.get(visibility)
+        if current is not None and current.alive:
+            return current
         process = self.session.spawn()
         self.starts += 1
         units = [unit.__dict__ for unit in self.sliced.units]
         timeout = float(self.session.table.sandbox.get("load_timeout", 90))
         try:
+            request_id = secrets.token_hex(8)
             header, _ = process.request(
-                {"op": "load", "filename": self.filename, "units": units}, None, timeout
+                {"op": "load", "filename": self.filename, "units": units, "id": request_id}, None, timeout
             )
         except ChildTimeout:
             self._broken = SectionUnavailable(
@@ -99,6 +126,17 @@ class StudentSection:
             )
             self.session.log_output(self, process)
             raise self._broken from None
+        except wire.WireError as error:
+            header = {"ok": None, "wire": str(error)}
+        problem = load_problem(header) or (
+            None if header.get("id") == request_id else "a reply to another request"
+        )
+        if problem is not None:
+            process.kill()
+            self._broken = SectionUnavailable(
+                f"While {self.filename} was loading, {UNUSABLE} ({problem}), so none of its tests could run."
+            )
+            raise self._broken
         self.load_failures = header.get("failures", [])
         for failure in self.load_failures:
             log.info(
@@ -108,7 +146,7 @@ class StudentSection:
                 failure["type"],
                 failure["message"],
             )
-        self._process = process
+        self._processes[visibility] = process
         return process
 
     def _where(self, info: dict[str, Any]) -> str:
@@ -130,8 +168,8 @@ class StudentSection:
         if kind == "raised":
             raise StudentRaised(name, error["type"], error["message"], self._where(error))
         if kind == "bad_value":
-            raise BadValue(f"`{name}` gave a value the grader cannot read: {error.get('message', '')}")
-        raise RuntimeError(f"sandbox reported a grader error: {error}")
+            raise UnusableReply(name, f"a value of a kind it cannot read: {error.get('message', '')}")
+        raise UnusableReply(name, "an error of no known kind")
 
     def _bound_names(self) -> set[str]:
         return {name for unit in self.sliced.units for name in unit.binds}
@@ -141,6 +179,7 @@ class StudentSection:
     ):
         timeout = float(timeout or self.session.table.sandbox.get("call_timeout", 20))
         process = self._process_for(name)
+        header = {**header, "id": secrets.token_hex(8)}
         try:
             reply, reply_tensors = process.request(header, tensors, timeout)
         except ChildTimeout:
@@ -150,18 +189,48 @@ class StudentSection:
             self.session.log_output(self, process)
             raise StudentProcessDied(name, gone.how) from None
         except wire.WireError as error:
-            raise BadValue(f"`{name}` gave a reply the grader cannot read: {error}") from None
-        if not reply.get("ok"):
-            self._raise_for(reply.get("error", {}), name)
+            raise UnusableReply(name, str(error)) from None
+        if not isinstance(reply, dict) or reply.get("id") != header["id"]:
+            # Only the grader's own code in the child knows the id: this reply was written by other code.
+            self.session.integrity.add(
+                [
+                    Flag(
+                        self.number,
+                        "reply",
+                        f"a reply to {name} not sent by the grader's code",
+                        self.filename,
+                    )
+                ]
+            )
+            process.kill()
+            raise UnusableReply(name, "a reply to another request")
+        problem = reply_problem(reply)
+        if problem is not None:
+            process.kill()
+            raise UnusableReply(name, problem)
+        if not reply["ok"]:
+            self._raise_for(reply["error"], name)
         try:
             value = wire.decode(reply.get("value"), reply_tensors)
         except wire.WireError as error:
-            raise BadValue(f"`{name}` gave a reply the grader cannot read: {error}") from None
+            raise UnusableReply(name, str(error)) from None
         return reply, value
 
     def get(self, name: str, timeout: float | None = None) -> Any:
-        """The value the submission's kept code binds to `name`."""
-        return self._request({"op": "get", "name": name}, {}, name, timeout)[1]
+        """The value the submission's kept code binds to `name`, read once per run.
+
+        The first read is kept (its failure too) and every later read returns it, so all checks grade
+        the same value even if the student's process would give another one the second time.
+        """
+        if name not in self._snapshots:
+            try:
+                self._snapshots[name] = self._request({"op": "get", "name": name}, {}, name, timeout)[1]
+            except GradingFailure as failure:
+                self._snapshots[name] = failure
+        kept = self._snapshots[name]
+        if isinstance(kept, GradingFailure):
+            raise kept
+        return kept
 
     def call_detailed(
         self,
@@ -170,11 +239,18 @@ class StudentSection:
         device: str | None = None,
         timeout: float | None = None,
         seed: int | None = None,
-        trace: tuple[str, ...] | list[str] = (),
+        record: bool = False,
+        cotangent: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> CallReport:
-        """Call the student's function `name` in the sandbox; see docs/writing-checks.md."""
-        (args_tree, kwargs_tree), tensors, _ = wire.encode([list(args), kwargs])
+        """Call the student's function `name` in the sandbox; see docs/writing-checks.md.
+
+        ``record``: record the forbidden attention that runs during the call (op_recorder.py), with a
+        canary the trusted side chose; a lost canary counts as tampering and raises the integrity flag.
+        ``cotangent``: also return the vector-Jacobian product for the tensor arguments, as
+        ``{"output": value, "grads": [...]}`` (grader.verdicts.gradient_problem checks it).
+        """
+        (args_tree, kwargs_tree, cotangent_tree), tensors, _ = wire.encode([list(args), kwargs, cotangent])
         header = {
             "op": "call",
             "name": name,
@@ -182,10 +258,25 @@ class StudentSection:
             "kwargs": kwargs_tree,
             "device": device,
             "seed": self.session.seed_for_test() if seed is None else seed,
-            "trace": list(trace),
+            "cotangent": cotangent_tree,
         }
+        canary = new_canary() if record else None
+        if canary:
+            header["record"] = canary
         reply, value = self._request(header, tensors, name, timeout)
-        return CallReport(value, reply.get("devices", []), reply.get("traced", []))
+        recording = verify_recording(reply.get("recorded"), canary) if canary else None
+        if recording is not None and recording.tampered:
+            self.session.integrity.add(
+                [
+                    Flag(
+                        self.number,
+                        "recorder",
+                        f"the operator recorder lost its canary in {name}",
+                        self.filename,
+                    )
+                ]
+            )
+        return CallReport(value, reply.get("devices", []), recording)
 
     def call(self, name: str, *args: Any, **options: Any) -> Any:
         return self.call_detailed(name, *args, **options).value
@@ -204,9 +295,21 @@ class StudentSection:
         return self._request(header, tensors, target.rpartition(":")[2], timeout)[1]
 
     def close(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
+        for process in self._processes.values():
+            process.stop()
+        self._processes.clear()
+
+
+def _kept_tree(sliced: Sliced) -> ast.Module:
+    """The statements the grader keeps (and runs), as one module: what the static review reads."""
+    kept = {unit.lineno for unit in sliced.units}
+    body = [node for node in sliced.tree.body if _first_line(node) in kept]
+    return ast.Module(body=body, type_ignores=[])
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno] + [d.lineno for d in decorators])
 
 
 class GradingSession:
@@ -219,6 +322,7 @@ class GradingSession:
         profile: Profile,
         sandbox_user: str = "auto",
         protect: tuple[Path, ...] = (CHECKS_DIR,),
+        seed: int | None = None,
     ) -> None:
         self.submission_dir = submission_dir
         self.table = table
@@ -226,6 +330,9 @@ class GradingSession:
         self.sandbox_user = sandbox_user
         self.protect = protect
         self.current_test: str | None = None
+        #: The secret of this run: hidden tests draw their inputs from it; --seed replays a run.
+        self.secret = secrets.randbits(31) if seed is None else seed
+        self.integrity = IntegrityLog()
         self.files: dict[int, Found] = {}
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
         self._identity: Identity | None = None
@@ -243,6 +350,9 @@ class GradingSession:
         stems = [section.file for section in self.table.sections.values()]
         found = discover(self.submission_dir, stems)
         self.files = {number: found[section.file] for number, section in self.table.sections.items()}
+        log.info(
+            "grading seed %d (never shown to students; --seed %d replays this run)", self.secret, self.secret
+        )
         for number, entry in self.files.items():
             if entry.path is None:
                 log.info("section %s: no file found", number)
@@ -279,7 +389,20 @@ class GradingSession:
         return StudentProcess(self.identity(), self.limits, hide_gpus)
 
     def seed_for_test(self) -> int:
+        """The seed of a call: fixed for public tests, drawn from the run's secret for hidden ones."""
+        if self.current_visibility() == "hidden":
+            return self.hidden_seed()
         return zlib.crc32((self.current_test or "").encode()) & 0x7FFFFFFF
+
+    def hidden_seed(self, purpose: str = "") -> int:
+        """A seed for the current hidden test's inputs that only this run's secret determines."""
+        return zlib.crc32(f"{self.secret}:{self.current_test}:{purpose}".encode()) & 0x7FFFFFFF
+
+    def current_visibility(self) -> str:
+        """ "public" or "hidden": the current test's, which picks the student process that serves it."""
+        if self.current_test is None:
+            return "public"
+        return self.table.test(self.current_test).visibility
 
     def section(self, number: int) -> StudentSection:
         """The section's handle; raises SectionUnavailable with the reason if it cannot be graded."""
@@ -288,6 +411,9 @@ class GradingSession:
         entry = self._sections[number]
         if isinstance(entry, SectionUnavailable):
             raise entry
+        if entry.findings and number != FROM_SCRATCH_SECTION:
+            # §2.1's from-scratch tests say this themselves; elsewhere every test could be forged.
+            raise GradingFailure(failure_message(entry.findings, entry.filename, number))
         return entry
 
     def _open(self, number: int) -> StudentSection | SectionUnavailable:
@@ -328,8 +454,8 @@ class GradingSession:
     def close(self) -> None:
         for entry in self._sections.values():
             if isinstance(entry, StudentSection):
-                if entry._process is not None:
-                    self.log_output(entry, entry._process)
+                for process in entry._processes.values():
+                    self.log_output(entry, process)
                 entry.close()
         if self._identity is not None:
             self._identity.release()

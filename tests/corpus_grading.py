@@ -33,6 +33,8 @@ class Expectation:
     failed: frozenset[str]
     diagnosis: dict[str, str] = field(default_factory=dict)
     upload_as: str = ""
+    #: Whether results.json's extra_data.integrity must flag it (docs/verdicts.md).
+    flagged: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,10 @@ def corpus(stem: str) -> list[Submission]:
             name,
             (folder / f"{name}.py").read_text(),
             Expectation(
-                frozenset(spec["failed"]), spec.get("diagnosis", {}), spec.get("upload_as", f"{stem}.py")
+                frozenset(spec["failed"]),
+                spec.get("diagnosis", {}),
+                spec.get("upload_as", f"{stem}.py"),
+                spec.get("flagged", False),
             ),
         )
         for name, spec in table.items()
@@ -105,6 +110,11 @@ def score_without(section: int, failed: frozenset[str]) -> float:
     return sum(
         row.points for row in load_table().tests if row.section == section and row.number not in failed
     )
+
+
+def flagged(results: dict) -> bool:
+    """Whether the run raised the staff's integrity flag."""
+    return results["extra_data"]["integrity"]["flagged"]
 
 
 def output_of(results: dict, number: str) -> str:

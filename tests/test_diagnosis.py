@@ -6,13 +6,13 @@ import textwrap
 import pytest
 import torch
 
+from grader.comparison import tensor_problem
 from grader.diagnosis.attention_bugs import (
     HELPER_BUGS,
     SELF_ATTENTION_BUGS,
     diagnose_helper,
     diagnose_self_attention,
 )
-from grader.diagnosis.attention_checks import tensor_problem
 from grader.diagnosis.from_scratch import find_forbidden_use, uses_loops
 from grader.diagnosis.query_feedback import explain_query_failure
 from grader.oracles import attention as oracle

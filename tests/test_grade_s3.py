@@ -14,6 +14,7 @@ from corpus_grading import (
     Expectation,
     Submission,
     failed_tests,
+    flagged,
     grade_all,
     handout_exports,
     output_of,
@@ -82,6 +83,7 @@ def test_submission_fails_exactly_its_tests_and_the_feedback_names_why(graded, s
     rows = [row for row in load_table().tests if row.section == SECTION and row.number not in left_out]
     assert {test["number"] for test in results["tests"]} == {row.number for row in rows}
     assert failed_tests(results) == submission.expectation.failed
+    assert not flagged(results)
     passed_points = sum(row.points for row in rows if row.number not in submission.expectation.failed)
     assert results["score"] == pytest.approx(passed_points)
     for number, words in submission.expectation.diagnosis.items():

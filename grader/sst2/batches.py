@@ -53,3 +53,20 @@ def probe_model(model_dir: str):
         out_proj.weight.copy_(torch.randn(out_proj.weight.shape, generator=generator) * 2.0)
         out_proj.bias.zero_()
     return model
+
+
+def watched(name: str) -> bool:
+    """The parameters 3.3.2 compares after an epoch: the head, the first encoder layer, the
+    embeddings' norm (enough to tell every step apart, small enough to send back from a GPU run)."""
+    return name.startswith("classifier.") or ".layer.0." in name or "embeddings.LayerNorm" in name
+
+
+def probe_loader(model_dir: str, examples: list[dict[str, Any]], batch_size: int):
+    """The dataloader the §3 probes give the student's functions, and 3.3.2's reference epoch uses
+    (the same loader, so that both draw the same random numbers before their first batch)."""
+    from functools import partial
+
+    from torch.utils.data import DataLoader
+
+    collate = partial(encode_batch, load_tokenizer(model_dir))
+    return DataLoader(examples, batch_size=batch_size, shuffle=False, collate_fn=collate)
