@@ -2,15 +2,33 @@
 
 Every class here carries a message written for the student: the pytest plugin shows it as it is, with
 no traceback. Anything else that escapes a check is a grader bug and is reported as one.
+
+Each class also names the test status it stands for (results.json's `extra_data.status`), so that a
+class's gradebook can tell an unanswered template from wrong code, a crash, a hang or our own bug.
 """
+
+PASSED = "passed"
+FAILED = "failed"
+NO_FILE = "no file"
+NOT_IMPLEMENTED = "not implemented"
+STUDENT_ERROR = "student error"
+TIMEOUT = "timeout"
+INTERNAL_ERROR = "internal error"
+TEST_STATUSES = (PASSED, FAILED, NO_FILE, NOT_IMPLEMENTED, STUDENT_ERROR, TIMEOUT, INTERNAL_ERROR)
 
 
 class GradingFailure(Exception):
     """A check failed; ``str(self)`` is the student-facing reason."""
 
+    status = FAILED
+
 
 class SectionUnavailable(GradingFailure):
-    """The notebook file for a section is missing or cannot be parsed."""
+    """The notebook file for a section is missing, cannot be parsed or cannot be loaded."""
+
+    def __init__(self, message: str, status: str = STUDENT_ERROR) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class MissingAnswer(GradingFailure):
@@ -25,13 +43,27 @@ class MissingAnswer(GradingFailure):
 class NotImplementedYet(GradingFailure):
     """The student's function still raises NotImplementedError (the template's TODO)."""
 
+    status = NOT_IMPLEMENTED
+
     def __init__(self, name: str) -> None:
         super().__init__(f"`{name}` is not implemented yet (it still raises NotImplementedError).")
         self.name = name
 
 
+class NotAnswered(GradingFailure):
+    """An answer is still the template's placeholder (`...`)."""
+
+    status = NOT_IMPLEMENTED
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is still `...`: it has not been answered yet (not implemented yet).")
+        self.name = name
+
+
 class StudentRaised(GradingFailure):
     """The student's code raised an exception."""
+
+    status = STUDENT_ERROR
 
     def __init__(self, name: str, exc_type: str, message: str, where: str = "") -> None:
         location = f" ({where})" if where else ""
@@ -43,6 +75,8 @@ class StudentRaised(GradingFailure):
 class StudentTimedOut(GradingFailure):
     """A call into student code passed its deadline and the student process was killed."""
 
+    status = TIMEOUT
+
     def __init__(self, name: str, seconds: float) -> None:
         super().__init__(
             f"`{name}` did not finish within {seconds:g} s and was stopped. "
@@ -53,6 +87,8 @@ class StudentTimedOut(GradingFailure):
 
 class StudentProcessDied(GradingFailure):
     """The process running the student's code exited while it was being used."""
+
+    status = STUDENT_ERROR
 
     def __init__(self, name: str, how: str) -> None:
         super().__init__(

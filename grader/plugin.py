@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import torch
 
-from grader.errors import GradingFailure
+from grader import errors
+from grader.errors import TIMEOUT, GradingFailure
 from grader.results import Outcome
 from grader.session import GradingSession, StudentSection
 from grader.table import TestRow
@@ -28,15 +29,16 @@ INTERNAL_ERROR = (
 )
 
 
-def _message(excinfo: pytest.ExceptionInfo[BaseException], row: TestRow) -> str | None:
-    """The student-facing message for a failure, or None if it is a grader bug."""
+def _failure(excinfo: pytest.ExceptionInfo[BaseException], row: TestRow) -> Outcome | None:
+    """The student-facing outcome of a failure, or None if it is a grader bug."""
     error = excinfo.value
     if isinstance(error, GradingFailure):
-        return str(error)
+        return Outcome(False, str(error), status=error.status)
     if isinstance(error, AssertionError):
-        return str(error).strip() or "The check's condition was not met."
+        return Outcome(False, str(error).strip() or "The check's condition was not met.")
     if excinfo.typename == "Failed" and "Timeout" in str(error):
-        return f"This test did not finish within its limit of {row.timeout:g} s and was stopped."
+        message = f"This test did not finish within its limit of {row.timeout:g} s and was stopped."
+        return Outcome(False, message, status=TIMEOUT)
     return None
 
 
@@ -93,13 +95,13 @@ class GradingPlugin:
         elif report.failed or report.skipped:
             if report.skipped:
                 reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else ""
-                message = f"This test was skipped: {reason}"
+                outcome = Outcome(False, f"This test was skipped: {reason}")
             else:
-                message = _message(call.excinfo, self.rows[number]) if call.excinfo else None
-            if message is None:
+                outcome = _failure(call.excinfo, self.rows[number]) if call.excinfo else None
+            if outcome is None:
                 log.error("internal error in test %s (%s):\n%s", number, item.nodeid, report.longreprtext)
-                message = INTERNAL_ERROR
-            self._record(number, Outcome(False, message))
+                outcome = Outcome(False, INTERNAL_ERROR, status=errors.INTERNAL_ERROR)
+            self._record(number, outcome)
 
     def _record(self, number: str, outcome: Outcome) -> None:
         outcome.notes = tuple(self.notes.get(number, ()))

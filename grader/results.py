@@ -17,6 +17,7 @@ from typing import Any
 
 import jsonschema
 
+from grader.errors import FAILED, INTERNAL_ERROR, PASSED
 from grader.table import TestRow
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "gradescope-results.schema.json"
@@ -24,11 +25,13 @@ SCHEMA_PATH = Path(__file__).with_name("schemas") / "gradescope-results.schema.j
 
 @dataclass
 class Outcome:
-    """How one test ended: passed or not, the student-facing message and ungraded notes."""
+    """How one test ended: passed or not, the student-facing message, ungraded notes, and the status
+    the class gradebook shows (one of grader.errors.TEST_STATUSES; empty means passed or failed)."""
 
     passed: bool
     message: str = ""
     notes: tuple[str, ...] = ()
+    status: str = ""
 
 
 def test_entry(row: TestRow, outcome: Outcome) -> dict[str, Any]:
@@ -44,7 +47,12 @@ def test_entry(row: TestRow, outcome: Outcome) -> dict[str, Any]:
         "output_format": "text",
         "visibility": row.gradescope_visibility,
         "tags": [f"section {row.section}"] + (["extra credit"] if row.extra_credit else []),
-        "extra_data": {"section": row.section, "extra_credit": row.extra_credit, "points": row.points},
+        "extra_data": {
+            "section": row.section,
+            "extra_credit": row.extra_credit,
+            "points": row.points,
+            "status": PASSED if outcome.passed else outcome.status or FAILED,
+        },
     }
 
 
@@ -56,7 +64,8 @@ def build_results(
     leaderboard: list[dict[str, Any]] | None = None,
     missing_reason: str = "No check was run for this test.",
 ) -> dict[str, Any]:
-    tests = [test_entry(row, outcomes.get(row.number, Outcome(False, missing_reason))) for row in rows]
+    missing = Outcome(False, missing_reason, status=INTERNAL_ERROR)
+    tests = [test_entry(row, outcomes.get(row.number, missing)) for row in rows]
     results: dict[str, Any] = {
         "score": round(sum(test["score"] for test in tests), 4),
         "execution_time": round(execution_time),

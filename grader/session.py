@@ -28,6 +28,8 @@ from typing import Any
 import torch
 
 from grader.errors import (
+    NO_FILE,
+    TIMEOUT,
     GradingFailure,
     MissingAnswer,
     NotImplementedYet,
@@ -115,7 +117,8 @@ class StudentSection:
             self._broken = SectionUnavailable(
                 f"Loading the definitions in {self.filename} took longer than {timeout:g} s, so none of its "
                 "tests could run. The grader runs only imports, definitions and the top-level statements "
-                "your answers depend on; one of those must be doing far more work than it should."
+                "your answers depend on; one of those must be doing far more work than it should.",
+                TIMEOUT,
             )
             self.session.log_output(self, process)
             raise self._broken from None
@@ -422,7 +425,8 @@ class GradingSession:
         if found is None or found.path is None:
             return SectionUnavailable(
                 f"{section.file}.py was not found in your submission, so its tests could not run. "
-                f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb)."
+                f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb).",
+                NO_FILE,
             )
         try:
             normalised = normalise_file(found.path)

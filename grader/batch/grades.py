@@ -1,21 +1,42 @@
-"""Reads each submission's results.json into one row of grades, and writes grades.csv.
+"""Reads each submission's results.json into one row of grades, with a status that says how it ended.
 
-The columns follow the assignment table: one per section and one per test, in table order, so the
-file lines up with the handout's numbering. A submission whose grading did not finish keeps its row,
-with empty scores, a zero total and its status, so nobody silently drops out of the gradebook.
+A submission whose grading did not finish keeps its row, with empty scores and its status, so nobody
+silently drops out of the gradebook. The status distinguishes what an instructor handles differently:
+
+- `ok`: graded (whatever it scored);
+- `no file`: none of the graded notebooks was in the submission;
+- `untouched template`: nothing passed and every test met an unanswered TODO or a missing file;
+- `student error`: a whole section could not run (a file that does not parse, code that crashes or
+  exits while loading, a load that hangs);
+- `timeout`: the grading run itself passed its limit and was stopped;
+- `internal grader error`: the grader failed (not the student's fault): regrade after fixing it.
 """
 
 from __future__ import annotations
 
-import csv
 import json
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader import errors
 from grader.batch.discovery import Submission
 from grader.batch.runner import RESULTS_FILE, Outcome, submission_dir
 from grader.table import TestRow
+
+OK = "ok"
+NO_FILE = "no file"
+UNTOUCHED = "untouched template"
+STUDENT_ERROR = "student error"
+TIMEOUT = "timeout"
+GRADER_ERROR = "internal grader error"
+STATUSES = (OK, NO_FILE, UNTOUCHED, STUDENT_ERROR, TIMEOUT, GRADER_ERROR)
+# Where the grader's integrity checks record a suspicion: results.json's `extra_data`, at the top
+# level or in a test's entry (hidden from students).
+INTEGRITY_KEY = "integrity"
+UNANSWERED = {errors.NO_FILE, errors.NOT_IMPLEMENTED}
+SECTION_BROKEN = {errors.STUDENT_ERROR, errors.TIMEOUT}
 
 
 @dataclass(frozen=True)
@@ -25,16 +46,49 @@ class ScoredTest:
     score: float
     passed: bool
     output: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Results:
+    """What the gradebook reads from one results.json."""
+
+    total: float = 0.0
+    tests: dict[str, ScoredTest] = field(default_factory=dict)
+    integrity: str = ""
+    output: str = ""
 
 
 @dataclass(frozen=True)
 class GradeRow:
-    """Everything the CSV and the report know about one submission."""
+    """Everything the CSV files and the report know about one submission."""
 
     submission: Submission
     outcome: Outcome
-    total: float = 0.0
-    tests: dict[str, ScoredTest] = field(default_factory=dict)
+    status: str
+    results: Results = Results()
+    extra_credit_tests: frozenset[str] = frozenset()
+
+    @property
+    def tests(self) -> dict[str, ScoredTest]:
+        return self.results.tests
+
+    @property
+    def graded(self) -> bool:
+        """Whether the scores are a grade (for a timeout or our own failure they are not)."""
+        return self.status not in (TIMEOUT, GRADER_ERROR)
+
+    @property
+    def total(self) -> float:
+        return self.results.total
+
+    @property
+    def extra_credit(self) -> float:
+        return round(sum(t.score for n, t in self.tests.items() if n in self.extra_credit_tests), 4)
+
+    @property
+    def base(self) -> float:
+        return round(self.total - self.extra_credit, 4)
 
     def test_score(self, number: str) -> float | None:
         result = self.tests.get(number)
@@ -50,65 +104,79 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
-def read_results(path: Path) -> tuple[float, dict[str, ScoredTest]]:
-    """The total and the per-test results of one Gradescope results.json (empty if unreadable)."""
+def integrity_text(value: Any) -> str:
+    """An integrity flag as one line, whatever shape the checks gave it (text, list, mapping, bool)."""
+    if not value:
+        return ""
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {integrity_text(item)}" for key, item in value.items() if item)
+    if isinstance(value, list | tuple):
+        return "; ".join(text for text in map(integrity_text, value) if text)
+    return "flagged" if value is True else str(value)
+
+
+def _extra(entry: dict[str, Any]) -> dict[str, Any]:
+    extra = entry.get("extra_data")
+    return extra if isinstance(extra, dict) else {}
+
+
+def read_results(path: Path) -> Results | None:
+    """The total, per-test results and integrity flags of one results.json (None if unreadable)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return 0.0, {}
-    tests = {}
-    for entry in data.get("tests", []) if isinstance(data, dict) else []:
+        return None
+    if not isinstance(data, dict):
+        return None
+    tests, flags = {}, [integrity_text(_extra(data).get(INTEGRITY_KEY))]
+    for entry in data.get("tests", []):
         if not isinstance(entry, dict) or "number" not in entry:
             continue
         score, max_score = _number(entry.get("score")), _number(entry.get("max_score"))
         passed = entry.get("status") == "passed" if "status" in entry else score >= max_score
-        tests[str(entry["number"])] = ScoredTest(score, passed, str(entry.get("output") or ""))
-    return _number(data.get("score")), tests
+        status = str(_extra(entry).get("status") or (errors.PASSED if passed else errors.FAILED))
+        tests[str(entry["number"])] = ScoredTest(score, passed, str(entry.get("output") or ""), status)
+        flag = integrity_text(_extra(entry).get(INTEGRITY_KEY))
+        flags.append(f"{entry['number']}: {flag}" if flag else "")
+    integrity = "; ".join(flag for flag in flags if flag)
+    return Results(_number(data.get("score")), tests, integrity, str(data.get("output") or ""))
+
+
+def submission_status(outcome: Outcome, results: Results | None, graded: list[TestRow]) -> str:
+    """The gradebook status of one submission (see the module's docstring)."""
+    if outcome.status == "timeout":
+        return TIMEOUT
+    if outcome.status != "ok" or results is None:
+        return GRADER_ERROR
+    statuses = [results.tests[row.number].status for row in graded if row.number in results.tests]
+    if errors.INTERNAL_ERROR in statuses or len(statuses) < len(graded):
+        return GRADER_ERROR
+    if all(status == errors.NO_FILE for status in statuses):
+        return NO_FILE
+    if all(status in UNANSWERED for status in statuses):
+        return UNTOUCHED
+    by_section: dict[int, list[str]] = defaultdict(list)
+    for row in graded:
+        by_section[row.section].append(results.tests[row.number].status)
+    broken = [section for section in by_section.values() if set(section) <= SECTION_BROKEN]
+    if any(errors.STUDENT_ERROR in section for section in broken):
+        return STUDENT_ERROR
+    return TIMEOUT if broken else OK
 
 
 def collect_rows(
-    submissions: list[Submission], outcomes: dict[str, Outcome], out_dir: Path
+    submissions: list[Submission], outcomes: dict[str, Outcome], out_dir: Path, graded: list[TestRow]
 ) -> list[GradeRow]:
     """One row per submission that has an outcome, scores read from its results.json when it is `ok`."""
+    extra_credit = frozenset(row.number for row in graded if row.extra_credit)
     rows = []
     for submission in submissions:
         outcome = outcomes.get(submission.id)
         if outcome is None:
             continue
-        total, tests = (0.0, {})
+        results = None
         if outcome.status == "ok":
-            total, tests = read_results(submission_dir(out_dir, submission) / RESULTS_FILE)
-        rows.append(GradeRow(submission, outcome, total, tests))
+            results = read_results(submission_dir(out_dir, submission) / RESULTS_FILE)
+        status = submission_status(outcome, results, graded)
+        rows.append(GradeRow(submission, outcome, status, results or Results(), extra_credit))
     return rows
-
-
-def _cell(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
-
-
-def write_grades_csv(path: Path, rows: list[GradeRow], graded: list[TestRow]) -> None:
-    """grades.csv: who, how grading ended, total, per-section and per-test scores."""
-    sections = sorted({row.section for row in graded})
-    header = ["submission_id", "names", "emails", "sids", "status", "total"]
-    header += [f"section_{number}" for number in sections]
-    header += [f"test_{row.number}" for row in graded]
-    header += ["grading_seconds", "message"]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for row in rows:
-            people = row.submission.submitters
-            writer.writerow(
-                [
-                    row.submission.id,
-                    row.submission.names,
-                    row.submission.emails,
-                    "; ".join(person.sid for person in people if person.sid),
-                    row.outcome.status,
-                    _cell(row.total),
-                    *(_cell(row.section_score(number, graded)) for number in sections),
-                    *(_cell(row.test_score(test.number)) for test in graded),
-                    _cell(row.outcome.seconds),
-                    row.outcome.message,
-                ]
-            )

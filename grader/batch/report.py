@@ -1,5 +1,7 @@
-"""The instructors' summary of a batch: score distribution per test, where the class got stuck, and a
-histogram of totals (report.md beside totals.png).
+"""The instructors' summary of a batch (report.md beside totals.png and sections.png): statuses, the
+students to look at (missing notebooks, untouched templates, integrity flags, below the threshold,
+not graded), the score distribution per test, where the class got stuck, and histograms of the totals
+and of each section.
 
 Failure messages are grouped by their first line with the numbers blanked out, which is where every
 check states what went wrong; the most frequent kinds show at a glance which mistake cost the class
@@ -13,10 +15,13 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from grader.batch.grades import GradeRow
-from grader.table import TestRow
+from grader import errors
+from grader.batch.escaping import markdown_text
+from grader.batch.grades import STATUSES, UNTOUCHED, GradeRow
+from grader.table import AssignmentTable, TestRow
 
 HISTOGRAM_FILE = "totals.png"
+SECTIONS_FILE = "sections.png"
 MESSAGES_PER_TEST = 3
 MESSAGE_CHARS = 160
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -52,28 +57,50 @@ def common_failures(rows: list[GradeRow], number: str) -> list[tuple[str, int]]:
     return [(examples[key], count) for key, count in ranked]
 
 
-def write_histogram(path: Path, totals: list[float], max_total: float) -> None:
-    """A histogram of the graded submissions' totals (drawn off-screen: batches run on servers)."""
+def _figure(columns: int):
+    """An off-screen figure (batches run on servers) with `columns` side-by-side axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, columns, figsize=(max(7, 4 * columns), 3.5), squeeze=False)
+    return plt, figure, list(axes[0])
+
+
+def _histogram(axes, scores: list[float], maximum: float, label: str) -> None:
     from matplotlib.ticker import MaxNLocator
 
-    figure, axes = plt.subplots(figsize=(7, 3.5))
-    upper = max([max_total, *totals, 1.0])
-    axes.hist(totals, bins=20, range=(0, upper), color="#3b6ea5", edgecolor="white")
-    axes.set_xlabel(f"total score (maximum {max_total:g}, extra credit on top)")
+    axes.hist(scores, bins=20, range=(0, max([maximum, *scores, 1.0])), color="#3b6ea5", edgecolor="white")
+    axes.set_xlabel(label)
     axes.set_ylabel("submissions")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def write_histogram(path: Path, totals: list[float], max_total: float) -> None:
+    """A histogram of the graded submissions' totals."""
+    plt, figure, (axes,) = _figure(1)
+    _histogram(axes, totals, max_total, f"total score (maximum {max_total:g}, extra credit on top)")
     axes.set_title(f"Totals of {len(totals)} graded submissions")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
 
 
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def write_section_histograms(
+    path: Path, rows: list[GradeRow], table: AssignmentTable, graded: list[TestRow]
+) -> None:
+    """One histogram per graded section, side by side."""
+    sections = sorted({test.section for test in graded})
+    plt, figure, axes = _figure(len(sections))
+    for number, ax in zip(sections, axes, strict=True):
+        maximum = sum(test.max_score for test in graded if test.section == number)
+        scores = [row.section_score(number, graded) or 0.0 for row in rows]
+        _histogram(ax, scores, maximum, f"points (maximum {maximum:g})")
+        ax.set_title(f"§{number} {table.sections[number].title}", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
 
 
 def _distribution(scores: list[float]) -> str:
@@ -81,16 +108,65 @@ def _distribution(scores: list[float]) -> str:
     return ", ".join(f"{score:g}: {counts[score]}" for score in sorted(counts))
 
 
-def render_report(rows: list[GradeRow], graded: list[TestRow], title: str) -> str:
-    """The markdown report (the histogram is referenced by its file name)."""
-    statuses = Counter(row.outcome.status for row in rows)
-    finished = [row for row in rows if row.outcome.status == "ok"]
+def _who(row: GradeRow) -> str:
+    return f"{markdown_text(row.submission.id)} | {markdown_text(row.submission.names)}"
+
+
+def _missing_notebooks(row: GradeRow, table: AssignmentTable, graded: list[TestRow]) -> list[str]:
+    sections = sorted({test.section for test in graded})
+    return [
+        table.sections[number].file
+        for number in sections
+        if all(
+            row.tests.get(test.number) and row.tests[test.number].status == errors.NO_FILE
+            for test in graded
+            if test.section == number
+        )
+    ]
+
+
+def _look_at(rows: list[GradeRow], table: AssignmentTable, graded: list[TestRow], below: float) -> list[str]:
+    """The tables of students to look at, each under its heading (nothing for an empty one)."""
+    base_max = sum(test.max_score for test in graded)
+    groups = [
+        (
+            "Missing notebooks",
+            "missing",
+            [(row, ", ".join(_missing_notebooks(row, table, graded))) for row in rows if row.graded],
+        ),
+        ("Untouched templates", "status", [(row, row.status) for row in rows if row.status == UNTOUCHED]),
+        ("Integrity flags", "flag", [(row, row.results.integrity) for row in rows]),
+        (
+            f"Below {below:g} of {base_max:g} base points",
+            "base points",
+            [(row, f"{row.base:g}") for row in rows if row.graded and row.base < below],
+        ),
+        (
+            "Not graded: look at these by hand",
+            "status: why",
+            [(row, f"{row.status}: {row.outcome.message}") for row in rows if not row.graded],
+        ),
+    ]
+    lines = []
+    for title, column, entries in groups:
+        entries = [(row, text) for row, text in entries if text]
+        if not entries:
+            continue
+        lines += [f"## {title} ({len(entries)})", "", f"| submission | names | {column} |", "|---|---|---|"]
+        lines += [f"| {_who(row)} | {markdown_text(text)} |" for row, text in entries]
+        lines.append("")
+    return lines
+
+
+def render_report(rows: list[GradeRow], table: AssignmentTable, graded: list[TestRow], below: float) -> str:
+    """The markdown report (the histograms are referenced by their file names)."""
+    statuses = Counter(row.status for row in rows)
+    finished = [row for row in rows if row.graded]
     totals = [row.total for row in finished]
     max_total = sum(test.max_score for test in graded)
-    lines = [f"# {title}: batch grading report", ""]
+    lines = [f"# {table.title}: batch grading report", ""]
     lines.append(
-        f"{len(rows)} submissions: {statuses['ok']} graded, {statuses['timeout']} timed out, "
-        f"{statuses['error']} could not be graded."
+        f"{len(rows)} submissions: " + ", ".join(f"{statuses[status]} {status}" for status in STATUSES) + "."
     )
     if totals:
         lines.append(
@@ -98,18 +174,27 @@ def render_report(rows: list[GradeRow], graded: list[TestRow], title: str) -> st
             f"mean {statistics.mean(totals):.2f}, median {statistics.median(totals):g}, "
             f"min {min(totals):g}, max {max(totals):g}."
         )
-    lines += ["", f"![Histogram of totals]({HISTOGRAM_FILE})", "", "## Score distribution per test", ""]
+    lines += [
+        "",
+        f"![Histogram of totals]({HISTOGRAM_FILE})",
+        "",
+        f"![Histograms per section]({SECTIONS_FILE})",
+        "",
+    ]
+    lines += _look_at(rows, table, graded, below)
+    lines += ["## Score distribution per test", ""]
     lines.append("| test | name | points | mean | full marks | zero | scores (score: submissions) |")
     lines.append("|---|---|---|---|---|---|---|")
     for test in graded:
         scores = [row.tests[test.number].score for row in finished if test.number in row.tests]
+        name = markdown_text(test.name)
         if not scores:
-            lines.append(f"| {test.number} | {_escape(test.name)} | {test.points:g} | – | – | – | – |")
+            lines.append(f"| {test.number} | {name} | {test.points:g} | – | – | – | – |")
             continue
         full = sum(score >= test.points for score in scores)
         zero = sum(score == 0 for score in scores)
         lines.append(
-            f"| {test.number} | {_escape(test.name)} | {test.points:g} | {statistics.mean(scores):.2f} "
+            f"| {test.number} | {name} | {test.points:g} | {statistics.mean(scores):.2f} "
             f"| {full}/{len(scores)} | {zero}/{len(scores)} | {_distribution(scores)} |"
         )
     lines += ["", "## Where the class got stuck", ""]
@@ -118,30 +203,20 @@ def render_report(rows: list[GradeRow], graded: list[TestRow], title: str) -> st
     if not stuck:
         lines.append("No test failed.")
     for test, messages in stuck:
-        lines.append(f"**{test.number} {_escape(test.name)}**")
+        lines.append(f"**{test.number} {markdown_text(test.name)}**")
         lines.append("")
-        lines += [f"- {count}× {_escape(message)}" for message, count in messages]
+        lines += [f"- {count}× {markdown_text(message)}" for message, count in messages]
         lines.append("")
-    unfinished = [row for row in rows if row.outcome.status != "ok"]
-    if unfinished:
-        lines += [
-            "## Submissions to look at by hand",
-            "",
-            "| submission | names | status | why |",
-            "|---|---|---|---|",
-        ]
-        lines += [
-            f"| {row.submission.id} | {_escape(row.submission.names)} | {row.outcome.status} "
-            f"| {_escape(row.outcome.message)} |"
-            for row in unfinished
-        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_report(out_dir: Path, rows: list[GradeRow], graded: list[TestRow], title: str) -> Path:
-    """Writes report.md and totals.png into `out_dir`; returns the report's path."""
-    finished = [row.total for row in rows if row.outcome.status == "ok"]
-    write_histogram(out_dir / HISTOGRAM_FILE, finished, sum(test.max_score for test in graded))
+def write_report(
+    out_dir: Path, rows: list[GradeRow], table: AssignmentTable, graded: list[TestRow], below: float
+) -> Path:
+    """Writes report.md, totals.png and sections.png into `out_dir`; returns the report's path."""
+    totals = [row.total for row in rows if row.graded]
+    write_histogram(out_dir / HISTOGRAM_FILE, totals, sum(test.max_score for test in graded))
+    write_section_histograms(out_dir / SECTIONS_FILE, [row for row in rows if row.graded], table, graded)
     path = out_dir / "report.md"
-    path.write_text(render_report(rows, graded, title), encoding="utf-8")
+    path.write_text(render_report(rows, table, graded, below), encoding="utf-8")
     return path

@@ -34,6 +34,8 @@ OUTCOME_FILE = "outcome.json"
 CONSOLE_FILE = "console.log"
 INSTRUCTOR_LOG = "grader.log"
 STATUSES = ("ok", "timeout", "error")
+# How a submission is graded unless --grader-command says otherwise (e.g. in the grading image).
+GRADER_COMMAND = (sys.executable, "-m", "grader")
 # Slack on top of the table's own limits before a whole grading run counts as hung.
 RUN_SLACK_SECONDS = 60.0
 CONSOLE_TAIL_CHARS = 400
@@ -44,7 +46,8 @@ REAP_ROUNDS = 20
 
 @dataclass(frozen=True)
 class BatchOptions:
-    """How each submission is graded; `sections` None means all of them."""
+    """How each submission is graded; `sections` None means all of them; `grader_command` replaces
+    GRADER_COMMAND (the interpreter and `-m grader`), e.g. to grade inside the grading image."""
 
     profile: str
     jobs: int
@@ -52,6 +55,7 @@ class BatchOptions:
     sections: tuple[int, ...] | None = None
     sandbox_user: str | None = None
     force: bool = False
+    grader_command: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ def _write_outcome(folder: Path, outcome: Outcome) -> None:
 
 
 def grade_command(submission: Submission, folder: Path, options: BatchOptions) -> list[str]:
-    command = [sys.executable, "-m", "grader", "grade", str(submission.folder)]
+    command = [*(options.grader_command or GRADER_COMMAND), "grade", str(submission.folder)]
     command += ["--results", str(folder / RESULTS_FILE), "--log", str(folder / INSTRUCTOR_LOG)]
     command += ["--profile", options.profile]
     if options.sections is not None:
@@ -229,18 +233,27 @@ def children_of(parent: int) -> list[int]:
     return children
 
 
-def run_batch(submissions: list[Submission], out_dir: Path, options: BatchOptions) -> dict[str, Outcome]:
-    """Grades what is not finished yet (everything with `force`); returns every submission's outcome."""
+def split_finished(
+    submissions: list[Submission], out_dir: Path, force: bool
+) -> tuple[list[Submission], dict[str, Outcome]]:
+    """The submissions to grade (not finished, or ended by a grader error; all with `force`) and the
+    outcomes of the others, saying how many are skipped."""
     outcomes: dict[str, Outcome] = {}
     pending = []
     for submission in submissions:
-        previous = None if options.force else read_outcome(submission_dir(out_dir, submission))
-        if previous is None:
+        previous = None if force else read_outcome(submission_dir(out_dir, submission))
+        if previous is None or previous.status == "error":
             pending.append(submission)
         else:
             outcomes[submission.id] = previous
     if outcomes:
         print(f"Skipping {len(outcomes)} submission(s) graded earlier (--force regrades them).")
+    return pending, outcomes
+
+
+def run_batch(submissions: list[Submission], out_dir: Path, options: BatchOptions) -> dict[str, Outcome]:
+    """Grades what is not finished yet (everything with `force`); returns every submission's outcome."""
+    pending, outcomes = split_finished(submissions, out_dir, options.force)
     if not pending:
         return outcomes
     become_subreaper()

@@ -9,7 +9,7 @@ import torch
 
 from grader.comparison import within
 from grader.diagnosis.query_feedback import explain_query_failure
-from grader.errors import GradingFailure
+from grader.errors import GradingFailure, NotAnswered
 from grader.oracles.query_crafting import (
     N_ROWS,
     QUESTIONS,
@@ -28,9 +28,7 @@ def _answer(section, name: str, rows: int) -> torch.Tensor:
     value = section.get(name)
     if isinstance(value, Opaque):
         if value.type_name == "ellipsis":
-            raise GradingFailure(
-                f"{name} is still `...`: it has not been answered yet (not implemented yet)."
-            )
+            raise NotAnswered(name)
         raise GradingFailure(f"{name} is a {value.type_name}; give a tensor, numpy array or list of numbers.")
     try:
         return as_matrix(value, name, rows)

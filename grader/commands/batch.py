@@ -1,17 +1,24 @@
-"""`python -m grader batch`: regrade a whole class (a Gradescope export or any folder of submissions).
+"""`python -m grader batch`: regrade a whole class (a Gradescope export, its zip, or any folder of
+submissions), here or on a Slurm cluster.
 
 Writes, under --out: submissions/<id>/ (results.json, logs, outcome.json) for each submission,
-grades.csv, report.md and totals.png. Rerunning skips submissions that already finished.
+grades.csv (one row per student), canvas.csv (Canvas gradebook import), tests.csv (one row per
+submission and test), report.md, totals.png and sections.png. Rerunning grades only what is missing
+or ended with an internal grader error. Exits 1, listing them, when any submission ended with an
+internal grader error; 2 when the input cannot be graded.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 from collections import Counter
 from pathlib import Path
 
-from grader.batch.discovery import BatchInputError, find_submissions
-from grader.batch.grades import collect_rows, write_grades_csv
+from grader.batch.discovery import BatchInputError, find_submissions, resolve_input
+from grader.batch.escaping import terminal_text
+from grader.batch.gradebook import GRADES_FILE, write_gradebook
+from grader.batch.grades import GRADER_ERROR, STATUSES, GradeRow, collect_rows
 from grader.batch.report import write_report
 from grader.batch.runner import BatchOptions, default_timeout, run_batch
 from grader.commands.grade import add_run_options
@@ -39,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "export_dir",
         type=Path,
-        metavar="EXPORT_DIR",
-        help="Gradescope's 'Export Submissions' folder, or any folder with one folder per submission",
+        metavar="EXPORT",
+        help="Gradescope's 'Export Submissions' zip or folder, or any folder with one folder per submission",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="OUT_DIR", help="where results go")
     parser.add_argument("--jobs", type=_positive, default=2, help="submissions graded at once (default 2)")
@@ -53,39 +60,79 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: the sum of the table's limits for the graded tests)",
     )
     parser.add_argument("--force", action="store_true", help="regrade submissions that already finished")
+    parser.add_argument(
+        "--grader-command",
+        type=shlex.split,
+        default=None,
+        metavar="COMMAND",
+        help="how to start the grader for one submission, instead of this interpreter's `python -m grader`, "
+        "e.g. 'apptainer exec --nv --bind /scratch a2.sif /opt/a2grader/venv/bin/python -m grader' to grade "
+        "in the grading image (EXPORT and OUT_DIR must be visible inside it at the same paths)",
+    )
+    parser.add_argument(
+        "--canvas-column",
+        default=None,
+        metavar="NAME",
+        help="the assignment's column in canvas.csv, as Canvas names it, e.g. 'Assignment 2 (123456)' "
+        "(default: the assignment's title)",
+    )
+    parser.add_argument(
+        "--below",
+        type=float,
+        default=None,
+        metavar="POINTS",
+        help="report.md lists the students whose base points are below this (default: 60%% of the maximum)",
+    )
     parser.set_defaults(func=run)
 
 
+def report_grader_errors(rows: list[GradeRow]) -> int:
+    """Prints the submissions that ended with an internal grader error; returns the exit status."""
+    failed = [row for row in rows if row.status == GRADER_ERROR]
+    if not failed:
+        return 0
+    print(f"{len(failed)} submission(s) ended with an internal grader error (not the students' fault):")
+    for row in failed:
+        who = f" ({row.submission.names})" if row.submission.names else ""
+        print(terminal_text(f"  {row.submission.id}{who}: {row.outcome.message or 'see its grader.log'}"))
+    print("Fix the cause and run the same command again: only these are graded again.")
+    return 1
+
+
 def run(args: argparse.Namespace) -> int:
-    """Grades the batch, then writes grades.csv and the report; returns the exit status."""
+    """Grades the batch, then writes the gradebook and the report; returns the exit status."""
     try:
         table = load_table()
         profile = table.profile(args.profile)
-        submissions, warnings = find_submissions(args.export_dir)
+        args.out.mkdir(parents=True, exist_ok=True)
+        export_dir = resolve_input(args.export_dir, args.out)
+        submissions, warnings = find_submissions(export_dir)
     except (BatchInputError, TableError) as error:
-        print(f"error: {error}")
+        print(terminal_text(f"error: {error}"))
         return 2
     for warning in warnings:
-        print(f"warning: {warning}")
+        print(terminal_text(f"warning: {warning}"))
     jobs = args.jobs
     if profile.device == "cuda" and jobs > 1:
         print(f"Profile {profile.name!r} trains on the GPU: grading one submission at a time, not {jobs}.")
         jobs = 1
     sections = tuple(sorted(args.sections)) if args.sections else None
     timeout = args.timeout or default_timeout(table, sections)
-    options = BatchOptions(profile.name, jobs, timeout, sections, args.sandbox_user, args.force)
-    args.out.mkdir(parents=True, exist_ok=True)
-    print(f"Grading {len(submissions)} submission(s) from {args.export_dir}, {jobs} at a time.")
+    options = BatchOptions(
+        profile.name, jobs, timeout, sections, args.sandbox_user, args.force, tuple(args.grader_command or ())
+    )
+    print(terminal_text(f"Grading {len(submissions)} submission(s) from {export_dir}, {jobs} at a time."))
     try:
         outcomes = run_batch(submissions, args.out, options)
     except KeyboardInterrupt:
         print("Interrupted. Finished submissions are kept; run the same command again to resume.")
         return 130
     graded = table.select(args.sections)
-    rows = collect_rows(submissions, outcomes, args.out)
-    write_grades_csv(args.out / "grades.csv", rows, graded)
-    report = write_report(args.out, rows, graded, table.title)
-    counts = Counter(row.outcome.status for row in rows)
-    print(f"Done: {counts['ok']} ok, {counts['timeout']} timeout, {counts['error']} error.")
-    print(f"Wrote {args.out / 'grades.csv'} and {report}")
-    return 0
+    rows = collect_rows(submissions, outcomes, args.out, graded)
+    below = args.below if args.below is not None else 0.6 * sum(test.max_score for test in graded)
+    write_gradebook(args.out, rows, graded, args.canvas_column or table.title)
+    report = write_report(args.out, rows, table, graded, below)
+    counts = Counter(row.status for row in rows)
+    print("Done: " + ", ".join(f"{counts[status]} {status}" for status in STATUSES) + ".")
+    print(f"Wrote {args.out / GRADES_FILE}, canvas.csv, tests.csv and {report}")
+    return report_grader_errors(rows)
