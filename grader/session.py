@@ -285,9 +285,15 @@ class StudentSection:
         return self.call_detailed(name, *args, **options).value
 
     def run(
-        self, target: str, params: dict[str, Any] | None = None, timeout: float | None = None, seed=None
+        self,
+        target: str,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        seed: int | None = None,
+        what: str = "",
     ) -> Any:
-        """Run our driver `module:function(student_module, **params)` inside the sandbox."""
+        """Run our driver `module:function(student_module, **params)` inside the sandbox; ``what`` names
+        the student's code it drives, in failure messages (default: the driver's name)."""
         params_tree, tensors, _ = wire.encode(params or {})
         header = {
             "op": "run",
@@ -295,7 +301,7 @@ class StudentSection:
             "params": params_tree,
             "seed": self.session.seed_for_test() if seed is None else seed,
         }
-        return self._request(header, tensors, target.rpartition(":")[2], timeout)[1]
+        return self._request(header, tensors, what or target.rpartition(":")[2], timeout)[1]
 
     def close(self) -> None:
         for process in self._processes.values():

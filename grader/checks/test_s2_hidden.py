@@ -246,9 +246,10 @@ def _check_gradient(a2s2, seed: int) -> None:
     """The student's own vector-Jacobian product, checked against finite differences of its outputs."""
     (q, k, v), cotangent, direction = small_gpt.gradient_probe(seed)
     n_heads = small_gpt.SIZES["n_head"]
-    reply = a2s2.call_detailed(
-        "self_attention", q, k, v, n_heads=n_heads, causal=True, record=True, cotangent=cotangent
-    ).value
+    # Recorded like every other call: the backward pass runs inside the recorder too.
+    reply = call_from_scratch(
+        a2s2, "self_attention", q, k, v, n_heads=n_heads, causal=True, cotangent=cotangent
+    )
     step = FINITE_DIFFERENCE_STEP
     shifted = [
         call_from_scratch(
@@ -283,7 +284,12 @@ def test_attention_trains_gpt(a2s2, table, tolerances, note, hidden_seed):
     training = small_gpt.plan(hidden_seed)
     timeout = table.test("2.1.14").timeout - 60
     try:
-        reply = a2s2.run("grader.drivers.gpt_training:train", training.driver_params(), timeout=timeout)
+        reply = a2s2.run(
+            "grader.drivers.gpt_training:train",
+            training.driver_params(),
+            timeout=timeout,
+            what="init_qkv_proj and self_attention",
+        )
     except StudentRaised as raised:
         raise GradingFailure(
             f"Training a small GPT with your init_qkv_proj and self_attention failed: {raised}"

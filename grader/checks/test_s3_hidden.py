@@ -11,7 +11,7 @@ from grader.errors import GradingFailure
 from grader.replies import UnusableReply
 from grader.sst2 import reference_steps
 from grader.sst2.accuracy import heldout_accuracy
-from grader.sst2.batches import encode_batch, probe_model
+from grader.sst2.batches import PREFIX_STEPS, encode_batch, probe_model
 from grader.sst2.feedback import (
     evaluation_problems,
     long_example,
@@ -41,6 +41,7 @@ def test_collate_fn_truncates_at_512_tokens(a2s3, profile, hidden_seed):
             f"{PROBES}:probe_collate",
             {"model_dir": resources.model_dir, "batches": [batch]},
             timeout=PROBE_TIMEOUT,
+            what="SST2Dataset.collate_fn",
         ),
         "SST2Dataset.collate_fn",
         {"batches": list},
@@ -95,7 +96,7 @@ def test_train_one_epoch(a2s3, profile, hidden_seed):
         "seed": hidden_seed,
     }
     reply = raise_probe_error(
-        a2s3.run(f"{PROBES}:probe_train_one_epoch", params, timeout=PROBE_TIMEOUT),
+        a2s3.run(f"{PROBES}:probe_train_one_epoch", params, timeout=PROBE_TIMEOUT, what="train_one_epoch"),
         "train_one_epoch",
         {"weights": dict},
     )
@@ -153,7 +154,7 @@ def test_evaluate(a2s3, profile, note, hidden_seed):
     )
     params = {"model_dir": resources.model_dir, "examples": examples, "batch_size": batch_size}
     reply = raise_probe_error(
-        a2s3.run(f"{PROBES}:probe_evaluate", params, timeout=PROBE_TIMEOUT),
+        a2s3.run(f"{PROBES}:probe_evaluate", params, timeout=PROBE_TIMEOUT, what="evaluate"),
         "evaluate",
         {"forwards": list, "unchanged": bool, "gradients": bool},
     )
@@ -193,7 +194,7 @@ def test_pipeline_finetunes_past_the_threshold(a2s3, profile, table, cuda_availa
     }
     timeout = table.test("3.5.1").timeout - COUNTING_MARGIN
     try:
-        reply = a2s3.run(THRESHOLD_DRIVER, params, timeout=timeout)
+        reply = a2s3.run(THRESHOLD_DRIVER, params, timeout=timeout, what="train_one_epoch")
     except GradingFailure as failure:
         raise GradingFailure(f"While the grader finetuned the model with your pipeline: {failure}") from None
     if not isinstance(reply, dict) or "weights" not in reply:
@@ -202,7 +203,7 @@ def test_pipeline_finetunes_past_the_threshold(a2s3, profile, table, cuda_availa
     accuracy = heldout_accuracy(resources, reply["weights"], heldout, profile.device)
     log.info(
         "3.5.1: training in the sandbox took %.1f s, the held-out count %.1f s; accuracy %.4f",
-        float(reply.get("seconds", -1)),
+        seconds if isinstance(seconds := reply.get("seconds"), int | float) else -1.0,
         time.monotonic() - counting_started,
         accuracy,
     )
@@ -221,4 +222,21 @@ def test_pipeline_finetunes_past_the_threshold(a2s3, profile, table, cuda_availa
             f"threshold of {threshold:g}. A model near 0.5 has learned nothing: check that train_one_epoch "
             "clears the gradients, backpropagates the model's loss and steps the optimizer for every batch, "
             "and that collate_fn keeps each label with its text."
+        )
+    run = reference_steps.ThresholdRun(
+        resources.model_dir,
+        params["examples"],
+        params["batch_size"],
+        params["learning_rate"],
+        params["adam_eps"],
+        params["seed"],
+        profile.device,
+    )
+    if not reference_steps.prefix_verified(reply.get("prefix"), run):
+        raise GradingFailure(
+            f"The grader replayed the first {PREFIX_STEPS} steps of this run with the notebook's steps on "
+            "the same batches, and the run's weights after them differ: the finetuned model did not come "
+            "from your SST2Dataset, collate_fn and train_one_epoch as the notebook defines them (one "
+            "optimizer step per batch, after clearing the gradients, on the loss the model returns with "
+            "labels=)."
         )

@@ -14,6 +14,8 @@ MAX_TOKENS = 512
 #: The tokenizer arguments the assignment prescribes for ``collate_fn``.
 TOKENIZER_ARGUMENTS = {"padding": True, "max_length": MAX_TOKENS, "truncation": True, "return_tensors": "pt"}
 PROBE_MODEL_SEED = 4471
+#: Steps of the threshold run the grader replays to verify that its weights came from the student's code.
+PREFIX_STEPS = 2
 
 
 @lru_cache(maxsize=4)

@@ -5,16 +5,20 @@ rate and seed chosen here, and sends back the weights it left (``WATCHED`` of th
 runs the same epoch itself with the notebook's steps, and with each known mistake, from the same
 starting weights, batches and seed, and judges the student's weights by which of these they match.
 Nothing the student's process observed about itself decides the test.
+
+3.5.1 uses the same replay on the first ``PREFIX_STEPS`` batches of its threshold run, to verify that
+the weights it measures came from the student's functions (``prefix_verified``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
 
-from grader.sst2.batches import probe_loader, probe_model, watched
+from grader.sst2.batches import PREFIX_STEPS, encode_batch, load_tokenizer, probe_loader, probe_model, watched
 
 #: Relative distance below which two updates are the same (float noise, GPU reductions included).
 SAME_UPDATE = 0.05
@@ -126,4 +130,60 @@ def unchanged(got: Any, model_dir: str) -> bool:
             and torch.equal(got[name], tensor)
             for name, tensor in start.items()
         )
+    )
+
+
+@dataclass(frozen=True)
+class ThresholdRun:
+    """The settings of 3.5.1's run, as its driver receives them."""
+
+    model_dir: str
+    examples: list[dict]
+    batch_size: int
+    learning_rate: float
+    adam_eps: float
+    seed: int
+    device: str
+
+
+def threshold_prefix(run: ThresholdRun, variant: Variant | None) -> dict[str, torch.Tensor]:
+    """The watched weights after the threshold run's first PREFIX_STEPS batches, replayed here as
+    ``variant`` says (None: before any step), with the seeds and loader the driver uses."""
+    import random
+
+    import numpy as np
+    from torch.utils.data import DataLoader
+    from transformers import AutoModelForSequenceClassification
+
+    random.seed(run.seed)
+    np.random.seed(run.seed)
+    torch.manual_seed(run.seed)
+    model = AutoModelForSequenceClassification.from_pretrained(run.model_dir, num_labels=2).to(run.device)
+    loader = DataLoader(
+        run.examples,
+        batch_size=run.batch_size,
+        shuffle=True,
+        collate_fn=partial(encode_batch, load_tokenizer(run.model_dir)),
+        generator=torch.Generator().manual_seed(run.seed),
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=run.learning_rate, eps=run.adam_eps)
+    if variant is not None and variant.train_mode:
+        model.train()
+    for index, batch in enumerate(loader):
+        if variant is None or index == PREFIX_STEPS:
+            break
+        if variant.zero_grad:
+            optimizer.zero_grad()
+        text, labels = batch["text_encoding"].to(run.device), batch["label_encoding"].to(run.device)
+        model(**text, labels=labels).loss.backward()
+        optimizer.step()
+    return {name: p.detach().cpu() for name, p in model.named_parameters() if watched(name)}
+
+
+def prefix_verified(prefix: Any, run: ThresholdRun) -> bool:
+    """Whether the run's weights after its first steps are those the notebook's steps (or a known
+    mistake the unit tests already charge for) give on the same batches."""
+    start = threshold_prefix(run, None)
+    return any(
+        update_distance(prefix, threshold_prefix(run, variant), start) <= SAME_UPDATE for variant in VARIANTS
     )
