@@ -146,7 +146,9 @@ def review(tree: ast.Module, section: int) -> list[Finding]:
                 flag(node, f"uses {dotted or node.attr}, which reaches into the running program")
             elif from_scratch and head in torch_names and node.attr in TORCH_INTERNALS:
                 flag(node, f"uses PyTorch internals ({dotted})")
-            elif node.attr in {"fork", "system", "execv", "execve", "popen"} and head == "os":
+            elif (
+                from_scratch and node.attr in {"fork", "system", "execv", "execve", "popen"} and head == "os"
+            ):
                 flag(node, f"uses {dotted}")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             name = node.func.id
