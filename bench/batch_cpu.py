@@ -22,7 +22,7 @@ CORPUS = REPO / "tests" / "submissions"
 HOSTILE_A2S1 = "import os\nimport torch\n\nquery121 = torch.ones(3)\nquery122 = os._exit(0)\n"
 
 
-def _class(export: Path) -> None:
+def write_class(export: Path) -> None:
     replacements = {
         5: {"A2S1.ipynb": TEMPLATE / "A2S1.ipynb", "A2S2.ipynb": TEMPLATE / "A2S2.ipynb"},
         6: {"A2S3.ipynb": TEMPLATE / "A2S3.ipynb"},
@@ -44,7 +44,7 @@ def _class(export: Path) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         export, out = Path(scratch) / "export", Path(scratch) / "out"
-        _class(export)
+        write_class(export)
         started = time.perf_counter()
         command = [sys.executable, "-m", "grader", "batch", str(export), "--out", str(out), "--jobs", "2"]
         subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)

@@ -9,6 +9,7 @@ other exception is a grader bug: the student is told so and the traceback goes t
 from __future__ import annotations
 
 import logging
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from grader import errors
 from grader.errors import TIMEOUT, GradingFailure
 from grader.results import Outcome
 from grader.session import GradingSession, StudentSection
-from grader.table import TestRow
+from grader.table import AssignmentTable, Profile, TestRow, Tolerances
 
 log = logging.getLogger("grader")
 NUMBER = pytest.StashKey[str]()
@@ -55,6 +56,7 @@ class GradingPlugin:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "graded(number): ties a check to its row of assignment.toml")
+        config.pluginmanager.register(section_fixtures(self.session), "grader-section-fixtures")
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         selected, deselected, seen = [], [], {}
@@ -108,27 +110,15 @@ class GradingPlugin:
         self.outcomes.setdefault(number, outcome)
 
     @pytest.fixture
-    def a2s1(self) -> StudentSection:
-        return self.session.section(1)
-
-    @pytest.fixture
-    def a2s2(self) -> StudentSection:
-        return self.session.section(2)
-
-    @pytest.fixture
-    def a2s3(self) -> StudentSection:
-        return self.session.section(3)
-
-    @pytest.fixture
-    def table(self):
+    def table(self) -> AssignmentTable:
         return self.session.table
 
     @pytest.fixture
-    def tolerances(self) -> dict[str, float]:
+    def tolerances(self) -> Tolerances:
         return self.session.table.tolerances
 
     @pytest.fixture
-    def profile(self):
+    def profile(self) -> Profile:
         return self.session.profile
 
     @pytest.fixture
@@ -151,3 +141,22 @@ class GradingPlugin:
             self.leaderboard_entries.append({"name": name, "value": value, "order": order})
 
         return add
+
+
+def section_fixtures(session: GradingSession) -> types.ModuleType:
+    """One fixture per section of the table, named after its notebook: ``a2s1`` hands checks A2S1.
+
+    Pytest reads fixtures from a plugin's class, so fixtures whose names come from the table live on a
+    module object made here, registered next to the GradingPlugin.
+    """
+    holder = types.ModuleType("grader_section_fixtures")
+    for number, section in session.table.sections.items():
+        setattr(holder, section.fixture, _section_fixture(session, number, section.fixture))
+    return holder
+
+
+def _section_fixture(session: GradingSession, number: int, name: str) -> Callable[[], StudentSection]:
+    def student_section() -> StudentSection:
+        return session.section(number)
+
+    return pytest.fixture(name=name)(student_section)

@@ -10,7 +10,8 @@ def _cell(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def score_table(results: dict[str, Any], width: int = 110) -> str:
+def score_table(results: dict[str, Any], width: int = 110, output_last: bool = True) -> str:
+    """The table; the run's own output (files graded, notes on them) follows unless `output_last` is off."""
     tests = results["tests"]
     name_width = 44
     message_width = max(20, width - name_width - 26)
@@ -25,11 +26,20 @@ def score_table(results: dict[str, Any], width: int = 110) -> str:
             f"{test.get('number', ''):<7} {_cell(test['name'], name_width):<{name_width}} {score:>11}  "
             f"{status:6} {_cell(why[0] if why else '', message_width)}"
         )
-    maximum = sum(test["max_score"] for test in tests)
-    bonus = sum(test.get("extra_data", {}).get("points", 0) for test in tests if test["max_score"] == 0)
-    total = f"{results['score']:g}/{maximum:g}" + (f" (extra credit possible: {bonus:g})" if bonus else "")
-    lines += ["-" * width, f"{'total':<7} {'':<{name_width}} {total}".rstrip()]
+    lines += ["-" * width, f"{'total':<7} {'':<{name_width}} {total_line(tests)}".rstrip()]
     output = results.get("output", "").strip()
-    if output:
+    if output and output_last:
         lines += ["", output]
     return "\n".join(lines)
+
+
+def total_line(tests: list[dict[str, Any]]) -> str:
+    """`10/10 + 2.5 extra credit`: points and extra credit apart, never a score above its maximum."""
+    extra = [test for test in tests if test.get("extra_data", {}).get("extra_credit")]
+    regular = [test for test in tests if test not in extra]
+    text = f"{sum(t['score'] for t in regular):g}/{sum(t['max_score'] for t in regular):g}"
+    if extra:
+        earned = sum(test["score"] for test in extra)
+        possible = sum(test["extra_data"]["points"] for test in extra)
+        text += f" + {earned:g} extra credit" + (f" (of {possible:g})" if earned < possible else "")
+    return text

@@ -54,8 +54,11 @@ def summary(session: GradingSession, rows: list[TestRow], profile: Profile, publ
         text = f"§{number} {section.title}: graded {found.path.relative_to(session.submission_dir)}"
         if found.passed_over:
             others = ", ".join(str(p.relative_to(session.submission_dir)) for p in found.passed_over)
-            text += f" (also found, not graded: {others})"
+            text += f" (also found, not graded: {others}" + (
+                f"; graded because {found.why})" if found.why else ")"
+            )
         lines.append(text + ".")
+        lines += [f"  Note: {note}" for note in session.notes.get(number, ())]
     if public_only:
         hidden = [
             row for row in session.table.select({row.section for row in rows}) if row.visibility == "hidden"

@@ -39,8 +39,9 @@ from grader.errors import (
     StudentTimedOut,
 )
 from grader.intake.discover import Found, discover
-from grader.intake.normalise import IntakeError, Normalised, normalise_file
-from grader.intake.slicer import Sliced, slice_source
+from grader.intake.normalise import IntakeError, Normalised
+from grader.intake.sections import read_section
+from grader.intake.slicer import Sliced
 from grader.integrity import (
     FROM_SCRATCH_SECTION,
     Flag,
@@ -58,6 +59,8 @@ from grader.sandbox.process import REPO_ROOT, ChildGone, ChildTimeout, SandboxLi
 from grader.table import AssignmentTable, Profile
 
 CHECKS_DIR = Path(__file__).with_name("checks")
+#: How messages name the student's code run by one of our drivers (whose names mean nothing to them).
+YOUR_CODE = "your code"
 log = logging.getLogger("grader")
 
 
@@ -73,8 +76,16 @@ class CallReport:
 class StudentSection:
     """The student's definitions for one notebook, loaded in a sandboxed child on demand."""
 
-    def __init__(self, session: GradingSession, number: int, normalised: Normalised, sliced: Sliced) -> None:
+    def __init__(
+        self,
+        session: GradingSession,
+        number: int,
+        normalised: Normalised,
+        sliced: Sliced,
+        unreadable: dict[str, str] | None = None,
+    ) -> None:
         self.session = session
+        self.unreadable = unreadable or {}
         self.number = number
         self.normalised = normalised
         self.sliced = sliced
@@ -107,7 +118,7 @@ class StudentSection:
         process = self.session.spawn()
         self.starts += 1
         units = [unit.__dict__ for unit in self.sliced.units]
-        timeout = float(self.session.table.sandbox.get("load_timeout", 90))
+        timeout = self.session.table.sandbox.load_timeout
         try:
             request_id = secrets.token_hex(8)
             header, _ = process.request(
@@ -159,6 +170,8 @@ class StudentSection:
 
     def _raise_for(self, error: dict[str, Any], name: str) -> None:
         kind = error.get("kind")
+        if kind == "missing" and name in self.unreadable:
+            raise SectionUnavailable(self.unreadable[name])
         if kind == "missing":
             cause = error.get("cause")
             if cause:
@@ -169,7 +182,9 @@ class StudentSection:
         if kind == "not_implemented":
             raise NotImplementedYet(error.get("name") or name)
         if kind == "raised":
-            raise StudentRaised(name, error["type"], error["message"], self._where(error))
+            # A driver of ours is no name of the student's: name their function that raised instead.
+            who = error.get("function") or name if name == YOUR_CODE else name
+            raise StudentRaised(who, error["type"], error["message"], self._where(error))
         if kind == "bad_value":
             raise UnusableReply(name, f"a value of a kind it cannot read: {error.get('message', '')}")
         raise UnusableReply(name, "an error of no known kind")
@@ -180,7 +195,7 @@ class StudentSection:
     def _request(
         self, header: dict[str, Any], tensors: dict[str, torch.Tensor], name: str, timeout: float | None
     ):
-        timeout = float(timeout or self.session.table.sandbox.get("call_timeout", 20))
+        timeout = float(timeout or self.session.table.sandbox.call_timeout)
         process = self._process_for(name)
         header = {**header, "id": secrets.token_hex(8)}
         try:
@@ -285,15 +300,9 @@ class StudentSection:
         return self.call_detailed(name, *args, **options).value
 
     def run(
-        self,
-        target: str,
-        params: dict[str, Any] | None = None,
-        timeout: float | None = None,
-        seed: int | None = None,
-        what: str = "",
+        self, target: str, params: dict[str, Any] | None = None, timeout: float | None = None, seed=None
     ) -> Any:
-        """Run our driver `module:function(student_module, **params)` inside the sandbox; ``what`` names
-        the student's code it drives, in failure messages (default: the driver's name)."""
+        """Run our driver `module:function(student_module, **params)` inside the sandbox."""
         params_tree, tensors, _ = wire.encode(params or {})
         header = {
             "op": "run",
@@ -301,7 +310,7 @@ class StudentSection:
             "params": params_tree,
             "seed": self.session.seed_for_test() if seed is None else seed,
         }
-        return self._request(header, tensors, what or target.rpartition(":")[2], timeout)[1]
+        return self._request(header, tensors, YOUR_CODE, timeout)[1]
 
     def close(self) -> None:
         for process in self._processes.values():
@@ -343,21 +352,22 @@ class GradingSession:
         self.secret = secrets.randbits(31) if seed is None else seed
         self.integrity = IntegrityLog()
         self.files: dict[int, Found] = {}
+        #: What the student is told once per section about its file (left-out cells, the wrong notebook).
+        self.notes: dict[int, tuple[str, ...]] = {}
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
         self._identity: Identity | None = None
         self.limits = SandboxLimits(
-            cpu_seconds=int(table.sandbox.get("cpu_seconds", 1800)),
-            memory_bytes=int(float(table.sandbox.get("memory_gb", 0)) * (1 << 30))
-            if profile.device == "cpu"
-            else 0,
-            output_kept_bytes=int(table.sandbox.get("output_kept_bytes", 65536)),
-            max_reply_bytes=int(table.sandbox.get("max_reply_mb", 2048)) << 20,
+            cpu_seconds=table.sandbox.cpu_seconds,
+            memory_bytes=int(table.sandbox.memory_gb * (1 << 30)) if profile.device == "cpu" else 0,
+            output_kept_bytes=table.sandbox.output_kept_bytes,
+            max_reply_bytes=table.sandbox.max_reply_mb << 20,
         )
 
     def start(self) -> None:
         """Find the files and hide the grader's secrets from the sandbox user."""
         stems = [section.file for section in self.table.sections.values()]
-        found = discover(self.submission_dir, stems)
+        answers = {section.file: section.answers for section in self.table.sections.values()}
+        found = discover(self.submission_dir, stems, answers)
         self.files = {number: found[section.file] for number, section in self.table.sections.items()}
         log.info(
             "grading seed %d (never shown to students; --seed %d replays this run)", self.secret, self.secret
@@ -366,7 +376,12 @@ class GradingSession:
             if entry.path is None:
                 log.info("section %s: no file found", number)
             else:
-                log.info("section %s: grading %s", number, entry.path.relative_to(self.submission_dir))
+                log.info(
+                    "section %s: grading %s %s",
+                    number,
+                    entry.path.relative_to(self.submission_dir),
+                    entry.why,
+                )
                 for other in entry.passed_over:
                     log.info("section %s: passed over %s", number, other.relative_to(self.submission_dir))
         if os.geteuid() == 0:
@@ -434,17 +449,16 @@ class GradingSession:
                 f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb).",
                 NO_FILE,
             )
+        others = {s.file: s.answers for n, s in self.table.sections.items() if n != number}
+        last_part = max(int(row.number.split(".")[1]) for row in self.table.tests if row.section == number)
         try:
-            normalised = normalise_file(found.path)
-            sliced = slice_source(normalised.text, section.answers, normalised.filename)
+            source = read_section(found.path, section.file, section.answers, (number, last_part), others)
         except IntakeError as error:
-            return SectionUnavailable(str(error))
-        except SyntaxError as error:
-            where = normalised.where(error.lineno or 0) if error.lineno else normalised.filename
-            return SectionUnavailable(
-                f"{normalised.filename} cannot be read as Python ({where}: {error.msg}), so its tests could "
-                "not run. Fix that line and download the notebook again."
-            )
+            # The whole reason once, at the top of the report; each test names it in one line.
+            self.notes[number] = (str(error),)
+            return SectionUnavailable(f"{error.headline} (the reason is at the top of this report).")
+        self.notes[number] = source.notes
+        sliced = source.sliced
         log.info(
             "section %s: kept %d statements, dropped %d top-level statements (lines %s)",
             number,
@@ -454,7 +468,7 @@ class GradingSession:
         )
         if sliced.renamed_legacy:
             log.info("section %s: m_key read as key141/key142 (2024 notebook names)", number)
-        return StudentSection(self, number, normalised, sliced)
+        return StudentSection(self, number, source.normalised, sliced, source.unreadable_answers)
 
     def log_output(self, section: StudentSection, process: StudentProcess) -> None:
         text = process.output.text().strip()

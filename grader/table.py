@@ -1,35 +1,99 @@
 """The assignment table: one instructor-editable file (assignment.toml) holding every number.
 
 Tests, points, visibilities, tolerances, sandbox limits and per-profile settings are read from here so
-that no check hard-codes them.
+that no check hard-codes them. Every section of the file is a frozen dataclass below; each field
+carries its default (if it has one) and its description, and nothing else in the grader supplies a
+default for table data. ``load_table`` validates the whole file when it is read: an unknown key (a
+typo), a missing key, a value of the wrong type or outside its choices is a ``TableError`` naming the
+file, the line and the key, never a traceback in the middle of a grading run.
+
+Course variants are overlays of the same table. ``grader/courses/<course>.toml`` holds only what
+differs from ``assignment.toml`` (CSE 517 requires 1.4.1 and 1.4.2 instead of counting them as extra
+credit); ``load_table(course="517")`` reads the base table and applies the overlay. An overlay may set
+any key of ``[assignment]``, ``[sandbox]``, ``[tolerances]`` and ``[profiles.*]``, and change fields of
+existing tests by number (``[tests."1.4.1"]``); it cannot add or remove tests or sections. Without a
+``course`` argument the course comes from the ``A2_COURSE`` environment variable, and without that the
+base table is used as it is (it is CSE 447's). A build that grades for one course (``make autograder
+COURSE=517``) passes that course to ``load_table`` or sets ``A2_COURSE`` where the grader runs;
+``courses()`` lists the overlays there are.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
 import tomllib
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 TABLE_PATH = Path(__file__).with_name("assignment.toml")
+COURSES_DIR = TABLE_PATH.with_name("courses")
+COURSE_VARIABLE = "A2_COURSE"
 VISIBILITIES = {"public": "visible", "hidden": "after_published"}
+DEVICES = ("cpu", "cuda")
 
 
 class TableError(ValueError):
-    """The assignment table is malformed; the message names the entry."""
+    """The assignment table is malformed; the message names the file, the line and the key."""
 
 
-@dataclass(frozen=True)
+def setting(
+    description: str, default: Any = MISSING, choices: tuple[Any, ...] = (), positive: bool = False
+) -> Any:
+    """A field of the table: its description, its default (none: the key is required) and its rules."""
+    metadata = {"description": description, "choices": choices, "positive": positive}
+    return field(default=default, metadata=metadata)
+
+
+def keyed(description: str) -> Any:
+    """A field filled from the entry's key or position in the file, not from a key inside it."""
+    return field(metadata={"description": description, "keyed": True})
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignmentInfo:
+    """``[assignment]``: what the table is for."""
+
+    title: str = setting("shown at the top of every results.json and score table")
+    course: str = setting("the course the table grades for, e.g. CSE 447", default="CSE 447")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Section:
+    """``[sections.N]``: one notebook of the assignment."""
+
+    number: int = keyed("the section's number, the N of [sections.N]")
+    file: str = setting("the notebook's name without suffix, as students upload it (A2S1)")
+    title: str = setting("the section's title")
+    answers: tuple[str, ...] = setting("names the student defines; checks read them", default=())
+
+    @property
+    def fixture(self) -> str:
+        """The name of the pytest fixture that hands checks this section (``a2s1`` for A2S1)."""
+        return self.file.lower()
+
+
+@dataclass(frozen=True, kw_only=True)
 class TestRow:
-    """One graded test as the table defines it."""
+    """``[[tests]]``: one graded test."""
 
-    number: str
-    section: int
-    name: str
-    points: float
-    visibility: str
-    timeout: float
-    extra_credit: bool = False
+    __test__ = False  # pytest: a table row, not a test class
+
+    number: str = setting("the test's number, unique, starting with its section's number (2.1.7)")
+    section: int = setting("the number of the section whose notebook the test grades")
+    name: str = setting("the name students see on Gradescope")
+    points: float = setting("the test's points")
+    visibility: str = setting(
+        "public: shown on Gradescope at once and shipped in the students' checker; hidden: shown "
+        "after grades are published, never shipped",
+        choices=tuple(VISIBILITIES),
+    )
+    timeout: float = setting("seconds the check may run before it is stopped", positive=True)
+    extra_credit: bool = setting("the points count on top of the maximum (max_score 0)", default=False)
 
     @property
     def gradescope_visibility(self) -> str:
@@ -41,36 +105,76 @@ class TestRow:
         return 0.0 if self.extra_credit else self.points
 
 
-@dataclass(frozen=True)
-class Section:
-    number: int
-    file: str
-    title: str
-    answers: tuple[str, ...]
+@dataclass(frozen=True, kw_only=True)
+class SandboxSettings:
+    """``[sandbox]``: the limits of the child process that runs the student's code."""
+
+    load_timeout: float = setting("seconds to import a section's definitions", default=90.0, positive=True)
+    call_timeout: float = setting(
+        "default seconds for one call into student code", default=20.0, positive=True
+    )
+    cpu_seconds: int = setting("RLIMIT_CPU of the child", default=1800, positive=True)
+    memory_gb: float = setting(
+        "RLIMIT_AS of the child on CPU-only runs (CUDA needs a larger address space)",
+        default=12.0,
+        positive=True,
+    )
+    output_kept_bytes: int = setting(
+        "how much of the child's stdout/stderr is kept for the log", default=65536, positive=True
+    )
+    max_reply_mb: int = setting(
+        "largest reply accepted from the child, trained weights included", default=2048, positive=True
+    )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class Tolerances:
+    """``[tolerances]``: how far a student's result may be from the grader's."""
+
+    query_error: float = setting("§1: max |attention(q) - target|", positive=True)
+    key_norm: float = setting("§1.4.2: largest | ||k2|| - 1 |", positive=True)
+    attention: float = setting("§2.1: max abs difference in float32", positive=True)
+    gpt_loss_drop: float = setting(
+        "§2.1.14: least drop of the small GPT's held-out loss (nats) in the driver's steps", positive=True
+    )
+    gpt_padding_leak: float = setting(
+        "§2.1.14: largest change of a token's logits when padding is appended after it", positive=True
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Profile:
-    name: str
-    settings: dict[str, Any] = field(default_factory=dict)
+    """``[profiles.NAME]``: where §3's model and data come from and how the threshold run trains."""
 
-    @property
-    def device(self) -> str:
-        return str(self.settings.get("device", "cpu"))
+    name: str = keyed("the profile's name, the NAME of [profiles.NAME]")
+    device: str = setting("where the grader's tensors and §3's training live", default="cpu", choices=DEVICES)
+    model: str = setting("'offline' (generated tiny RoBERTa) or a Hugging Face model name", default="offline")
+    dataset: str = setting(
+        "'offline' (generated SST-2-shaped data) or a Hugging Face data set", default="offline"
+    )
+    heldout_split: str = setting("the split whose accuracy 3.5.1 counts", default="test")
+    epochs: int = setting("epochs of the threshold run", positive=True)
+    batch_size: int = setting("batch size of the threshold run", positive=True)
+    learning_rate: float = setting("AdamW learning rate of the threshold run", positive=True)
+    adam_eps: float = setting("AdamW eps of the threshold run", positive=True)
+    seed: int = setting("seed of the threshold run")
+    threshold: float = setting("held-out accuracy 3.5.1 requires", positive=True)
 
-    @property
-    def threshold(self) -> float:
-        return float(self.settings["threshold"])
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AssignmentTable:
-    title: str
+    """The whole table, validated."""
+
+    assignment: AssignmentInfo
     sections: dict[int, Section]
     tests: tuple[TestRow, ...]
-    sandbox: dict[str, Any]
-    tolerances: dict[str, float]
+    sandbox: SandboxSettings
+    tolerances: Tolerances
     profiles: dict[str, Profile]
+
+    @property
+    def title(self) -> str:
+        return self.assignment.title
 
     def test(self, number: str) -> TestRow:
         for row in self.tests:
@@ -100,45 +204,262 @@ class AssignmentTable:
         ]
 
 
-def _row(entry: dict[str, Any], sections: dict[int, Section]) -> TestRow:
+# ---------------------------------------------------------------- reading and validating
+
+Record = TypeVar("Record")
+Path_ = tuple[str, ...]
+
+
+class _Lines:
+    """Where each key of a TOML file sits, to name the line in errors (tomllib keeps no positions)."""
+
+    HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+    KEY = re.compile(r'^\s*("[^"]*"|[A-Za-z0-9_-]+)\s*=')
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines: dict[Path_, int] = {}
+        current: Path_ = ()
+        arrays: dict[str, int] = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = self.HEADER.match(line)
+            if header:
+                parts = tuple(a or b for a, b in re.findall(r'"([^"]*)"|([^.\s"]+)', header.group(2)))
+                if header.group(1) == "[[":
+                    arrays[header.group(2)] = arrays.get(header.group(2), -1) + 1
+                    parts = (*parts, str(arrays[header.group(2)]))
+                current = parts
+                self.lines.setdefault(current, number)
+                continue
+            key = self.KEY.match(line)
+            if key:
+                self.lines.setdefault((*current, key.group(1).strip('"')), number)
+
+    def where(self, path: Path_) -> str:
+        """``file:line`` of the key, or of the nearest table above it the file has."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.lines:
+                return f"{self.path}:{self.lines[path[:end]]}"
+        return str(self.path)
+
+
+class _Reader:
+    """Builds the dataclasses from the parsed TOML, raising TableError with file, line and key."""
+
+    def __init__(self, sources: list[tuple[_Lines, dict[str, Any]]]) -> None:
+        self.sources = sources
+        self.labels: dict[Path_, str] = {}
+
+    def fail(self, path: Path_, problem: str) -> typing.NoReturn:
+        label = self.labels.get(path[:2])
+        shown = ".".join((label, *path[2:]) if label else path)
+        places = [lines.where(path) for lines, raw in self.sources if _defines(raw, path)]
+        place = places[-1] if places else self.sources[0][0].where(path)
+        raise TableError(f"{place}: {shown}: {problem}")
+
+    def record(self, cls: type[Record], values: Any, path: Path_, **keyed_values: Any) -> Record:
+        if not isinstance(values, Mapping):
+            self.fail(path, f"expected a table of keys, got {_kind(values)}")
+        hints = typing.get_type_hints(cls)
+        known = {item.name: item for item in fields(cls)}  # type: ignore[arg-type]
+        settable = [name for name, item in known.items() if not item.metadata.get("keyed")]
+        for key in values:
+            if key not in settable:
+                close = [name for name in settable if _similar(name, key)]
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                self.fail((*path, key), f"unknown key; {hint}the keys are: {', '.join(settable)}")
+        arguments = dict(keyed_values)
+        for name in settable:
+            item = known[name]
+            if name in values:
+                arguments[name] = self.value(hints[name], values[name], (*path, name), item.metadata)
+            elif item.default is MISSING:
+                self.fail((*path, name), f"missing; it is required ({item.metadata['description']})")
+        return cls(**arguments)
+
+    def value(self, kind: Any, value: Any, path: Path_, rules: Mapping[str, Any]) -> Any:
+        converted = self._convert(kind, value, path)
+        if rules.get("choices") and converted not in rules["choices"]:
+            self.fail(path, f"{value!r} is not one of {', '.join(map(repr, rules['choices']))}")
+        if rules.get("positive") and not converted > 0:
+            self.fail(path, f"must be greater than 0, not {value!r}")
+        return converted
+
+    def _convert(self, kind: Any, value: Any, path: Path_) -> Any:
+        if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if (
+            kind in (int, str, bool)
+            and isinstance(value, kind)
+            and (kind is bool or not isinstance(value, bool))
+        ):
+            return value
+        if typing.get_origin(kind) is tuple and isinstance(value, list):
+            if all(isinstance(entry, str) for entry in value):
+                return tuple(value)
+            self.fail(path, "expected a list of strings")
+        wanted = kind.__name__ if isinstance(kind, type) else "a list of strings"
+        self.fail(path, f"expected {_ARTICLES.get(wanted, wanted)}, got {_kind(value)} {value!r}")
+
+
+_ARTICLES = {"float": "a number", "int": "a whole number", "str": "a string", "bool": "true or false"}
+
+
+def _kind(value: Any) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", str: "a string", list: "a list"}.get(
+        type(value), "a table" if isinstance(value, Mapping) else type(value).__name__
+    )
+
+
+def _similar(known: str, typed: str) -> bool:
+    return bool(difflib.get_close_matches(typed, [known], n=1, cutoff=0.75))
+
+
+def _defines(raw: Mapping[str, Any], path: Path_) -> bool:
+    node: Any = raw
+    for part in path:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+def _parse(path: Path) -> tuple[_Lines, dict[str, Any]]:
     try:
-        row = TestRow(
-            number=str(entry["number"]),
-            section=int(entry["section"]),
-            name=str(entry["name"]),
-            points=float(entry["points"]),
-            visibility=str(entry["visibility"]),
-            timeout=float(entry["timeout"]),
-            extra_credit=bool(entry.get("extra_credit", False)),
-        )
-    except KeyError as missing:
-        raise TableError(f"test {entry.get('number', '?')}: missing field {missing}") from None
-    if row.visibility not in VISIBILITIES:
-        raise TableError(f"test {row.number}: visibility must be one of {sorted(VISIBILITIES)}")
-    if row.section not in sections:
-        raise TableError(f"test {row.number}: section {row.section} is not defined")
-    return row
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise TableError(f"{path}: cannot be read ({error.strerror})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise TableError(f"{path}: not valid TOML: {error}") from None
+    return _Lines(path, text), raw
 
 
-def load_table(path: Path = TABLE_PATH) -> AssignmentTable:
-    """Parse and validate the table; raise TableError with the faulty entry named."""
-    with path.open("rb") as handle:
-        raw = tomllib.load(handle)
-    sections = {
-        int(key): Section(int(key), value["file"], value["title"], tuple(value.get("answers", ())))
-        for key, value in raw["sections"].items()
-    }
-    tests = tuple(_row(entry, sections) for entry in raw["tests"])
-    numbers = [row.number for row in tests]
-    duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
-    if duplicates:
-        raise TableError(f"duplicate test numbers: {', '.join(duplicates)}")
-    profiles = {name: Profile(name, dict(values)) for name, values in raw.get("profiles", {}).items()}
+TOP_LEVEL = ("assignment", "sections", "tests", "sandbox", "tolerances", "profiles")
+OVERLAYABLE = ("assignment", "sandbox", "tolerances", "profiles")
+
+
+def _apply_overlay(reader: _Reader, base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """The base table with the overlay's keys set; tests are changed by number, never added."""
+    merged = {key: value for key, value in base.items()}
+    for key, value in overlay.items():
+        if key == "tests":
+            merged["tests"] = _overlay_tests(reader, base.get("tests", []), value)
+        elif key in OVERLAYABLE and isinstance(value, Mapping):
+            merged[key] = _merge(base.get(key, {}), value)
+        else:
+            reader.fail((key,), f"an overlay may change only {', '.join(OVERLAYABLE)} and tests")
+    return merged
+
+
+def _merge(base: Any, overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base) if isinstance(base, Mapping) else {}
+    for key, value in overlay.items():
+        both_tables = isinstance(value, Mapping) and isinstance(merged.get(key), Mapping)
+        merged[key] = _merge(merged[key], value) if both_tables else value
+    return merged
+
+
+def _overlay_tests(reader: _Reader, rows: Any, changes: Any) -> list[Any]:
+    if not isinstance(changes, Mapping):
+        reader.fail(("tests",), 'an overlay changes tests by number: [tests."1.4.1"]')
+    by_number = {str(row.get("number")): index for index, row in enumerate(rows) if isinstance(row, Mapping)}
+    merged = list(rows)
+    for number, change in changes.items():
+        if number not in by_number:
+            reader.fail(("tests", number), "the base table has no test with this number")
+        if not isinstance(change, Mapping) or "number" in change:
+            reader.fail(("tests", number), "expected a table of the test's fields (its number stays)")
+        merged[by_number[number]] = _merge(rows[by_number[number]], change)
+    return merged
+
+
+def courses(courses_dir: Path = COURSES_DIR) -> list[str]:
+    """The course variants there are overlays for."""
+    return sorted(path.stem for path in courses_dir.glob("*.toml"))
+
+
+def load_table(path: Path = TABLE_PATH, course: str | None = None) -> AssignmentTable:
+    """Parse and validate the table (with the course's overlay, if any); raise TableError naming the key.
+
+    ``course`` None means the ``A2_COURSE`` environment variable, or the base table when it is unset.
+    """
+    base = _parse(path)
+    sources = [base]
+    course = course if course is not None else os.environ.get(COURSE_VARIABLE) or None
+    raw = base[1]
+    if course is not None:
+        overlay_path = path.with_name("courses") / f"{course}.toml"
+        if not overlay_path.is_file():
+            known = ", ".join(courses(overlay_path.parent)) or "none"
+            raise TableError(f"no course {course!r}: {overlay_path} does not exist (courses: {known})")
+        overlay = _parse(overlay_path)
+        sources.append(overlay)
+        raw = _apply_overlay(_Reader([overlay]), raw, overlay[1])
+    return _build(_Reader(sources), raw)
+
+
+def _build(reader: _Reader, raw: dict[str, Any]) -> AssignmentTable:
+    for key in raw:
+        if key not in TOP_LEVEL:
+            reader.fail((key,), f"unknown section; the table has: {', '.join(TOP_LEVEL)}")
+    for key in ("assignment", "sections", "tests", "tolerances", "profiles"):
+        if key not in raw:
+            reader.fail((key,), "missing; the table needs it")
+    sections = _sections(reader, raw["sections"])
+    tests = _tests(reader, raw["tests"], sections)
+    profiles_raw = raw["profiles"]
+    if not isinstance(profiles_raw, Mapping) or not profiles_raw:
+        reader.fail(("profiles",), "expected at least one [profiles.NAME]")
     return AssignmentTable(
-        title=raw["assignment"]["title"],
+        assignment=reader.record(AssignmentInfo, raw["assignment"], ("assignment",)),
         sections=sections,
         tests=tests,
-        sandbox=dict(raw.get("sandbox", {})),
-        tolerances={k: float(v) for k, v in raw.get("tolerances", {}).items()},
-        profiles=profiles,
+        sandbox=reader.record(SandboxSettings, raw.get("sandbox", {}), ("sandbox",)),
+        tolerances=reader.record(Tolerances, raw["tolerances"], ("tolerances",)),
+        profiles={
+            name: reader.record(Profile, values, ("profiles", name), name=name)
+            for name, values in profiles_raw.items()
+        },
     )
+
+
+def _sections(reader: _Reader, raw: Any) -> dict[int, Section]:
+    if not isinstance(raw, Mapping) or not raw:
+        reader.fail(("sections",), "expected at least one [sections.N]")
+    sections = {}
+    for key, values in raw.items():
+        if not key.isdigit():
+            reader.fail(("sections", key), "a section is named by its number: [sections.1]")
+        sections[int(key)] = reader.record(Section, values, ("sections", key), number=int(key))
+    files = [section.file.lower() for section in sections.values()]
+    if len(set(files)) != len(files):
+        reader.fail(("sections",), "two sections have the same file")
+    return dict(sorted(sections.items()))
+
+
+def _tests(reader: _Reader, raw: Any, sections: dict[int, Section]) -> tuple[TestRow, ...]:
+    if not isinstance(raw, list) or not raw:
+        reader.fail(("tests",), "expected [[tests]] entries")
+    rows: list[TestRow] = []
+    for index, values in enumerate(raw):
+        path = ("tests", str(index))
+        if isinstance(values, Mapping) and "number" in values:
+            reader.labels[path] = f"tests[{values['number']}]"
+        row = reader.record(TestRow, values, path)
+        if row.section not in sections:
+            reader.fail((*path, "section"), f"test {row.number}: section {row.section} is not defined")
+        if not row.number.startswith(f"{row.section}."):
+            reader.fail(
+                (*path, "number"), f"test {row.number} must start with its section's number {row.section}."
+            )
+        if row.points < 0:
+            reader.fail((*path, "points"), f"test {row.number}: points cannot be negative")
+        if row.number in {seen.number for seen in rows}:
+            reader.fail((*path, "number"), f"duplicate test number {row.number}")
+        rows.append(row)
+    return tuple(rows)

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from grader.batch.runner import results_are_valid
+from grader.cluster.forward import finish_forward, start_forward
 from grader.results import build_results, write_results
 from grader.table import load_table
 from gradescope.import_closure import import_closure
@@ -142,6 +143,9 @@ def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
     for module in sandbox_modules(PACKAGE_ROOT):
         open_to_sandbox(module, PACKAGE_ROOT)
     open_profile_model(profile, log_file)
+    forward, forward_log = start_forward(root / "submission") if not has_gpu else (None, "")
+    if forward_log:
+        log(forward_log, log_file)
     command = [sys.executable, "-m", "grader", "grade", str(root / "submission")]
     command += ["--results", str(results_path), "--profile", profile]
     command += ["--sandbox-user", sandbox_user, "--log", str(results_dir / "grader.log")]
@@ -162,6 +166,7 @@ def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
         write_fallback_results(results_path, outcome)
         return 0
     if not has_gpu:
+        log(finish_forward(forward, results_path, forward_log), log_file)
         add_top_note(results_path, NO_GPU_NOTE)
     log(f"score {json.loads(results_path.read_text(encoding='utf-8'))['score']}", log_file)
     return 0

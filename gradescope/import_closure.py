@@ -3,19 +3,17 @@
 Two places must know exactly which modules some code imports, and nothing more: the students'
 checker (only what the public checks need ships) and the grading image (only what the sandboxed
 student process imports is readable by it). Imports are read from the sources with `ast`, never
-by importing them; names that checks pass to the sandbox as strings (`grader.drivers.<name>`) count
-as imports too.
+by importing them. Modules named only in strings (the drivers checks hand to the sandbox) are not
+imports: whoever needs them names them.
 """
 
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 FIRST_PARTY = ("grader", "tinygpt")
-DRIVER_NAME = re.compile(r"\bgrader\.drivers\.\w+")
 
 
 def module_file(name: str, root: Path) -> Path | None:
@@ -37,8 +35,6 @@ def imported_names(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            names.update(DRIVER_NAME.findall(node.value))
     return {name for name in names if name.split(".")[0] in FIRST_PARTY}
 
 
@@ -48,10 +44,13 @@ def _with_packages(name: str) -> list[str]:
     return [".".join(parts[: end + 1]) for end in range(len(parts))]
 
 
-def import_closure(modules: Iterable[str], root: Path) -> set[Path]:
-    """The source files of `modules` and of every first-party module they import, transitively."""
+def import_closure(modules: Iterable[str], root: Path, leave_out: Iterable[str] = ()) -> set[Path]:
+    """The source files of `modules` and of every first-party module they import, transitively.
+
+    Modules in `leave_out` are neither included nor followed (optional imports a bundle withholds).
+    """
     pending = list(modules)
-    seen: set[str] = set()
+    seen: set[str] = set(leave_out)
     files: set[Path] = set()
     while pending:
         name = pending.pop()

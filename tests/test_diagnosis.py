@@ -10,11 +10,14 @@ from grader.comparison import tensor_problem
 from grader.diagnosis.attention_bugs import (
     HELPER_BUGS,
     SELF_ATTENTION_BUGS,
+    KnownBug,
     diagnose_helper,
     diagnose_self_attention,
 )
+from grader.diagnosis.attention_checks import Failure, raise_failures
 from grader.diagnosis.from_scratch import find_forbidden_use, uses_loops
 from grader.diagnosis.query_feedback import explain_query_failure
+from grader.errors import GradingFailure
 from grader.oracles import attention as oracle
 from grader.oracles.mha import reference_self_attention
 from grader.oracles.query_crafting import QUESTIONS, grader_key_value
@@ -156,3 +159,15 @@ def test_tensor_problem_describes_shape_dtype_nan_and_where_values_differ():
     assert tensor_problem(want + 1e-6, want, 1e-5) is None
     minus_inf = torch.full((2, 2), float("-inf"))
     assert tensor_problem(minus_inf, minus_inf, 1e-5) is None
+
+
+def test_a_known_bug_is_named_only_when_it_reproduces_the_failure_the_message_shows():
+    mask_after = KnownBug("mask after softmax", "the mask is applied after the softmax", lambda: None)
+    unexplained = Failure("self_attention(A)", "differs from the expected result", [])
+    explained = Failure("self_attention(B)", "differs from the expected result", [mask_after])
+    with pytest.raises(GradingFailure) as error:
+        raise_failures([unexplained, explained], 2)
+    assert "self_attention(A)" in str(error.value) and "after the softmax" not in str(error.value)
+    with pytest.raises(GradingFailure) as error:
+        raise_failures([explained, unexplained], 2)
+    assert "self_attention(B)" in str(error.value) and "after the softmax" in str(error.value)

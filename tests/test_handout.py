@@ -133,6 +133,12 @@ def test_student_template_is_fresh(fresh_build):
     assert not stale, f"student_template/ is out of date ({stale}): run `make handout`"
 
 
+def test_the_checker_is_built_into_dist_not_the_template(fresh_build):
+    assert (fresh_build / "dist" / "check.py").is_file()
+    assert not (fresh_build / "student_template" / "check.py").exists()
+    assert not (TEMPLATE / "check.py").exists(), "check.py is built into dist/ by `make handout`"
+
+
 def test_building_twice_changes_no_byte(fresh_build, tmp_path):
     build(ROOT, tmp_path / "student_template", tmp_path / "dist")
     for folder in ("student_template", "dist"):

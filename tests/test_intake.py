@@ -9,6 +9,7 @@ import pytest
 
 from grader.intake.discover import discover
 from grader.intake.normalise import IntakeError, neutralise, normalise_file
+from grader.intake.sections import read_section
 from grader.intake.slicer import slice_source
 
 EXPORTS = Path(__file__).parent / "submissions" / "exports"
@@ -113,7 +114,7 @@ def test_ipynb_is_read_from_its_code_cells_with_cell_line_provenance(tmp_path: P
     normalised = normalise_file(path)
     with pytest.raises(SyntaxError) as error:
         compile(normalised.text, normalised.filename, "exec")
-    assert normalised.where(error.value.lineno).startswith("A2S1.ipynb, cell 3, line")
+    assert normalised.where(error.value.lineno) == 'A2S1.ipynb, line 1 of the cell under "Title"'
 
 
 def test_a_broken_notebook_file_is_reported(tmp_path: Path):
@@ -222,3 +223,215 @@ def test_legacy_rule_does_not_apply_when_the_new_names_exist():
 def test_statements_sharing_a_line_are_kept_separately():
     kept = kept_lines("import torch; x = 1; y = 2\nz = y\n", ["z"])
     assert kept == ["import torch", "y = 2", "z = y"]
+
+
+# ------------------------------------------------------------------ notebooks as students leave them
+
+
+def test_a_continuation_line_starting_with_an_operator_is_python_not_a_magic():
+    source = "if (x\n    != y):\n    z = (1\n% 2)\n!ls\n"
+    assert neutralise(source).split("\n") == ["if (x", "    != y):", "    z = (1", "% 2)", "pass", ""]
+
+
+def test_a_magic_inside_a_triple_quoted_string_is_left_alone():
+    source = 'text = """\n%matplotlib inline\n!pip install x\n"""\n%time y = 1\n'
+    assert neutralise(source).split("\n") == [
+        'text = """',
+        "%matplotlib inline",
+        "!pip install x",
+        '"""',
+        "pass",
+        "",
+    ]
+
+
+def test_slicing_uses_characters_not_utf8_bytes_on_lines_with_non_ascii_text():
+    source = (
+        'import torch\nkey = torch.eye(4, 3); m_key = key.clone(); note = "‖k₂‖ = 1"\nm_key[2] = key[0]\n'
+    )
+    sliced = slice_source(source, ["key141"])
+    assert [unit.source for unit in sliced.units] == [
+        "import torch",
+        "key = torch.eye(4, 3)",
+        "key141 = key.clone()",
+        "key141[2] = key[0]",
+    ]
+
+
+def test_slice_keeps_what_definitions_read_when_they_are_defined():
+    source = """
+import functools
+LAST_DIM = -1
+SCALE = 2
+class Base:
+    pass
+def register(f):
+    return f
+class Helper(Base):
+    factor = SCALE
+@register
+def attn_softmax(A, dim=LAST_DIM) -> Helper:
+    return A.softmax(dim)
+LAST_DIM = 5
+"""
+    kept = kept_lines(source, ["attn_softmax", "Helper"])
+    assert "LAST_DIM = -1" in kept and "SCALE = 2" in kept
+    assert "LAST_DIM = 5" not in kept
+    namespace: dict = {}
+    for unit in kept:
+        exec(unit, namespace)
+    assert namespace["attn_softmax"].__defaults__ == (-1,)
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+A2S2_ANSWERS = ("make_causal_mask", "attn_softmax", "self_attention")
+OTHERS = {"A2S1": ("query121", "query122", "query131"), "A2S3": ("evaluate",)}
+
+
+def read(path: Path, answers: tuple[str, ...] = A2S2_ANSWERS, parts: tuple[int, int] = (2, 1)):
+    return read_section(path, "A2S2", answers, parts, OTHERS)
+
+
+SECTIONED = '''"""## 2.1 Implementing attention"""
+import torch
+DEVICE = "cpu"
+def make_causal_mask(n):
+    return torch.tril(torch.ones(n, n, device=DEVICE))
+def self_attention(Q, K, V, n_heads=1, causal=True):
+    return Q
+
+"""## 2.2 Experimenting with your attention"""
+import math
+DEVICE = "cuda"
+def self_attention(Q, K, V, n_heads=1, causal=True):
+    return Q * 2
+'''
+
+
+def test_a_section_is_graded_as_it_stood_before_the_next_sections_heading(tmp_path: Path):
+    source = read(write(tmp_path, "A2S2.py", SECTIONED))
+    kept = [unit.source for unit in source.sliced.units]
+    assert source.boundary is not None and source.boundary.title.startswith("2.2")
+    assert 'DEVICE = "cpu"' in kept and 'DEVICE = "cuda"' not in kept
+    assert not any("Q * 2" in unit for unit in kept)
+    assert "import math" in kept
+
+
+@pytest.mark.parametrize(
+    "heading",
+    ['"""## 2.2 Experiments"""', "# ## 2.2 Experiments", "# %% [markdown]\n# ### Part 2.2: experiments"],
+)
+def test_the_boundary_is_found_in_every_export_style(tmp_path: Path, heading: str):
+    text = SECTIONED.replace('"""## 2.2 Experimenting with your attention"""', heading)
+    assert read(write(tmp_path, "A2S2.py", text)).boundary is not None
+
+
+def test_without_a_boundary_or_with_an_answer_below_it_the_last_definition_wins(tmp_path: Path):
+    no_heading = SECTIONED.replace('"""## 2.2 Experimenting with your attention"""', "")
+    moved = SECTIONED + "def attn_softmax(A):\n    return A\n"
+    for text in (no_heading, moved):
+        source = read(write(tmp_path, "A2S2.py", text))
+        assert source.boundary is None
+        assert 'DEVICE = "cuda"' in [unit.source for unit in source.sliced.units]
+
+
+def test_an_unparseable_cell_no_answer_needs_is_left_out_with_one_note(tmp_path: Path):
+    text = "import torch\n\nmodel =\n\ndef self_attention(Q, K, V):\n    return Q\n"
+    source = read(write(tmp_path, "A2S2.py", text))
+    assert "def self_attention(Q, K, V):\n    return Q" in [unit.source for unit in source.sliced.units]
+    assert source.notes == (
+        "A2S2.py, line 3: `model =` is not valid Python (invalid syntax); that cell defines no answer, so it "
+        "was left out and costs nothing.",
+    )
+    assert source.unreadable_answers == {}
+
+
+def test_an_answer_whose_cell_does_not_parse_fails_alone_with_its_line_and_heading(tmp_path: Path):
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "source": "### Step 1: the core of attention"},
+            {"cell_type": "code", "source": ["def attn_softmax(A):\n", "    return A.softmax(dim=-1\n"]},
+            {"cell_type": "code", "source": "def self_attention(Q, K, V):\n    return Q\n"},
+        ]
+    }
+    source = read(write(tmp_path, "A2S2.ipynb", json.dumps(notebook)))
+    assert "attn_softmax" not in {name for unit in source.sliced.units for name in unit.binds}
+    assert "self_attention" in {name for unit in source.sliced.units for name in unit.binds}
+    (note,) = source.notes
+    assert note.startswith(
+        'A2S2.ipynb, line 2 of the cell under "Step 1: the core of attention": `return A.softmax(dim=-1` '
+        "is not valid Python ('(' was never closed)"
+    )
+    assert "see" not in note and "`attn_softmax` could not be graded" in note
+    assert "shown at the top" in source.unreadable_answers["attn_softmax"]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("x = 1\x00\n", "a NUL byte"),
+        ("x = " + "+".join(["1"] * 200_000) + "\n", "nested too deeply"),
+        ("x = " + "(" * 200_000 + ")" * 200_000 + "\n", "too many nested parentheses"),
+    ],
+)
+def test_hostile_chunks_are_left_out_with_a_note(tmp_path: Path, text: str, reason: str):
+    source = read(
+        write(tmp_path, "A2S2.py", "import torch\n\n" + text + "\ndef self_attention(Q):\n    return Q\n")
+    )
+    assert "self_attention" in {name for unit in source.sliced.units for name in unit.binds}
+    (note,) = source.notes
+    assert note.startswith("A2S2.py, line 3:") and reason in note
+
+
+def test_a_file_that_is_not_utf8_is_read_with_a_note(tmp_path: Path):
+    source = read(
+        write(tmp_path, "A2S2.py", "# café\ndef self_attention(Q):\n    return Q\n".encode("latin-1"))
+    )
+    assert "self_attention" in {name for unit in source.sliced.units for name in unit.binds}
+    assert "not UTF-8" in source.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ('{"cells": 5}', 'its "cells" entry is missing or not a list'),
+        ("[1, 2]", 'its "cells" entry is missing or not a list'),
+        ('{"cells": [\n  {"cell_type": "code", "source": "x"\n]}', "its JSON breaks at line 3, column 1"),
+    ],
+)
+def test_a_malformed_notebook_is_refused_with_a_message_about_the_file(
+    tmp_path: Path, content: str, words: str
+):
+    with pytest.raises(IntakeError, match="A2S2.ipynb is not a valid Jupyter notebook") as error:
+        read(write(tmp_path, "A2S2.ipynb", content))
+    assert words in str(error.value)
+
+
+def test_malformed_cells_are_skipped_with_a_note(tmp_path: Path):
+    notebook = {"cells": [5, {"cell_type": "code", "source": 7}, {"cell_type": "code", "source": "x = 1"}]}
+    source = read(write(tmp_path, "A2S2.ipynb", json.dumps(notebook)))
+    assert [note.split(" of ")[0] for note in source.notes] == ["cell 1", "cell 2"]
+
+
+def test_another_notebooks_export_in_the_slot_is_named_as_the_likely_mix_up(tmp_path: Path):
+    path = write(tmp_path, "A2S2.py", "import torch\nquery121 = torch.ones(3)\nquery122 = torch.eye(3)\n")
+    with pytest.raises(IntakeError, match="A2S2.py looks like your A2S1 export, not A2S2"):
+        read(path)
+
+
+def test_discover_grades_the_candidate_defining_the_most_answers_and_says_why(tmp_path: Path):
+    write(tmp_path, "A2S2.py", "def self_attention(Q):\n    return Q\n")
+    write(
+        tmp_path, "A2S2 (1).py", "def self_attention(Q):\n    return Q\ndef attn_softmax(A):\n    return A\n"
+    )
+    found = discover(tmp_path, ["A2S2"], {"A2S2": A2S2_ANSWERS})["A2S2"]
+    assert found.path.name == "A2S2 (1).py"
+    assert found.why == "it implements 2 of the 3 answers, more than A2S2.py (1)"
+    write(tmp_path, "A2S2.py", "def self_attention(Q):\n    return Q\ndef attn_softmax(A):\n    return A\n")
+    found = discover(tmp_path, ["A2S2"], {"A2S2": A2S2_ANSWERS})["A2S2"]
+    assert found.path.name == "A2S2.py" and "plainest" in found.why

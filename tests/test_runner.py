@@ -99,7 +99,7 @@ def test_cli_grades_prints_the_table_and_exits_zero(tmp_path: Path):
     ("args", "message"),
     [
         (["grade", "/nonexistent/folder"], "is not a folder"),
-        (["grade", ".", "--sections", "9"], "numbers from 1 to 3"),
+        (["grade", ".", "--sections", "9"], "numbers among 1,2,3"),
         (["grade", ".", "--profile", "huge"], "unknown profile 'huge'"),
         (["grade", ".", "--tests", "2.1.1,9.9.9"], "no such test: 9.9.9"),
     ],

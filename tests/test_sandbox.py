@@ -183,7 +183,7 @@ def answer():
     assert survivors == []
 
 
-def test_a_syntax_error_fails_its_section_with_the_line_and_lists_every_test(tmp_path: Path):
+def test_a_syntax_error_fails_what_its_cell_defines_with_the_line_and_lists_every_test(tmp_path: Path):
     submission = tmp_path / "submission"
     submission.mkdir()
     (submission / "A2S1.py").write_text("import torch\nquery121 = torch.ones(3\n")
@@ -191,8 +191,10 @@ def test_a_syntax_error_fails_its_section_with_the_line_and_lists_every_test(tmp
     validate(results)
     tests = {test["number"]: test for test in results["tests"]}
     assert list(tests) == [row.number for row in load_table().tests]
-    for number in ("1.2.1", "1.2.2", "1.3.1"):
-        assert "cannot be read as Python (A2S1.py, line 2" in tests[number]["output"]
+    assert "A2S1.py, line 2: `query121 = torch.ones(3` is not valid Python" in results["output"]
+    assert "`query121` could not be read" in tests["1.2.1"]["output"]
+    for number in ("1.2.2", "1.3.1"):
+        assert "is not defined in A2S1.py" in tests[number]["output"]
     assert results["score"] == 0
 
 

@@ -25,13 +25,13 @@ NOBODY = 65534
 
 @pytest.fixture(scope="module")
 def built() -> Iterator[tuple[Path, Path]]:
-    """`make handout`'s outputs (student template with check.py, reference submission), under /tmp
-    with open permissions so that an unprivileged user can run the checker on them."""
+    """`make handout`'s outputs (the student template, and dist/ with check.py and the reference
+    submission), under /tmp with open permissions so that an unprivileged user can run the checker."""
     top = Path(tempfile.mkdtemp(prefix="a2-checker-", dir="/tmp"))
     top.chmod(0o755)
     student_dir, dist_dir = top / "student_template", top / "dist"
     build(REPO, student_dir, dist_dir)
-    yield student_dir, dist_dir / "reference_submission"
+    yield student_dir, dist_dir
     shutil.rmtree(top, ignore_errors=True)
 
 
@@ -60,8 +60,8 @@ def _rows(output: str) -> dict[str, str]:
 
 
 def test_reference_passes_every_public_test_and_hidden_ones_are_named(built: tuple[Path, Path]) -> None:
-    student_dir, reference = built
-    output = run_checker(student_dir / "check.py", cwd=reference)
+    _, dist_dir = built
+    output = run_checker(dist_dir / "check.py", cwd=dist_dir / "reference_submission")
     table = load_table()
     public = [row.number for row in table.select(public_only=True)]
     rows = _rows(output)
@@ -73,13 +73,13 @@ def test_reference_passes_every_public_test_and_hidden_ones_are_named(built: tup
 
 
 def test_template_rows_say_not_implemented_for_an_unprivileged_user(built: tuple[Path, Path]) -> None:
-    student_dir, _ = built
+    student_dir, dist_dir = built
     home = Path(tempfile.mkdtemp(prefix="a2-student-home-", dir="/tmp"))
     home.chmod(0o777)
     try:
         shutil.copy(student_dir / "A2S2.ipynb", home / "A2S2.ipynb")
         as_user = NOBODY if os.geteuid() == 0 else None
-        output = run_checker(student_dir / "check.py", "A2S2.ipynb", cwd=home, as_user=as_user)
+        output = run_checker(dist_dir / "check.py", "A2S2.ipynb", cwd=home, as_user=as_user)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     rows = _rows(output)
@@ -90,10 +90,10 @@ def test_template_rows_say_not_implemented_for_an_unprivileged_user(built: tuple
 
 
 def test_a_broken_file_is_named_with_its_line(built: tuple[Path, Path], tmp_path: Path) -> None:
-    student_dir, _ = built
+    _, dist_dir = built
     broken = tmp_path / "A2S1.py"
     broken.write_text("import torch\n\nquery121 = torch.tensor([1.0, 2.0, 3.0]\nquery122 = None\n")
-    output = run_checker(student_dir / "check.py", str(broken), cwd=tmp_path)
+    output = run_checker(dist_dir / "check.py", str(broken), cwd=tmp_path)
     rows = _rows(output)
     assert all("FAILED" in rows[number] for number in rows), output
     assert "line 3" in output, output
@@ -112,7 +112,7 @@ def blocking_request(request, timeout_sec=None):
 
 def test_in_colab_the_open_notebook_is_checked(built: tuple[Path, Path], tmp_path: Path) -> None:
     """Colab's one cell, with google.colab's notebook request stood in for by the reference notebook."""
-    student_dir, reference = built
+    _, dist_dir = built
     fake = tmp_path / "fake" / "google" / "colab"
     fake.mkdir(parents=True)
     (fake.parent / "__init__.py").write_text("")
@@ -120,8 +120,8 @@ def test_in_colab_the_open_notebook_is_checked(built: tuple[Path, Path], tmp_pat
     (fake / "_message.py").write_text(FAKE_COLAB)
     env = {
         **os.environ,
-        "PYTHONPATH": f"{student_dir}:{tmp_path / 'fake'}",
-        "FAKE_NOTEBOOK": str(reference.parent / "reference" / "A2S1.ipynb"),
+        "PYTHONPATH": f"{dist_dir}:{tmp_path / 'fake'}",
+        "FAKE_NOTEBOOK": str(dist_dir / "reference" / "A2S1.ipynb"),
     }
     cell = "import check; check.check_this_notebook('A2S1')"
     finished = subprocess.run(

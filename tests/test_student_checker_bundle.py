@@ -1,6 +1,7 @@
 """The leak scan of the students' checker: nothing hidden, no solution, no data reaches students.
 
-It reads the bundle back out of the built check.py, as a student could, and scans every file.
+It reads the bundle back out of the built check.py, as a student could, and scans every file; and it
+holds handout/checker_manifest.py to exactly what the public checks need.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from grader.table import load_table
-from handout.checker_bundle import graded_numbers, write_checker_bundle
+from gradescope.import_closure import import_closure, imported_names
+from handout.checker_bundle import write_checker_bundle
+from handout.checker_manifest import ENTRY_MODULES, PUBLIC_DRIVERS, SHIPPED_FILES, WITHHELD
 from handout.markers import solution_lines
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,6 +28,20 @@ REPO = Path(__file__).resolve().parent.parent
 # handout's text names; it identifies no solution, and the checks' messages may well quote it.
 MIN_SOLUTION_NAMES = 3
 ALLOWED_SUFFIXES = {".py", ".toml", ".ini", ".json"}
+
+
+def graded_numbers(path: Path) -> set[str]:
+    """The test numbers of the `@pytest.mark.graded("N")` markers in a check file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return {
+        str(node.args[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "graded"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
 
 
 def names_in(code: str) -> set[str]:
@@ -89,3 +106,45 @@ def test_no_data_or_labels_ship(bundle: dict[str, str]) -> None:
     json_files = [name for name in bundle if name.endswith(".json")]
     assert all(name.startswith("grader/schemas/") for name in json_files), json_files
     assert not [name for name in bundle if ".cache" in name or "/data/" in name]
+
+
+def public_check_files() -> set[Path]:
+    """The check files whose every graded test is public in the table."""
+    public = {row.number for row in load_table().tests if row.visibility == "public"}
+    return {
+        path
+        for path in (REPO / "grader" / "checks").glob("*.py")
+        if graded_numbers(path) and graded_numbers(path) <= public
+    }
+
+
+def test_the_bundle_is_exactly_the_manifest(bundle: dict[str, str]) -> None:
+    assert sorted(bundle) == sorted(SHIPPED_FILES)
+
+
+def test_the_manifest_ships_what_the_public_checks_need_and_nothing_more() -> None:
+    checks = public_check_files()
+    starts = [*ENTRY_MODULES, *PUBLIC_DRIVERS, *(name for path in checks for name in imported_names(path))]
+    closure = import_closure(starts, REPO, leave_out=WITHHELD)
+    needed = {path.relative_to(REPO).as_posix() for path in checks | closure}
+    shipped = {name for name in SHIPPED_FILES if name.endswith(".py")}
+    assert not needed - shipped, f"add to handout/checker_manifest.py: {sorted(needed - shipped)}"
+    assert not shipped - needed, f"nothing public needs these; drop them: {sorted(shipped - needed)}"
+
+
+def test_the_drivers_the_public_checks_call_are_declared() -> None:
+    called = {
+        match.split(":")[0]
+        for path in public_check_files()
+        for match in re.findall(r"grader\.drivers\.\w+(?::\w+)?", path.read_text(encoding="utf-8"))
+    }
+    assert called == set(PUBLIC_DRIVERS)
+
+
+def test_withheld_modules_are_optional_where_shipped_code_imports_them(bundle: dict[str, str]) -> None:
+    for name in WITHHELD:
+        assert f"{name.replace('.', '/')}.py" not in bundle
+        importers = [path for path, text in bundle.items() if path.endswith(".py") and name in text]
+        assert importers, f"{name} is withheld but no shipped module imports it: drop it from WITHHELD"
+        for path in importers:
+            assert "except ModuleNotFoundError" in bundle[path], f"{path} must do without {name}"

@@ -7,7 +7,7 @@ silently drops out of the gradebook. The status distinguishes what an instructor
 - `no file`: none of the graded notebooks was in the submission;
 - `untouched template`: nothing passed and every test met an unanswered TODO or a missing file;
 - `student error`: a whole section could not run (a file that does not parse, code that crashes or
-  exits while loading, a load that hangs);
+  exits while loading, a load that hangs), or nothing passed and the student's code failed somewhere;
 - `timeout`: the grading run itself passed its limit and was stopped;
 - `internal grader error`: the grader failed (not the student's fault): regrade after fixing it.
 """
@@ -105,9 +105,15 @@ def _number(value: Any) -> float:
 
 
 def integrity_text(value: Any) -> str:
-    """An integrity flag as one line, whatever shape the checks gave it (text, list, mapping, bool)."""
+    """Integrity flags as one line: the grader's `{"flagged": …, "flags": [{"section", "kind", "what",
+    "where"}]}` as `§2 recorder: what (where); …`, and any other shape (text, list, mapping) readably."""
     if not value:
         return ""
+    if isinstance(value, dict) and "flags" in value:
+        return integrity_text(value["flags"])
+    if isinstance(value, dict) and "what" in value:
+        where = f" ({value['where']})" if value.get("where") else ""
+        return f"§{value.get('section', '?')} {value.get('kind', 'flag')}: {value['what']}{where}"
     if isinstance(value, dict):
         return "; ".join(f"{key}: {integrity_text(item)}" for key, item in value.items() if item)
     if isinstance(value, list | tuple):
@@ -155,6 +161,8 @@ def submission_status(outcome: Outcome, results: Results | None, graded: list[Te
         return NO_FILE
     if all(status in UNANSWERED for status in statuses):
         return UNTOUCHED
+    if errors.PASSED not in statuses and errors.STUDENT_ERROR in statuses:
+        return STUDENT_ERROR
     by_section: dict[int, list[str]] = defaultdict(list)
     for row in graded:
         by_section[row.section].append(results.tests[row.number].status)

@@ -72,7 +72,7 @@ def default_timeout(table: AssignmentTable, sections: Iterable[int] | None) -> f
     """An upper bound on a sound grading run: every selected test and section load at its limit."""
     chosen = set(sections) if sections is not None else None
     rows = table.select(chosen)
-    loads = len({row.section for row in rows}) * float(table.sandbox.get("load_timeout", 0))
+    loads = len({row.section for row in rows}) * table.sandbox.load_timeout
     return sum(row.timeout for row in rows) + loads + RUN_SLACK_SECONDS
 
 
@@ -88,7 +88,7 @@ def read_outcome(folder: Path) -> Outcome | None:
         return None
 
 
-def _write_outcome(folder: Path, outcome: Outcome) -> None:
+def write_outcome(folder: Path, outcome: Outcome) -> None:
     partial = folder / f".{OUTCOME_FILE}.partial"
     partial.write_text(json.dumps(asdict(outcome), indent=2), encoding="utf-8")
     partial.replace(folder / OUTCOME_FILE)
@@ -165,7 +165,7 @@ class BatchRunner:
         if self._stopping.is_set():
             raise KeyboardInterrupt
         outcome = self._judge(submission, folder, returncode, time.monotonic() - started)
-        _write_outcome(folder, outcome)
+        write_outcome(folder, outcome)
         return outcome
 
     def _judge(self, submission: Submission, folder: Path, returncode: int | None, seconds: float) -> Outcome:

@@ -55,7 +55,7 @@ def _check_query(a2s1, number: str, tolerances, note) -> None:
     question = QUESTIONS[number]
     key, _ = grader_key_value()
     queries = _answer(a2s1, question.name, question.query_rows)
-    _check_output(number, queries, key, tolerances["query_error"], note)
+    _check_output(number, queries, key, tolerances.query_error, note)
 
 
 def _student_key(a2s1, number: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,15 +100,15 @@ def test_query132_averages_first_two(a2s1, tolerances, note):
 @pytest.mark.graded("1.4.1")
 def test_key141_averages_first_three(a2s1, tolerances, note):
     student_key, query = _student_key(a2s1, "1.4.1")
-    _check_output("1.4.1", query, student_key, tolerances["query_error"], note)
+    _check_output("1.4.1", query, student_key, tolerances.query_error, note)
 
 
 @pytest.mark.graded("1.4.2")
 def test_key142_unit_length_selects_v2(a2s1, tolerances, note):
     student_key, query = _student_key(a2s1, "1.4.2")
     norm = float(student_key[REPLACEABLE_KEY_ROW].norm())
-    if abs(norm - 1) > tolerances["key_norm"]:
+    if abs(norm - 1) > tolerances.key_norm:
         raise GradingFailure(
-            f"k2 in key142 has length {norm:.3f}; it must have length 1 (± {tolerances['key_norm']})."
+            f"k2 in key142 has length {norm:.3f}; it must have length 1 (± {tolerances.key_norm})."
         )
-    _check_output("1.4.2", query, student_key, tolerances["query_error"], note)
+    _check_output("1.4.2", query, student_key, tolerances.query_error, note)

@@ -79,11 +79,11 @@ def test_pairwise_similarities(a2s2, tolerances, note, hidden_seed):
     ]
     calls = [((q, k), oracle.pairwise_similarities(q, k), f"Q {_shown(q)}, K {_shown(k)}") for q, k in pairs]
     try:
-        _check_helper(a2s2, "pairwise_similarities", calls, tolerances["attention"], note)
+        _check_helper(a2s2, "pairwise_similarities", calls, tolerances.attention, note)
     except StudentRaised as raised:
         args, want, shown = calls[0]
         first_ok = (
-            helper_failure(a2s2, "pairwise_similarities", args, want, tolerances["attention"], shown) is None
+            helper_failure(a2s2, "pairwise_similarities", args, want, tolerances.attention, shown) is None
         )
         hint = (
             " It works on 3-D inputs but not with more leading dims: transpose the last two dims, "
@@ -103,7 +103,7 @@ def test_attn_scaled(a2s2, tolerances, note, hidden_seed):
         calls.append(
             ((a, n_embd, n_heads), oracle.attn_scaled(a, n_embd, n_heads), f"A, {n_embd}, {n_heads}")
         )
-    _check_helper(a2s2, "attn_scaled", calls, tolerances["attention"], note)
+    _check_helper(a2s2, "attn_scaled", calls, tolerances.attention, note)
 
 
 @pytest.mark.graded("2.1.3")
@@ -111,7 +111,7 @@ def test_attn_softmax(a2s2, tolerances, note, hidden_seed):
     shapes = [(2, 3, 5, 5), (4, 6, 6), (1, 1, 1, 1), (2, 2, 3, 9)]
     inputs = [_randn(hidden_seed, *shape, seed=20 + i, scale=3.0) for i, shape in enumerate(shapes)]
     calls = [((a,), oracle.attn_softmax(a), _shown(a)) for a in inputs]
-    _check_helper(a2s2, "attn_softmax", calls, tolerances["attention"], note)
+    _check_helper(a2s2, "attn_softmax", calls, tolerances.attention, note)
 
 
 @pytest.mark.graded("2.1.4")
@@ -124,7 +124,7 @@ def test_compute_outputs(a2s2, tolerances, note, hidden_seed):
             _randn(hidden_seed, *v_shape, seed=40 + i),
         )
         calls.append(((a, v), oracle.compute_outputs(a, v), f"A {_shown(a)}, V {_shown(v)}"))
-    _check_helper(a2s2, "compute_outputs", calls, tolerances["attention"], note)
+    _check_helper(a2s2, "compute_outputs", calls, tolerances.attention, note)
 
 
 @pytest.mark.graded("2.1.5")
@@ -174,10 +174,10 @@ def test_apply_causal_mask(a2s2, tolerances, note, hidden_seed):
             f"apply_causal_mask(mask, A {_shown(a)})",
             got,
             want,
-            tolerances["attention"],
+            tolerances.attention,
             lambda wrong, mask=mask, a=a: helper_matches("apply_causal_mask", wrong, mask, a),
         )
-        if failure and not _masks_like_minus_inf(got, a, want, tolerances["attention"]):
+        if failure and not _masks_like_minus_inf(got, a, want, tolerances.attention):
             failures.append(failure)
     raise_failures(failures, 4)
 
@@ -200,7 +200,7 @@ def test_split_heads(a2s2, tolerances, note, hidden_seed):
     for i, (shape, n_heads) in enumerate(settings):
         x = _randn(hidden_seed, *shape, seed=60 + i)
         calls.append(((x, n_heads), oracle.split_heads(x, n_heads), f"x {_shown(x)}, {n_heads}"))
-    _check_helper(a2s2, "split_heads", calls, tolerances["attention"], note)
+    _check_helper(a2s2, "split_heads", calls, tolerances.attention, note)
 
 
 @pytest.mark.graded("2.1.8")
@@ -208,7 +208,7 @@ def test_merge_heads(a2s2, tolerances, note, hidden_seed):
     shapes = [(2, 3, 5, 4), (1, 8, 1, 1), (3, 1, 7, 6), (2, 4, 65, 12)]
     inputs = [_randn(hidden_seed, *shape, seed=70 + i) for i, shape in enumerate(shapes)]
     calls = [((y,), oracle.merge_heads(y), f"y {_shown(y)}") for y in inputs]
-    _check_helper(a2s2, "merge_heads", calls, tolerances["attention"], note)
+    _check_helper(a2s2, "merge_heads", calls, tolerances.attention, note)
 
 
 def _shape_test(a2s2, causal: bool, tolerances, cuda_available: bool, note, hidden_seed: int) -> None:
@@ -216,7 +216,7 @@ def _shape_test(a2s2, causal: bool, tolerances, cuda_available: bool, note, hidd
     note_loops(a2s2, "self_attention", note)
     cases = [Case(*sizes, causal=causal) for sizes in SHAPE_CASES]
     devices = [None, "cuda"] if cuda_available else [None]
-    check_self_attention_cases(a2s2, cases, tolerances["attention"], hidden_seed, devices)
+    check_self_attention_cases(a2s2, cases, tolerances.attention, hidden_seed, devices)
 
 
 @pytest.mark.graded("2.1.12")
@@ -284,12 +284,7 @@ def test_attention_trains_gpt(a2s2, table, tolerances, note, hidden_seed):
     training = small_gpt.plan(hidden_seed)
     timeout = table.test("2.1.14").timeout - 60
     try:
-        reply = a2s2.run(
-            "grader.drivers.gpt_training:train",
-            training.driver_params(),
-            timeout=timeout,
-            what="init_qkv_proj and self_attention",
-        )
+        reply = a2s2.run("grader.drivers.gpt_training:train", training.driver_params(), timeout=timeout)
     except StudentRaised as raised:
         raise GradingFailure(
             f"Training a small GPT with your init_qkv_proj and self_attention failed: {raised}"
@@ -310,13 +305,13 @@ def test_attention_trains_gpt(a2s2, table, tolerances, note, hidden_seed):
     after = small_gpt.held_out_loss(trained, training)
     if not (math.isfinite(before) and math.isfinite(after)):
         raise GradingFailure(NAN_LOSS)
-    if not within(small_gpt.padding_leak(trained, training), tolerances["gpt_padding_leak"]):
+    if not within(small_gpt.padding_leak(trained, training), tolerances.gpt_padding_leak):
         raise GradingFailure(
             "In the GPT, a token's prediction changes when padding is appended after it, so tokens see "
             "positions that come later. With causal=True, each token may attend only to itself and earlier "
             "tokens: a lower-triangular mask applied before the softmax."
         )
-    least = tolerances["gpt_loss_drop"]
+    least = tolerances.gpt_loss_drop
     steps = small_gpt.STEPS
     if not within(least, before - after):
         raise GradingFailure(

@@ -21,7 +21,7 @@ def _notebook_test(a2s2, case: Case, tolerances, cuda_available: bool, note) -> 
     require_from_scratch(a2s2, "self_attention")
     note_loops(a2s2, "self_attention", note)
     devices = [None, "cuda"] if cuda_available else [None]
-    check_self_attention_cases(a2s2, [case], tolerances["attention"], NOTEBOOK_SEED, devices)
+    check_self_attention_cases(a2s2, [case], tolerances.attention, NOTEBOOK_SEED, devices)
 
 
 @pytest.mark.graded("2.1.9")

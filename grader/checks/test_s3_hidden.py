@@ -41,7 +41,6 @@ def test_collate_fn_truncates_at_512_tokens(a2s3, profile, hidden_seed):
             f"{PROBES}:probe_collate",
             {"model_dir": resources.model_dir, "batches": [batch]},
             timeout=PROBE_TIMEOUT,
-            what="SST2Dataset.collate_fn",
         ),
         "SST2Dataset.collate_fn",
         {"batches": list},
@@ -96,7 +95,7 @@ def test_train_one_epoch(a2s3, profile, hidden_seed):
         "seed": hidden_seed,
     }
     reply = raise_probe_error(
-        a2s3.run(f"{PROBES}:probe_train_one_epoch", params, timeout=PROBE_TIMEOUT, what="train_one_epoch"),
+        a2s3.run(f"{PROBES}:probe_train_one_epoch", params, timeout=PROBE_TIMEOUT),
         "train_one_epoch",
         {"weights": dict},
     )
@@ -154,7 +153,7 @@ def test_evaluate(a2s3, profile, note, hidden_seed):
     )
     params = {"model_dir": resources.model_dir, "examples": examples, "batch_size": batch_size}
     reply = raise_probe_error(
-        a2s3.run(f"{PROBES}:probe_evaluate", params, timeout=PROBE_TIMEOUT, what="evaluate"),
+        a2s3.run(f"{PROBES}:probe_evaluate", params, timeout=PROBE_TIMEOUT),
         "evaluate",
         {"forwards": list, "unchanged": bool, "gradients": bool},
     )
@@ -173,28 +172,27 @@ def test_evaluate(a2s3, profile, note, hidden_seed):
 
 @pytest.mark.graded("3.5.1")
 def test_pipeline_finetunes_past_the_threshold(a2s3, profile, table, cuda_available, note, leaderboard):
-    settings = profile.settings
     if profile.device == "cuda" and not cuda_available:
         raise GradingFailure(
-            f"The '{profile.name}' profile finetunes {settings['model']} on a GPU, and no GPU was found on "
+            f"The '{profile.name}' profile finetunes {profile.model} on a GPU, and no GPU was found on "
             "the machine that graded this submission, so the threshold run did not take place. This is not "
             "a problem with your code: the course staff must run the grader on a machine with a GPU."
         )
     resources = load_resources(profile)
-    heldout = str(settings.get("heldout_split", "test"))
+    heldout = profile.heldout_split
     params = {
         "model_dir": resources.model_dir,
         "examples": resources.splits["train"],
-        "epochs": int(settings["epochs"]),
-        "batch_size": int(settings["batch_size"]),
-        "learning_rate": float(settings["learning_rate"]),
-        "adam_eps": float(settings["adam_eps"]),
-        "seed": int(settings["seed"]),
+        "epochs": profile.epochs,
+        "batch_size": profile.batch_size,
+        "learning_rate": profile.learning_rate,
+        "adam_eps": profile.adam_eps,
+        "seed": profile.seed,
         "device": profile.device,
     }
     timeout = table.test("3.5.1").timeout - COUNTING_MARGIN
     try:
-        reply = a2s3.run(THRESHOLD_DRIVER, params, timeout=timeout, what="train_one_epoch")
+        reply = a2s3.run(THRESHOLD_DRIVER, params, timeout=timeout)
     except GradingFailure as failure:
         raise GradingFailure(f"While the grader finetuned the model with your pipeline: {failure}") from None
     if not isinstance(reply, dict) or "weights" not in reply:

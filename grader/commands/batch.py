@@ -21,6 +21,7 @@ from grader.batch.gradebook import GRADES_FILE, write_gradebook
 from grader.batch.grades import GRADER_ERROR, STATUSES, GradeRow, collect_rows
 from grader.batch.report import write_report
 from grader.batch.runner import BatchOptions, default_timeout, run_batch
+from grader.cluster.slurm import SlurmError, SlurmOptions, run_on_slurm
 from grader.commands.grade import add_run_options
 from grader.table import TableError, load_table
 
@@ -29,9 +30,9 @@ def _positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--jobs takes a whole number, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError("--jobs must be at least 1")
+        raise argparse.ArgumentTypeError(f"expected at least 1, not {value}")
     return value
 
 
@@ -83,6 +84,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="POINTS",
         help="report.md lists the students whose base points are below this (default: 60%% of the maximum)",
     )
+    cluster = parser.add_argument_group(
+        "Slurm",
+        "grade as one Slurm job array (OUT_DIR, EXPORT and this installation on storage every node mounts)",
+    )
+    cluster.add_argument("--slurm", action="store_true", help="submit the grading to Slurm and wait for it")
+    cluster.add_argument(
+        "--partition", default=None, help="the Slurm partition (default: the cluster's default)"
+    )
+    cluster.add_argument("--gres", default=None, help="generic resources per task, e.g. gpu:1")
+    cluster.add_argument(
+        "--max-parallel",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="at most N tasks at once (default: no cap)",
+    )
+    cluster.add_argument(
+        "--per-task",
+        type=_positive,
+        default=1,
+        metavar="K",
+        help="submissions graded by each task (default 1)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -121,9 +145,21 @@ def run(args: argparse.Namespace) -> int:
     options = BatchOptions(
         profile.name, jobs, timeout, sections, args.sandbox_user, args.force, tuple(args.grader_command or ())
     )
-    print(terminal_text(f"Grading {len(submissions)} submission(s) from {export_dir}, {jobs} at a time."))
     try:
-        outcomes = run_batch(submissions, args.out, options)
+        if args.slurm:
+            print(terminal_text(f"Grading {len(submissions)} submission(s) from {export_dir} on Slurm."))
+            slurm = SlurmOptions(args.partition, args.gres, args.max_parallel, args.per_task)
+            outcomes = run_on_slurm(submissions, args.out, options, slurm)
+        else:
+            print(
+                terminal_text(
+                    f"Grading {len(submissions)} submission(s) from {export_dir}, {jobs} at a time."
+                )
+            )
+            outcomes = run_batch(submissions, args.out, options)
+    except SlurmError as error:
+        print(terminal_text(f"error: {error}"))
+        return 2
     except KeyboardInterrupt:
         print("Interrupted. Finished submissions are kept; run the same command again to resume.")
         return 130

@@ -13,12 +13,14 @@ from grader.table import TableError, load_table
 
 
 def parse_sections(text: str) -> set[int]:
+    """The section numbers of ``--sections``, each one a section of the table."""
+    known = ",".join(str(number) for number in load_table().sections)
     try:
         sections = {int(part) for part in text.split(",") if part.strip()}
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--sections takes numbers such as 1,2,3, not {text!r}") from None
-    if not sections or not sections <= {1, 2, 3}:
-        raise argparse.ArgumentTypeError(f"--sections takes numbers from 1 to 3, not {text!r}")
+        raise argparse.ArgumentTypeError(f"--sections takes numbers such as {known}, not {text!r}") from None
+    if not sections or not sections <= set(load_table().sections):
+        raise argparse.ArgumentTypeError(f"--sections takes numbers among {known}, not {text!r}")
     return sections
 
 

@@ -8,7 +8,6 @@ expected values.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -24,20 +23,21 @@ from grader.integrity import Flag, failure_message
 from grader.oracles.mha import reference_self_attention
 
 #: The known-bug diagnosis rebuilds every bug from working helpers, so the students' local checker
-#: leaves it out (its bundle follows static imports only, and this one is looked up by name). Without
-#: it a failure still says where the result is wrong, and that the full grader names the likely bug.
+#: leaves it out (handout/checker_manifest.py withholds it). Without it a failure still says where
+#: the result is wrong, and that the full grader names the likely bug.
 DIAGNOSIS_MODULE = "grader.diagnosis.attention_bugs"
 NO_DIAGNOSIS = "(When Gradescope grades it, this message also names the likely bug.)"
 
 
 def known_bugs() -> ModuleType | None:
-    """The diagnosis module, or None where it is not shipped (the students' checker)."""
+    """The diagnosis module, or None where it is withheld (the students' checker)."""
     try:
-        return importlib.import_module(DIAGNOSIS_MODULE)
+        import grader.diagnosis.attention_bugs as attention_bugs
     except ModuleNotFoundError as missing:
         if missing.name != DIAGNOSIS_MODULE:
             raise
         return None
+    return attention_bugs
 
 
 LOOP_NOTE = (
@@ -147,12 +147,17 @@ def _explain(finder: str, *args: Any) -> list[Any]:
 
 
 def raise_failures(failures: list[Failure], total: int) -> None:
-    """Fail with the first failure, the count, and the bug that best explains all of them."""
+    """Fail with the first failure, the count, and the bug that best explains all of them.
+
+    The bug named is one that reproduces the first failure, the one the message shows: a bug found
+    on another input is never attached to it.
+    """
     if not failures:
         return
     bugs = known_bugs()
-    bug = bugs.consistent_bug([f.candidates for f in failures if f.candidates]) if bugs else None
     first = failures[0]
+    others = [f.candidates for f in failures[1:] if f.candidates]
+    bug = bugs.consistent_bug([first.candidates, *others]) if bugs and first.candidates else None
     count = f"Wrong on {len(failures)} of {total} inputs. First: " if total > 1 else ""
     hint = bug.message() if bug else "" if bugs else NO_DIAGNOSIS
     raise GradingFailure(f"{count}{first.call} {first.problem}." + (f" {hint}" if hint else ""))

@@ -2,7 +2,9 @@
 
 Students upload `A2S1.py`, `A2S1 (1).py`, `a2s1.py`, `copy_of_a2s1.py` (Colab's name for a copied
 notebook), an `.ipynb` instead, or a folder such as `submission/hw2/A2S1.py`. We accept every one of
-these and choose deterministically when several candidates exist.
+these. When several candidates exist, the one that defines the most of the notebook's answers is
+graded (an old, unfinished `A2S1.py` next to the finished `A2S1 (1).py` loses); on a tie, the plainest
+name wins (`A2S1.py`, then `A2S1 (1).py`, then other names; `.py` before `.ipynb`; shallower first).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class Found:
     stem: str
     path: Path | None
     passed_over: tuple[Path, ...] = field(default_factory=tuple)
+    why: str = ""
 
 
 def _pattern(stem: str) -> re.Pattern[str]:
@@ -48,10 +51,37 @@ def candidates(root: Path, stem: str) -> list[Path]:
     return sorted(found, key=lambda path: _rank(path, root, stem))
 
 
-def discover(root: Path, stems: list[str]) -> dict[str, Found]:
-    """Map each notebook stem (e.g. "A2S1") to the file chosen for it, or to None if absent."""
+def _choose(root: Path, stem: str, options: list[Path], answers: tuple[str, ...]) -> Found:
+    from grader.intake.sections import answers_defined
+
+    counts = {path: len(answers_defined(path, answers)) for path in options}
+    ranked = sorted(options, key=lambda path: -counts[path])
+    best, others = ranked[0], ranked[1:]
+    if counts[best] > counts[others[0]]:
+        why = f"it implements {counts[best]} of the {len(answers)} answers, more than " + ", ".join(
+            f"{path.relative_to(root)} ({counts[path]})" for path in others
+        )
+    else:
+        why = (
+            "it implements as many answers as "
+            + ", ".join(str(path.relative_to(root)) for path in others if counts[path] == counts[best])
+            + ", and its name is the plainest"
+        )
+    return Found(stem, best, tuple(others), why)
+
+
+def discover(
+    root: Path, stems: list[str], answers: dict[str, tuple[str, ...]] | None = None
+) -> dict[str, Found]:
+    """Map each notebook stem (e.g. "A2S1") to the file chosen for it, or to None if absent.
+
+    With `answers` (each stem's answer names), several candidates are told apart by what they define.
+    """
     result = {}
     for stem in stems:
         options = candidates(root, stem)
-        result[stem] = Found(stem, options[0] if options else None, tuple(options[1:]))
+        if len(options) > 1 and answers and stem in answers:
+            result[stem] = _choose(root, stem, options, answers[stem])
+        else:
+            result[stem] = Found(stem, options[0] if options else None, tuple(options[1:]))
     return result

@@ -3,26 +3,44 @@
 Exports hold lines that are not Python: Colab's "Download .py" keeps `!pip install …` and
 `%matplotlib inline` as typed, nbconvert writes `get_ipython().system(…)`, and students leave
 `torch.tril?` help lines behind. Each such line becomes `pass` at the same indentation, so the file
-parses, blocks stay valid, and line numbers in messages still match the student's file. A `.ipynb`
-is flattened to its code cells, with a map back to (cell, line) for messages.
+parses, blocks stay valid, and line numbers in messages still match the student's file. Only a line
+where a statement can start is touched: inside brackets, a string or after a backslash, a line that
+begins with `!=` or `%` is ordinary Python and stays as it is.
+
+A `.ipynb` is flattened to one text: each cell starts with a `# %%` marker line, code cells keep their
+lines, markdown cells become comment lines (so their headings are found like a jupytext export's), and
+a map leads back to (cell, line) for messages. Text is decoded by its byte-order mark or coding line,
+else as UTF-8; bytes that are not text are replaced and noted, never fatal.
 """
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 import re
-from dataclasses import dataclass
+import tokenize
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from grader.intake.headings import Heading, find_headings, heading_before
 
 CELL_MARKER = re.compile(r"^\s*#\s*(?:In\s*\[[^\]]*\]\s*:|%%)")
 HELP_LINE = re.compile(r"^\s*(?:\?{1,2}[\w.]+|[\w.]+\?{1,2})\s*$")
 SHELL_ASSIGN = re.compile(r"^(\s*)([\w.]+(?:\s*,\s*[\w.]+)*)\s*=\s*(?:!|%|get_ipython\(\))")
 # Cell magics whose body is still Python; any other cell magic (%%bash, %%writefile …) is not.
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"))
+BOMS += ((codecs.BOM_UTF16_BE, "utf-16"), (codecs.BOM_UTF8, "utf-8-sig"))
 
 
 class IntakeError(ValueError):
     """The file cannot be read as a notebook export; the message is for the student."""
+
+    @property
+    def headline(self) -> str:
+        """The message's first clause, e.g. `A2S2.py looks like your A2S1 export, not A2S2`."""
+        return str(self).split(":")[0].rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -32,16 +50,87 @@ class Normalised:
     text: str
     filename: str
     cell_lines: tuple[tuple[int, int], ...] | None = None
+    notes: tuple[str, ...] = ()
+    headings: tuple[Heading, ...] = field(default=())
+
+    def line_text(self, lineno: int, width: int = 100) -> str:
+        """The line as the student typed it, shortened, with invisible characters made visible."""
+        lines = self.text.split("\n")
+        line = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+        line = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in line)
+        return line if len(line) <= width else line[: width - 1] + "…"
 
     def where(self, lineno: int) -> str:
+        """`A2S2.py, line 143 (under "Step 2: causal masking")`, or the cell's line in a `.ipynb`."""
+        heading = heading_before(self.headings, lineno)
+        under = f'under "{heading.title}"' if heading else ""
         if self.cell_lines and 0 < lineno <= len(self.cell_lines):
             cell, line = self.cell_lines[lineno - 1]
-            return f"{self.filename}, cell {cell}, line {line}"
-        return f"{self.filename}, line {lineno}"
+            place = f"the cell {under}" if heading else f"code cell {self._code_cell_number(cell)}"
+            return f"{self.filename}, line {line} of {place}"
+        return f"{self.filename}, line {lineno}" + (f" ({under})" if heading else "")
+
+    def _code_cell_number(self, cell: int) -> int:
+        """Code cells counted from 1, as a student counts them on screen (markdown cells skipped)."""
+        starts = [c for c, line in (self.cell_lines or ()) if line == 0]
+        return sorted(set(starts)).index(cell) + 1 if cell in starts else cell
 
 
 def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
+
+
+@dataclass
+class _Scanner:
+    """Tracks brackets, open strings and backslashes so we know where a statement can start."""
+
+    depth: int = 0
+    quote: str | None = None
+    backslash: bool = False
+
+    @property
+    def at_statement_start(self) -> bool:
+        return self.depth == 0 and self.quote is None and not self.backslash
+
+    def feed(self, line: str) -> None:
+        index, end = 0, len(line)
+        comment = False
+        while index < end:
+            char = line[index]
+            if self.quote:
+                if char == "\\":
+                    index += 2
+                    continue
+                if line.startswith(self.quote, index):
+                    index += len(self.quote)
+                    self.quote = None
+                    continue
+            elif char == "#":
+                comment = True
+                break
+            elif char in "([{":
+                self.depth += 1
+            elif char in ")]}":
+                self.depth = max(0, self.depth - 1)
+            elif char in "'\"":
+                self.quote = line[index : index + 3] if line[index : index + 3] in ('"""', "'''") else char
+                index += len(self.quote)
+                continue
+            index += 1
+        if self.quote in ("'", '"'):
+            self.quote = None
+        self.backslash = not comment and self.quote is None and line.rstrip().endswith("\\")
+
+
+def _shell_replacement(line: str) -> str | None:
+    """What a shell, magic or help line becomes, or None if the line is Python."""
+    stripped = line.strip()
+    assign = SHELL_ASSIGN.match(line)
+    if assign:
+        return f"{assign.group(1)}{assign.group(2)} = None"
+    if stripped.startswith(("!", "%", "get_ipython()")) or HELP_LINE.match(line):
+        return f"{_indent(line)}pass"
+    return None
 
 
 def neutralise(text: str) -> str:
@@ -49,69 +138,113 @@ def neutralise(text: str) -> str:
     lines = text.split("\n")
     has_markers = any(CELL_MARKER.match(line) for line in lines)
     out: list[str] = []
-    in_foreign_cell = False
-    continuing = False
+    scanner = _Scanner()
+    in_foreign_cell = continuing = False
     for line in lines:
         stripped = line.strip()
-        if CELL_MARKER.match(line):
-            in_foreign_cell = False
+        if CELL_MARKER.match(line) and scanner.quote is None:
+            # A new cell: whatever the last one left open (an unfinished `model = (`) ends here.
+            scanner, in_foreign_cell, continuing = _Scanner(), False, False
             out.append(line)
-            continue
-        if in_foreign_cell:
-            if not has_markers and not stripped:
-                in_foreign_cell = False
-            out.append("" if not stripped else f"# {line}")
-            continue
-        if continuing:
+        elif in_foreign_cell:
+            in_foreign_cell = has_markers or bool(stripped)
+            out.append(f"# {line}" if stripped else "")
+        elif continuing:
             # The rest of a shell line continued with a backslash: blank it, keep the line count.
             continuing = stripped.endswith("\\")
             out.append("")
-            continue
-        assign = SHELL_ASSIGN.match(line)
-        indent = _indent(line)
-        if stripped.startswith("%%"):
-            magic = stripped[2:].split()[0] if stripped[2:].split() else ""
-            in_foreign_cell = magic not in PYTHON_CELL_MAGICS
-            out.append(f"{indent}pass")
-        elif assign:
-            out.append(f"{assign.group(1)}{assign.group(2)} = None")
-            continuing = stripped.endswith("\\")
-        elif stripped.startswith(("!", "%", "get_ipython()")) or HELP_LINE.match(line):
-            out.append(f"{indent}pass")
+        elif scanner.at_statement_start and stripped.startswith("%%"):
+            words = stripped[2:].split()
+            in_foreign_cell = (words[0] if words else "") not in PYTHON_CELL_MAGICS
+            out.append(f"{_indent(line)}pass")
+        elif scanner.at_statement_start and (replacement := _shell_replacement(line)) is not None:
+            out.append(replacement)
             continuing = stripped.endswith("\\")
         else:
+            scanner.feed(line)
             out.append(line)
     return "\n".join(out)
 
 
-def _notebook_source(raw: str, filename: str) -> tuple[str, tuple[tuple[int, int], ...]]:
+def decode(raw: bytes, filename: str) -> tuple[str, tuple[str, ...]]:
+    """The file's text, by its byte-order mark, its coding line or UTF-8; notes on what was replaced."""
+    encoding = next((name for bom, name in BOMS if raw.startswith(bom)), None)
+    if encoding is None:
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        except SyntaxError:
+            encoding = "utf-8"
+    try:
+        text = raw.decode(encoding)
+        notes: tuple[str, ...] = ()
+    except (UnicodeDecodeError, LookupError) as error:
+        text = raw.decode("utf-8", errors="replace")
+        line = raw[: getattr(error, "start", 0)].count(b"\n") + 1
+        notes = (
+            f"{filename} is not UTF-8 text: from line {line} on, bytes that are not text were replaced "
+            "by '\ufffd'. Download the notebook again from Colab or Jupyter if that line matters.",
+        )
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return text, notes
+
+
+def _cell_text(cell: object, index: int, filename: str) -> tuple[str, str] | str:
+    """(kind, source) of a notebook cell, or a note saying why the cell was skipped."""
+    if not isinstance(cell, dict):
+        return f"cell {index} of {filename} is not a notebook cell and was skipped."
+    kind, source = cell.get("cell_type"), cell.get("source", "")
+    if isinstance(source, list) and all(isinstance(part, str) for part in source):
+        source = "".join(source)
+    if not isinstance(source, str) or kind not in ("code", "markdown", "raw"):
+        return f"cell {index} of {filename} has no readable text (its entry is malformed) and was skipped."
+    return str(kind), source
+
+
+def _notebook_cells(raw: str, filename: str) -> list[object]:
     try:
         notebook = json.loads(raw)
-        cells = notebook["cells"]
-    except (ValueError, KeyError, TypeError):
+    except json.JSONDecodeError as error:
         raise IntakeError(
-            f"{filename} is not a valid Jupyter notebook (its JSON could not be read)."
+            f"{filename} is not a valid Jupyter notebook: its JSON breaks at line {error.lineno}, column "
+            f"{error.colno} ({error.msg}). Download the notebook again (File > Download > .ipynb)."
         ) from None
+    except RecursionError:
+        raise IntakeError(
+            f"{filename} is not a valid Jupyter notebook: its JSON is nested too deeply."
+        ) from None
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        raise IntakeError(
+            f'{filename} is not a valid Jupyter notebook: it has no list of cells (its "cells" entry is '
+            "missing or not a list). Download the notebook again (File > Download > .ipynb)."
+        )
+    return cells
+
+
+def _flatten_notebook(raw: str, filename: str) -> tuple[str, tuple[tuple[int, int], ...], tuple[str, ...]]:
     lines: list[str] = []
     origin: list[tuple[int, int]] = []
-    for index, cell in enumerate(cells, start=1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+    notes: list[str] = []
+    for index, cell in enumerate(_notebook_cells(raw, filename), start=1):
+        read = _cell_text(cell, index, filename)
+        if isinstance(read, str):
+            notes.append(read)
             continue
-        source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
-        lines.append(f"# %% cell {index}")
+        kind, source = read
+        lines.append(f"# %% cell {index}" if kind == "code" else f"# %% [{kind}] cell {index}")
         origin.append((index, 0))
-        for number, line in enumerate(text.split("\n"), start=1):
-            lines.append(line)
+        for number, line in enumerate(source.split("\n"), start=1):
+            lines.append(line if kind == "code" else f"# {line}".rstrip())
             origin.append((index, number))
-    return "\n".join(lines), tuple(origin)
+    return "\n".join(lines), tuple(origin), tuple(notes)
 
 
 def normalise_file(path: Path) -> Normalised:
     """Read a `.py` or `.ipynb` export and return parseable source with line provenance."""
-    raw = path.read_bytes().decode("utf-8", errors="replace").lstrip("\ufeff")
-    raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+    raw, notes = decode(path.read_bytes(), path.name)
+    origin = None
     if path.suffix.lower() == ".ipynb":
-        text, origin = _notebook_source(raw, path.name)
-        return Normalised(neutralise(text), path.name, origin)
-    return Normalised(neutralise(raw), path.name)
+        raw, origin, cell_notes = _flatten_notebook(raw, path.name)
+        notes += cell_notes
+    text = neutralise(raw)
+    return Normalised(text, path.name, origin, notes, find_headings(raw))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from grader.sandbox import wire
+from grader.sandbox import notebook_habits, wire
 from grader.sandbox.op_recorder import OpRecorder
 
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
@@ -89,11 +89,15 @@ class Child:
             kind = "raised"
         if isinstance(error, SystemExit):
             message = f"your code called exit/sys.exit({error.code!r})"
+        elif isinstance(error, AttributeError) and getattr(error, "obj", None) is self.module:
+            # Not "module 'student' has no attribute …": that module is ours, the file is theirs.
+            message = f"`{error.name}` is not defined in {self.filename}"
         else:
             message = _clean(str(error))
         return {"kind": kind, "name": name, "type": type(error).__name__, "message": message, **frame}
 
     def load(self, header: dict[str, Any]) -> dict[str, Any]:
+        notebook_habits.install()
         self.filename = header["filename"]
         self.module.__file__ = self.filename
         namespace = self.module.__dict__

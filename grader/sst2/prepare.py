@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except TableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    model, dataset = str(profile.settings["model"]), str(profile.settings["dataset"])
+    model, dataset = profile.model, profile.dataset
     if model != "offline" or dataset != "offline":
         try:
             _download(model, dataset)

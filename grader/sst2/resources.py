@@ -53,7 +53,7 @@ class Sst2Resources:
 
 
 def _model_dir(profile: Profile) -> str:
-    name = str(profile.settings.get("model", OFFLINE))
+    name = profile.model
     if name == OFFLINE:
         from grader.assets import offline_assets
 
@@ -80,7 +80,7 @@ def _hub_cache() -> str:
 def _load_splits(profile: Profile) -> dict[str, list[dict]]:
     from datasets import load_dataset
 
-    name = str(profile.settings.get("dataset", OFFLINE))
+    name = profile.dataset
     if name == OFFLINE:
         from grader.assets import offline_assets
 
@@ -106,8 +106,7 @@ def _load_splits(profile: Profile) -> dict[str, list[dict]]:
 
 
 @lru_cache(maxsize=2)
-def _load(profile_name: str, settings: tuple) -> Sst2Resources | ProfileResourcesMissing:
-    profile = Profile(profile_name, dict(settings))
+def _load(profile: Profile) -> Sst2Resources | ProfileResourcesMissing:
     try:
         model_dir = _model_dir(profile)
         from grader.sst2.batches import load_tokenizer
@@ -125,7 +124,7 @@ def _load(profile_name: str, settings: tuple) -> Sst2Resources | ProfileResource
 
 def load_resources(profile: Profile) -> Sst2Resources:
     """The profile's resources, loaded once per grading run; raises ProfileResourcesMissing."""
-    loaded = _load(profile.name, tuple(sorted(profile.settings.items())))
+    loaded = _load(profile)
     if isinstance(loaded, ProfileResourcesMissing):
         raise loaded
     return loaded

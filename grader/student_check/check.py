@@ -44,17 +44,20 @@ def missing_packages() -> list[str]:
     return [package for module, package in REQUIRED.items() if importlib.util.find_spec(module) is None]
 
 
-def collect_submission(paths: list[Path], stems: list[str], dest: Path) -> list[str]:
+def collect_submission(
+    paths: list[Path], stems: list[str], dest: Path, answers: dict[str, tuple[str, ...]] | None = None
+) -> list[str]:
     """Copies the notebook files named by `paths` (files, or folders to search) into `dest`.
 
-    Returns the stems found. The grader's own discovery picks the file for each notebook, so a
-    file is recognised here exactly when Gradescope would recognise it.
+    Returns the stems found. The grader's own discovery picks the file for each notebook (given
+    each notebook's `answers`, the one implementing the most), so a file is recognised and chosen
+    here exactly as Gradescope would.
     """
     from grader.intake.discover import discover
 
     for path in paths:
         if path.is_dir():
-            for stem, found in discover(path, stems).items():
+            for stem, found in discover(path, stems, answers).items():
                 if found.path is not None:
                     shutil.copy(found.path, dest / f"{stem}{found.path.suffix}")
         elif path.is_file():
@@ -75,12 +78,19 @@ def hidden_summary(table: Any, sections: set[int]) -> list[str]:
 
 
 def failure_details(results: dict[str, Any]) -> list[str]:
-    """The full message of every failed test (the table shows only its first line)."""
-    lines = []
+    """The full message of every failed test (the table shows only its first line), each message once."""
+    lines: list[str] = []
+    shown: dict[str, str] = {}
     for test in results["tests"]:
-        if test["status"] != "passed" and test.get("output", "").strip():
-            lines += [f"{test['number']} {test['name']}:"]
-            lines += [f"    {line}" for line in test["output"].strip().splitlines()]
+        output = test.get("output", "").strip()
+        if test["status"] == "passed" or not output:
+            continue
+        if output in shown:
+            lines += [f"{test['number']} {test['name']}: the same reason as {shown[output]}."]
+            continue
+        shown[output] = test["number"]
+        lines += [f"{test['number']} {test['name']}:"]
+        lines += [f"    {line}" for line in output.splitlines()]
     return ["Why tests failed:", *lines] if lines else []
 
 
@@ -101,7 +111,8 @@ def run_check(paths: list[Path]) -> int:
     stems = {section.file: number for number, section in table.sections.items()}
     with tempfile.TemporaryDirectory(prefix="a2check-submission-") as workdir:
         submission = Path(workdir)
-        found = collect_submission(paths, list(stems), submission)
+        answers = {section.file: section.answers for section in table.sections.values()}
+        found = collect_submission(paths, list(stems), submission, answers)
         if not found:
             names = ", ".join(f"{stem}.py" for stem in stems)
             raise CheckError(f"No notebook file found in {', '.join(map(str, paths))} (expected {names}).")
@@ -110,7 +121,10 @@ def run_check(paths: list[Path]) -> int:
         options = RunOptions(submission, submission / "results.json", sections=sections, public_only=True)
         results = grade(options, table)
     print()
-    print(score_table(results))
+    # What was graded, and any file that could not be read (with its line), comes first, once.
+    print(results.get("output", "").strip())
+    print()
+    print(score_table(results, output_last=False))
     for block in (failure_details(results), hidden_summary(table, sections)):
         if block:
             print()

@@ -1,0 +1,1 @@
+"""Grading on a course's Slurm cluster: whole-class batches, and the live §3 forward from Gradescope."""

@@ -1,0 +1,153 @@
+"""The cluster's end of the live §3 forward: the one command an ssh key may run (no shell).
+
+The course's cluster account lists the Gradescope image's public key in `authorized_keys` as
+
+    command="PYTHON -m grader.cluster.forced --config CONFIG",restrict ssh-ed25519 AAAA… a2-gradescope
+
+(PYTHON: the grader's interpreter on the cluster; CONFIG: this command's TOML file). That key can
+then do nothing but this: read one A2S3 file from stdin (size-capped, text, a notebook's
+JSON when it says it is one; ssh's requested command may only be `py` or `ipynb`), grade test 3.5.1
+(the SST-2 threshold run) on it through Slurm, with the configured profile (`full` on a GPU node)
+in the same sandbox as `grader grade`, and print one JSON line: {"test": <results.json entry>,
+"leaderboard": [...]}, or {"error": "..."} with exit status 1.
+
+The configuration (TOML, readable by the account only): `profile` ("full"), `work_dir` (on storage
+the GPU nodes mount), optional `partition`, `gres` ("gpu:1"), `slurm_conf`, `grader_command`
+(e.g. the grading image through apptainer), `max_bytes` and `timeout` (seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import uuid
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from grader.batch.runner import PACKAGE_ROOT
+from grader.results import validate
+
+THRESHOLD_TEST = "3.5.1"
+FORMATS = ("py", "ipynb")
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+DEFAULT_TIMEOUT = 1500.0
+
+
+class Refused(Exception):
+    """The request is not one this command serves; the message says why (it goes back to the caller)."""
+
+
+def read_capped(stream: BinaryIO, max_bytes: int) -> bytes:
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise Refused(f"the file is larger than {max_bytes} bytes")
+    return data
+
+
+def validate_upload(data: bytes, kind: str) -> str:
+    """The upload as text, if it can be an exported A2S3 notebook of the kind named."""
+    if kind not in FORMATS:
+        raise Refused(f"the requested command must be one of {', '.join(FORMATS)}")
+    if not data.strip():
+        raise Refused("the file is empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused("the file is not UTF-8 text") from None
+    if "\x00" in text:
+        raise Refused("the file holds NUL bytes")
+    if kind == "ipynb":
+        try:
+            notebook = json.loads(text)
+        except ValueError:
+            raise Refused("the notebook is not JSON") from None
+        if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+            raise Refused("the notebook has no list of cells")
+    return text
+
+
+def slurm_environment(config: dict[str, Any]) -> dict[str, str]:
+    environment = dict(os.environ)
+    if config.get("slurm_conf"):
+        environment["SLURM_CONF"] = str(config["slurm_conf"])
+    return environment
+
+
+def grade_on_slurm(submission: Path, results: Path, config: dict[str, Any]) -> None:
+    """Runs `grader grade --tests 3.5.1` on `submission` as one Slurm job and waits for it."""
+    grader = shlex.split(config.get("grader_command", "")) or [sys.executable, "-m", "grader"]
+    grade = [*grader, "grade", str(submission), "--results", str(results), "--quiet"]
+    grade += ["--tests", THRESHOLD_TEST, "--profile", str(config.get("profile", "full"))]
+    timeout = float(config.get("timeout", DEFAULT_TIMEOUT))
+    name = f"a2-forward-{uuid.uuid4().hex[:12]}"
+    command = ["sbatch", "--wait", "--quiet", f"--job-name={name}", f"--chdir={PACKAGE_ROOT}", "--ntasks=1"]
+    command += [f"--time={int(timeout // 60) + 1}", f"--output={results.parent / 'job.log'}"]
+    command += [f"--{key}={config[key]}" for key in ("partition", "gres") if config.get(key)]
+    command += ["--wrap", shlex.join(grade)]
+    environment = slurm_environment(config)
+    try:
+        subprocess.run(command, env=environment, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        subprocess.run(["scancel", f"--name={name}"], env=environment, capture_output=True, check=False)
+        raise Refused(f"the cluster did not finish within {timeout:g} s") from None
+
+
+def threshold_reply(results: Path) -> dict[str, Any]:
+    """The 3.5.1 entry and the leaderboard of a results.json the grader wrote."""
+    try:
+        data = json.loads(results.read_text(encoding="utf-8"))
+        validate(data)
+    except (OSError, ValueError) as error:
+        raise Refused(f"the grading job wrote no valid results ({error})") from None
+    entry = next((test for test in data["tests"] if test.get("number") == THRESHOLD_TEST), None)
+    if entry is None:
+        raise Refused("the grading job's results lack the threshold test")
+    return {"test": entry, "leaderboard": data.get("leaderboard", [])}
+
+
+def serve(stream: BinaryIO, kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Reads, validates and grades one upload; returns the reply."""
+    text = validate_upload(read_capped(stream, int(config.get("max_bytes", DEFAULT_MAX_BYTES))), kind)
+    work_root = Path(config.get("work_dir") or tempfile.gettempdir())
+    work_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="a2-forward-", dir=work_root))
+    try:
+        work.chmod(0o711)
+        submission = work / "submission"
+        submission.mkdir()
+        (submission / f"A2S3.{kind}").write_text(text, encoding="utf-8")
+        grade_on_slurm(submission, work / "results.json", config)
+        return threshold_reply(work / "results.json")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", type=Path, required=True, help="the forward's TOML configuration")
+    args = parser.parse_args(argv)
+    kind = os.environ.get("SSH_ORIGINAL_COMMAND", "").strip()
+    try:
+        config = tomllib.loads(args.config.read_text(encoding="utf-8"))
+        reply = serve(sys.stdin.buffer, kind, config)
+    except Refused as refused:
+        print(json.dumps({"error": str(refused)}), flush=True)
+        return 1
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        print(json.dumps({"error": f"the forward is misconfigured on the cluster ({error})"}), flush=True)
+        return 1
+    print(json.dumps(reply), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

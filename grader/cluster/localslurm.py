@@ -1,0 +1,208 @@
+"""A one-node Slurm (slurmctld, slurmd and munged) in a folder of its own, for tests and benchmarks,
+and for an instructor to try `grader batch --slurm` on one machine before using the course's cluster.
+
+Everything lives under one folder: the munge key, slurm.conf, state, spool, logs and pid files (the
+munge socket, whose every parent folder munged wants open to all, lives in /run/a2-localslurm-PORT/);
+the daemons listen on the ports given (not Slurm's defaults, so a real installation on the
+same machine is untouched) and are stopped by the pids they wrote. Needs root and Debian's `slurm-wlm`
+and `munge` packages (`ensure_packages` installs them with apt-get).
+
+    python -m grader.cluster.localslurm start FOLDER   # prints the SLURM_CONF to export
+    python -m grader.cluster.localslurm stop FOLDER
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGES = ("slurm-wlm", "munge")
+BINARIES = ("slurmctld", "slurmd", "munged", "sbatch")
+DAEMONS = ("slurmctld", "slurmd", "munged")
+CONTROLLER_PORT = 16817
+NODE_PORT = 16818
+START_SECONDS = 60.0
+
+
+class LocalSlurmError(RuntimeError):
+    """The local Slurm could not be started; the message says why."""
+
+
+class PackagesMissing(LocalSlurmError):
+    """Debian packages this needs are missing and cannot be installed on this machine."""
+
+
+@dataclass(frozen=True)
+class LocalSlurm:
+    """A started one-node Slurm: export `environment()` to its clients (sbatch, squeue, scancel)."""
+
+    folder: Path
+    partition: str
+    socket_dir: Path
+
+    @property
+    def conf(self) -> Path:
+        return self.folder / "slurm.conf"
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "SLURM_CONF": str(self.conf)}
+
+
+def ensure_packages(packages: tuple[str, ...] = PACKAGES, binaries: tuple[str, ...] = BINARIES) -> None:
+    """Installs `packages` with apt-get when one of `binaries` is missing (needs root and a mirror)."""
+    if all(shutil.which(name) or Path(name).exists() for name in binaries):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise PackagesMissing(f"{', '.join(packages)} missing, and apt-get cannot install them here")
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *packages]):
+        finished = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+        if finished.returncode != 0:
+            raise PackagesMissing(f"{' '.join(command)} failed: {finished.stderr.strip()[-500:]}")
+
+
+def _config(folder: Path, socket_dir: Path, partition: str, controller_port: int, node_port: int) -> str:
+    host = socket.gethostname()
+    cpus = os.cpu_count() or 1
+    return "\n".join(
+        [
+            "ClusterName=a2grader",
+            f"SlurmctldHost={host}(127.0.0.1)",
+            f"SlurmctldPort={controller_port}",
+            f"SlurmdPort={node_port}",
+            "SlurmUser=root",
+            "AuthType=auth/munge",
+            "CredType=cred/munge",
+            f"AuthInfo=socket={socket_dir / 'munge.sock'}",
+            "ProctrackType=proctrack/linuxproc",
+            "TaskPlugin=task/none",
+            "JobAcctGatherType=jobacct_gather/none",
+            "SelectType=select/cons_tres",
+            "SelectTypeParameters=CR_Core",
+            "MpiDefault=none",
+            "ReturnToService=2",
+            "SchedulerParameters=sched_interval=2",
+            f"StateSaveLocation={folder / 'state'}",
+            f"SlurmdSpoolDir={folder / 'spool'}",
+            f"SlurmctldPidFile={folder / 'run' / 'slurmctld.pid'}",
+            f"SlurmdPidFile={folder / 'run' / 'slurmd.pid'}",
+            f"SlurmctldLogFile={folder / 'log' / 'slurmctld.log'}",
+            f"SlurmdLogFile={folder / 'log' / 'slurmd.log'}",
+            f"NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN",
+            f"PartitionName={partition} Nodes={host} Default=YES MaxTime=INFINITE State=UP",
+            "",
+        ]
+    )
+
+
+def start(
+    folder: Path,
+    partition: str = "grading",
+    controller_port: int = CONTROLLER_PORT,
+    node_port: int = NODE_PORT,
+) -> LocalSlurm:
+    """Starts munged, slurmctld and slurmd under `folder`; waits until the node takes jobs."""
+    ensure_packages()
+    folder = folder.resolve()
+    for name, mode in (("key", 0o700), ("run", 0o700), ("state", 0o700), ("spool", 0o700), ("log", 0o700)):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        (folder / name).chmod(mode)
+    socket_dir = Path("/run") / f"a2-localslurm-{controller_port}"
+    socket_dir.mkdir(mode=0o755, exist_ok=True)
+    key = folder / "key" / "munge.key"
+    if not key.exists():
+        key.write_bytes(os.urandom(1024))
+        key.chmod(0o400)
+    cluster = LocalSlurm(folder, partition, socket_dir)
+    cluster.conf.write_text(_config(folder, socket_dir, partition, controller_port, node_port))
+    run = folder / "run"
+    _daemon(
+        [
+            "munged",
+            f"--key-file={key}",
+            f"--socket={socket_dir / 'munge.sock'}",
+            f"--pid-file={run / 'munged.pid'}",
+            f"--log-file={folder / 'log' / 'munged.log'}",
+            f"--seed-file={folder / 'key' / 'seed'}",
+        ],
+        folder,
+    )
+    _daemon(["slurmctld", "-f", str(cluster.conf)], folder)
+    _daemon(["slurmd", "-f", str(cluster.conf)], folder)
+    _wait_idle(cluster)
+    return cluster
+
+
+def _daemon(command: list[str], folder: Path) -> None:
+    finished = subprocess.run(command, capture_output=True, text=True, check=False, timeout=START_SECONDS)
+    if finished.returncode != 0:
+        stop(folder)
+        raise LocalSlurmError(f"{command[0]} did not start: {(finished.stderr or finished.stdout).strip()}")
+
+
+def _wait_idle(cluster: LocalSlurm) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    state = ""
+    while time.monotonic() < deadline:
+        finished = subprocess.run(
+            ["sinfo", "-h", "-o", "%t"],
+            env=cluster.environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        state = finished.stdout.strip()
+        if state in ("idle", "mix", "alloc"):
+            return
+        time.sleep(1)
+    logs = "\n".join(
+        path.read_text(errors="replace")[-800:]
+        for path in sorted((cluster.folder / "log").glob("slurm*.log"))
+    )
+    stop(cluster.folder)
+    raise LocalSlurmError(f"the local Slurm node did not become idle (state {state!r}):\n{logs}")
+
+
+def stop(folder: Path) -> None:
+    """Stops the daemons started under `folder`, by the pids in their pid files, and waits for them."""
+    for name in DAEMONS:
+        pid_file = folder / "run" / f"{name}.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("action", choices=("start", "stop"))
+    parser.add_argument("folder", type=Path)
+    args = parser.parse_args()
+    if args.action == "stop":
+        stop(args.folder)
+        return
+    cluster = start(args.folder)
+    print(f"export SLURM_CONF={cluster.conf}")
+
+
+if __name__ == "__main__":
+    main()

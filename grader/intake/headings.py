@@ -1,0 +1,63 @@
+"""The headings of an exported notebook: where its sections start, and how students name a cell.
+
+A markdown heading reaches us in one of three shapes, all found line by line in the raw export:
+
+- jupytext, nbconvert and our flattened `.ipynb`: a comment, `# ## 2.2 Experimenting`;
+- Colab's "Download .py": a markdown cell as a bare string, `\"\"\"## 2.2 Experimenting` on its first
+  line, or `## Step 1` on a later line of the string.
+
+A heading's number is the first `major.minor` at the start of its title (`2.2`, `§2.2`, `Part 2.2`,
+`1.2.1` → (1, 2)). Code comments such as `# TODO` are not headings: a bare line needs `##` or more
+(the first line of a markdown cell carries Colab's quotes or the comment's `# `).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+HEADING = re.compile(r"^(?:(?:\"\"\"|'''|# ?)(#{1,6})|(#{2,6}))\s+([^\s%].*?)\s*(?:\"\"\"|''')?\s*$")
+NUMBER = re.compile(
+    r"^(?:§\s*|(?:part|section|problem|question|task|exercise)\s+)?(\d+)\.(\d+)(?![\d])", re.IGNORECASE
+)
+MAX_TITLE = 70
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A markdown heading: the line it is on, its level (1 for `#`), its title and its number."""
+
+    lineno: int
+    level: int
+    title: str
+    number: tuple[int, int] | None
+
+
+def find_headings(text: str) -> tuple[Heading, ...]:
+    """Every heading of an export, in order."""
+    found = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        match = HEADING.match(line)
+        if not match:
+            continue
+        title = match.group(3).strip("#* ").strip()
+        if not title:
+            continue
+        number = NUMBER.match(title)
+        shown = title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…"
+        found.append(
+            Heading(
+                lineno,
+                len(match.group(1) or match.group(2)),
+                shown,
+                (int(number[1]), int(number[2])) if number else None,
+            )
+        )
+    return tuple(found)
+
+
+def heading_before(headings: tuple[Heading, ...], lineno: int) -> Heading | None:
+    """The nearest heading above `lineno`: what a student sees above that cell in Colab."""
+    index = bisect.bisect_right([heading.lineno for heading in headings], lineno)
+    return headings[index - 1] if index else None

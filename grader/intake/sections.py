@@ -1,0 +1,221 @@
+"""Read one notebook file for one section of the assignment: the rule for what is graded, and the notes.
+
+The section-boundary rule (principle 8: grade what the student's checks saw)
+----------------------------------------------------------------------------
+A notebook is graded as it stood when its own check cells ran. The graded part of A2S2 is §2.1; the
+cells of §2.2 come after, and students use them to experiment: they set `DEVICE = "cuda"` (or
+`"mps"`) in the starter cell, redefine `self_attention` to try a variant, leave a cell unfinished.
+None of that was seen by the §2.1 checks, so none of it may change the §2.1 grade.
+
+- The graded parts of a notebook are the subsections its tests are numbered in (`2.1.x` → 2.1;
+  `1.2.x` … `1.4.x` → 1.2 to 1.4). The graded part ends at the first heading numbered in the same
+  section past the last graded one (`## 2.2 Experimenting …`, `§2.2`, `Part 2.2`).
+- The definitions, and every global they read, then come from the cells above that heading: a §2.2
+  cell can neither replace `self_attention` nor flip `DEVICE` for it. Imports below it are kept when
+  they rebind nothing above it (slicer.graded_body).
+- Headings are found in `.ipynb` markdown cells, in the comment headings of jupytext and nbconvert
+  exports, and in the markdown strings of Colab's "Download .py" (headings.py).
+
+Where it cannot apply, the last definition in the file wins, as it did in the notebook when the
+cells were run top to bottom:
+- no numbered heading past the graded parts (a notebook whose headings were deleted or renamed, or
+  A2S3, whose steps are not numbered as sections);
+- an answer first defined below that heading (the student moved it): the heading then does not
+  mark the end of the graded work, so it is ignored, and the log says so;
+- code that ran out of order in the notebook (a §2.1 cell re-run after a §2.2 cell) cannot be seen
+  in an export: we grade the file's order.
+
+Unreadable chunks (tolerant.py) cost only what is in them: a chunk that defines no answer is left
+out with one ungraded note; an answer whose only definition does not parse fails alone, with the
+line, its text and the heading above it, said once at the top of the report.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from grader.intake.headings import Heading
+from grader.intake.normalise import IntakeError, Normalised, normalise_file
+from grader.intake.slicer import Sliced, binds, slice_source
+from grader.intake.tolerant import Unreadable, parse_tolerant
+
+log = logging.getLogger("grader")
+MAX_NAMES_SHOWN = 4
+
+
+@dataclass(frozen=True)
+class Export:
+    """One file read once: its normalised text, the tree of what parses, and what did not."""
+
+    normalised: Normalised
+    tree: ast.Module
+    text: str
+    unreadable: tuple[Unreadable, ...]
+
+    def first_bindings(self) -> dict[str, int]:
+        """The first line at which each top-level name is bound."""
+        first: dict[str, int] = {}
+        for stmt in self.tree.body:
+            for name in binds(stmt):
+                first.setdefault(name, stmt.lineno)
+        return first
+
+    def implemented(self) -> set[str]:
+        """Top-level names bound by something other than the template's placeholder."""
+        return {name for stmt in self.tree.body if not _is_placeholder(stmt) for name in binds(stmt)}
+
+
+def _is_placeholder(stmt: ast.stmt) -> bool:
+    """`x = ...`, or a function whose body is only a docstring, `pass` or `raise NotImplementedError`."""
+    if isinstance(stmt, ast.Assign):
+        return isinstance(stmt.value, ast.Constant) and stmt.value.value in (Ellipsis, None)
+    if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    return all(
+        isinstance(part, ast.Pass)
+        or (isinstance(part, ast.Expr) and isinstance(part.value, ast.Constant))
+        or (
+            isinstance(part, ast.Raise)
+            and "NotImplementedError" in {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+        )
+        for part in stmt.body
+    )
+
+
+@dataclass(frozen=True)
+class SectionSource:
+    """What a section is graded from, and what the student is told about the file once."""
+
+    normalised: Normalised
+    sliced: Sliced
+    notes: tuple[str, ...]
+    unreadable_answers: dict[str, str]
+    boundary: Heading | None
+
+
+@lru_cache(maxsize=8)
+def _read(path: Path, _mtime_ns: int, _size: int) -> Export:
+    normalised = normalise_file(path)
+    tree, text, unreadable = parse_tolerant(normalised.text, normalised.filename)
+    return Export(normalised, tree, text, tuple(unreadable))
+
+
+def read_export(path: Path) -> Export:
+    """The file at `path`, normalised and parsed once (discovery and grading share the result)."""
+    try:
+        stat = path.stat()
+        return _read(path, stat.st_mtime_ns, stat.st_size)
+    except OSError as error:
+        raise IntakeError(f"{path.name} could not be opened: {error.strerror or error}.") from None
+
+
+def answers_defined(path: Path, answers: tuple[str, ...]) -> list[str]:
+    """The answers that `path` implements at top level (none when it cannot be read at all)."""
+    try:
+        implemented = read_export(path).implemented()
+    except IntakeError:
+        return []
+    return [name for name in answers if name in implemented]
+
+
+def graded_end(export: Export, section: int, last_part: int, answers: tuple[str, ...]) -> Heading | None:
+    """The heading where the graded part of the notebook ends, or None (the rule above)."""
+    boundary = next(
+        (
+            heading
+            for heading in export.normalised.headings
+            if heading.number and heading.number[0] == section and heading.number[1] > last_part
+        ),
+        None,
+    )
+    if boundary is None:
+        return None
+    first = export.first_bindings()
+    below = [name for name in answers if first.get(name, 0) >= boundary.lineno]
+    if below:
+        log.info(
+            "%s: %s defined below the heading %r; grading the whole file",
+            export.normalised.filename,
+            ", ".join(below),
+            boundary.title,
+        )
+        return None
+    return boundary
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(f"`{name}`" for name in names[:MAX_NAMES_SHOWN])
+    return shown + (f" and {len(names) - MAX_NAMES_SHOWN} more" if len(names) > MAX_NAMES_SHOWN else "")
+
+
+def mix_up(export: Export, stem: str, answers: tuple[str, ...], others: dict[str, tuple[str, ...]]) -> None:
+    """Refuse a file that holds another notebook's answers and none of its own, naming the mix-up."""
+    bound = export.first_bindings()
+    if any(name in bound for name in answers):
+        return
+    for other, their_answers in others.items():
+        theirs = [name for name in their_answers if name in bound]
+        if len(theirs) >= 2:
+            filename = export.normalised.filename
+            raise IntakeError(
+                f"{filename} looks like your {other} export, not {stem}: it defines {_names(theirs)} "
+                f"({other}'s answers) and none of {stem}'s. Upload the {stem} notebook, downloaded as "
+                f"{stem}.py, in this slot."
+            )
+
+
+def _unreadable_messages(
+    export: Export, answers: tuple[str, ...], kept: set[str]
+) -> tuple[list[str], dict[str, str]]:
+    """One note per chunk left out; for each answer it took with it, the message its tests show."""
+    normalised = export.normalised
+    notes, failed = [], {}
+    for chunk in export.unreadable:
+        where = normalised.where(chunk.lineno)
+        text = normalised.line_text(chunk.lineno)
+        shown = f": `{text}`" if text else ""
+        lost = [name for name in chunk.binds if name in answers and name not in kept]
+        if lost:
+            notes.append(
+                f"{where}{shown} is not valid Python ({chunk.reason}), so the cell holding it was left out "
+                f"and {_names(lost)} could not be graded. Fix that line and download the notebook again."
+            )
+            for name in lost:
+                failed[name] = (
+                    f"`{name}` could not be read: its cell is not valid Python ({where}; the line and the "
+                    "error are shown at the top of this report)."
+                )
+        else:
+            notes.append(
+                f"{where}{shown} is not valid Python ({chunk.reason}); that cell defines no answer, so it "
+                "was left out and costs nothing."
+            )
+    return notes, failed
+
+
+def read_section(
+    path: Path,
+    stem: str,
+    answers: tuple[str, ...],
+    parts: tuple[int, int],
+    others: dict[str, tuple[str, ...]],
+) -> SectionSource:
+    """Read `path` for the section `parts[0]` whose last graded subsection is `parts[1]`.
+
+    `others` maps the other notebooks' names to their answers, to recognise a file uploaded in the
+    wrong slot. Raises IntakeError, with a message for the student, when the file cannot be graded.
+    """
+    export = read_export(path)
+    mix_up(export, stem, answers, others)
+    boundary = graded_end(export, parts[0], parts[1], answers)
+    until = boundary.lineno if boundary else None
+    sliced = slice_source(export.text, answers, export.normalised.filename, export.tree, until)
+    kept = {name for unit in sliced.units for name in unit.binds}
+    notes, failed = _unreadable_messages(export, answers, kept)
+    if boundary is not None:
+        log.info("%s: graded up to the heading %r (line %d)", path.name, boundary.title, boundary.lineno)
+    return SectionSource(export.normalised, sliced, (*export.normalised.notes, *notes), failed, boundary)

@@ -1,0 +1,85 @@
+"""What ships to students inside check.py: every file by name, nothing computed.
+
+The students' checker carries the public part of the grader. Which part that is is decided here, in a
+list a reviewer reads, not found by following strings: a change to what students receive is a change
+to this file. `tests/test_student_checker_bundle.py` holds the list to account both ways: it must be
+exactly what the public checks need (their static imports, the sandbox's programs and the drivers they
+call), and it must hold no hidden check, no module in WITHHELD and no solution.
+
+When a public check starts importing a new module, that test fails and names the file to add here.
+"""
+
+from __future__ import annotations
+
+# The public checks, their pytest settings, and everything the checker, the runner, the sandbox and
+# those checks import; plus the files they read (the table, its course overlays, the results schema).
+SHIPPED_FILES = (
+    "grader/__init__.py",
+    "grader/assets/__init__.py",
+    "grader/assets/offline.py",
+    "grader/assets/sentences.py",
+    "grader/assignment.toml",
+    "grader/checks/pytest.ini",
+    "grader/checks/test_s1_public.py",
+    "grader/checks/test_s2_device.py",
+    "grader/checks/test_s2_public.py",
+    "grader/checks/test_s3_public.py",
+    "grader/courses/447.toml",
+    "grader/courses/517.toml",
+    "grader/diagnosis/__init__.py",
+    "grader/diagnosis/attention_checks.py",
+    "grader/diagnosis/closeness.py",
+    "grader/diagnosis/from_scratch.py",
+    "grader/diagnosis/query_feedback.py",
+    "grader/drivers/device_probe.py",
+    "grader/drivers/sst2_probes.py",
+    "grader/errors.py",
+    "grader/intake/__init__.py",
+    "grader/intake/discover.py",
+    "grader/intake/headings.py",
+    "grader/intake/normalise.py",
+    "grader/intake/sections.py",
+    "grader/intake/slicer.py",
+    "grader/intake/tolerant.py",
+    "grader/oracles/__init__.py",
+    "grader/oracles/mha.py",
+    "grader/oracles/query_crafting.py",
+    "grader/plugin.py",
+    "grader/report.py",
+    "grader/results.py",
+    "grader/runner.py",
+    "grader/sandbox/__init__.py",
+    "grader/sandbox/child.py",
+    "grader/sandbox/identity.py",
+    "grader/sandbox/launch.py",
+    "grader/sandbox/notebook_habits.py",
+    "grader/sandbox/process.py",
+    "grader/sandbox/wire.py",
+    "grader/schemas/gradescope-results.schema.json",
+    "grader/session.py",
+    "grader/sst2/__init__.py",
+    "grader/sst2/batches.py",
+    "grader/sst2/feedback.py",
+    "grader/sst2/resources.py",
+    "grader/student_check/__init__.py",
+    "grader/student_check/check.py",
+    "grader/table.py",
+)
+
+# Where the checker starts: its own logic, the runner and report it calls, the sandbox's two programs.
+ENTRY_MODULES = (
+    "grader.student_check.check",
+    "grader.runner",
+    "grader.report",
+    "grader.sandbox.child",
+    "grader.sandbox.launch",
+)
+
+# Drivers the public checks hand to the sandbox by name (`section.run("grader.drivers.NAME:function")`).
+PUBLIC_DRIVERS = ("grader.drivers.device_probe", "grader.drivers.sst2_probes")
+
+# Modules that shipped code imports where they exist and does without where they do not, each with
+# the reason it stays with the course staff.
+WITHHELD = {
+    "grader.diagnosis.attention_bugs": "rebuilds every known §2.1 bug from working helpers",
+}
