@@ -24,6 +24,7 @@ from grader.session import CHECKS_DIR, GradingSession
 from grader.table import AssignmentTable, Profile, TestRow, load_table
 
 log = logging.getLogger("grader")
+CONFINEMENT_KEY = "confinement"
 NOT_FINISHED = "Grading did not finish, so this test was not graded. The course staff can see why."
 GRADER_ERROR = "The grader failed before it could grade this test. This is not a problem with your code."
 
@@ -48,6 +49,10 @@ def summary(session: GradingSession, rows: list[TestRow], profile: Profile, publ
     for number in sorted({row.section for row in rows}):
         section = session.table.sections[number]
         found = session.files.get(number)
+        refused = session.refused.get(number)
+        if (found is None or found.path is None) and refused:
+            lines.append(f"§{number} {section.title}: " + "; ".join(item.message() for item in refused) + ".")
+            continue
         if found is None or found.path is None:
             lines.append(f"§{number} {section.title}: {section.file}.py was not found.")
             continue
@@ -127,6 +132,9 @@ def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str
     finally:
         session.close()
     results = build_results(rows, outcomes, output, time.monotonic() - started, leaderboard, missing)
-    results["extra_data"] = {"integrity": session.integrity.extra_data(), "grading_seed": session.secret}
+    # Hidden from students: what confinement each section's sandbox achieved, in the launcher's words.
+    results.setdefault("extra_data", {})[CONFINEMENT_KEY] = session.confinement
+    # Hidden from students too: the integrity flag and the run's secret (docs/verdicts.md).
+    results["extra_data"].update(integrity=session.integrity.extra_data(), grading_seed=session.secret)
     write_results(options.results_path, results)
     return results

@@ -2,8 +2,11 @@
 
 Checks reach the student's code only through `StudentSection`. Each section's process is started on
 first use and started again after a crash or a timeout, so one hostile function costs only the tests
-that call it. A section whose file is missing or cannot be parsed, or whose top level cannot be
-loaded, fails every test that needs it with the same reason, without retrying.
+that call it; a function that timed out once is not called again in the run (its later tests fail at
+once with the same reason), so it costs one deadline. A section whose file is missing or cannot be
+parsed, or whose top level cannot be loaded, fails every test that needs it with the same reason,
+without retrying. Each section runs as its own sandbox uid and sees only the staged copy of our code
+(grader/sandbox/staging.py); what confinement each child got is logged and kept in `confinement`.
 
 Public and hidden tests never share a process (each visibility has its own), so nothing a hidden
 call showed the student's code can reach a visible message. Every reply is checked against
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import logging
 import os
 import secrets
@@ -38,8 +42,9 @@ from grader.errors import (
     StudentRaised,
     StudentTimedOut,
 )
-from grader.intake.discover import Found, discover
+from grader.intake.discover import Found, discover, names_notebook
 from grader.intake.normalise import IntakeError, Normalised
+from grader.intake.private_copy import PrivateCopy, Refused, copy_submission
 from grader.intake.sections import read_section
 from grader.intake.slicer import Sliced
 from grader.integrity import (
@@ -55,10 +60,22 @@ from grader.integrity import (
 from grader.replies import UNUSABLE, UnusableReply, load_problem, reply_problem
 from grader.sandbox import wire
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
-from grader.sandbox.process import REPO_ROOT, ChildGone, ChildTimeout, SandboxLimits, StudentProcess
+from grader.sandbox.namespace import model_mount
+from grader.sandbox.process import (
+    REPO_ROOT,
+    ChildGone,
+    ChildTimeout,
+    ChildView,
+    SandboxLimits,
+    StudentProcess,
+)
+from grader.sandbox.staging import Stage, hide_except, interpreter_paths
 from grader.table import AssignmentTable, Profile
 
 CHECKS_DIR = Path(__file__).with_name("checks")
+# Replies that carry answers are small; only a driver's reply (trained weights) may be large.
+LOAD_REPLY_BYTES = 1 << 20
+ANSWER_REPLY_BYTES = 64 << 20
 #: How messages name the student's code run by one of our drivers (whose names mean nothing to them).
 YOUR_CODE = "your code"
 log = logging.getLogger("grader")
@@ -93,6 +110,7 @@ class StudentSection:
         self._processes: dict[str, StudentProcess] = {}
         self._broken: SectionUnavailable | None = None
         self._snapshots: dict[str, Any] = {}
+        self._timed_out: dict[str, float] = {}
         self.load_failures: list[dict[str, Any]] = []
         self.starts = 0
         self.findings = review(_kept_tree(sliced), number)
@@ -115,14 +133,21 @@ class StudentSection:
         current = self._processes.get(visibility)
         if current is not None and current.alive:
             return current
-        process = self.session.spawn()
+        for other in [key for key in self._processes if key != visibility]:
+            # Public tests are done (they run first): their process goes before the hidden one starts.
+            self.session.log_output(self, self._processes[other])
+            self._processes.pop(other).stop()
+        process = self.session.spawn(self.number)
         self.starts += 1
         units = [unit.__dict__ for unit in self.sliced.units]
         timeout = self.session.table.sandbox.load_timeout
         try:
             request_id = secrets.token_hex(8)
             header, _ = process.request(
-                {"op": "load", "filename": self.filename, "units": units, "id": request_id}, None, timeout
+                {"op": "load", "filename": self.filename, "units": units, "id": request_id},
+                None,
+                timeout,
+                LOAD_REPLY_BYTES,
             )
         except ChildTimeout:
             self._broken = SectionUnavailable(
@@ -196,12 +221,17 @@ class StudentSection:
         self, header: dict[str, Any], tensors: dict[str, torch.Tensor], name: str, timeout: float | None
     ):
         timeout = float(timeout or self.session.table.sandbox.call_timeout)
+        if name in self._timed_out:
+            raise StudentTimedOut(name, self._timed_out[name])
         process = self._process_for(name)
         header = {**header, "id": secrets.token_hex(8)}
+        cap = self.session.limits.max_reply_bytes if header["op"] == "run" else ANSWER_REPLY_BYTES
         try:
-            reply, reply_tensors = process.request(header, tensors, timeout)
+            reply, reply_tensors = process.request(header, tensors, timeout, cap)
         except ChildTimeout:
             self.session.log_output(self, process)
+            if header["op"] == "call":
+                self._timed_out[name] = timeout
             raise StudentTimedOut(name, timeout) from None
         except ChildGone as gone:
             self.session.log_output(self, process)
@@ -342,7 +372,10 @@ class GradingSession:
         protect: tuple[Path, ...] = (CHECKS_DIR,),
         seed: int | None = None,
     ) -> None:
+        self.uploaded_dir = submission_dir
         self.submission_dir = submission_dir
+        self.copy: PrivateCopy | None = None
+        self.refused: dict[int, list[Refused]] = {}
         self.table = table
         self.profile = profile
         self.sandbox_user = sandbox_user
@@ -355,19 +388,31 @@ class GradingSession:
         #: What the student is told once per section about its file (left-out cells, the wrong notebook).
         self.notes: dict[int, tuple[str, ...]] = {}
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
-        self._identity: Identity | None = None
+        self._identities: dict[int, Identity] = {}
+        self._view: ChildView | None = None
+        self.stage: Stage | None = None
+        self.confinement: dict[str, dict[str, Any]] = {}
         self.limits = SandboxLimits(
             cpu_seconds=table.sandbox.cpu_seconds,
             memory_bytes=int(table.sandbox.memory_gb * (1 << 30)) if profile.device == "cpu" else 0,
             output_kept_bytes=table.sandbox.output_kept_bytes,
             max_reply_bytes=table.sandbox.max_reply_mb << 20,
+            file_bytes=table.sandbox.file_size_mb << 20,
         )
 
     def start(self) -> None:
-        """Find the files and hide the grader's secrets from the sandbox user."""
+        """Copy the submission privately, find the files, and hide the grader's secrets from the
+        sandbox user. From here on only the private copy is read."""
+        max_file_bytes = int(self.table.sandbox.max_file_mb * (1 << 20))
+        self.copy = copy_submission(self.uploaded_dir, max_file_bytes)
+        self.submission_dir = self.copy.root
+        for refused in self.copy.refused:
+            log.info("not read: %s", refused.message())
         stems = [section.file for section in self.table.sections.values()]
         answers = {section.file: section.answers for section in self.table.sections.values()}
         found = discover(self.submission_dir, stems, answers)
+        for number, section in self.table.sections.items():
+            self.refused[number] = [r for r in self.copy.refused if names_notebook(r.path, section.file)]
         self.files = {number: found[section.file] for number, section in self.table.sections.items()}
         log.info(
             "grading seed %d (never shown to students; --seed %d replays this run)", self.secret, self.secret
@@ -385,7 +430,7 @@ class GradingSession:
                 for other in entry.passed_over:
                     log.info("section %s: passed over %s", number, other.relative_to(self.submission_dir))
         if os.geteuid() == 0:
-            runtime = [Path(sys.executable).resolve().parent, Path(sys.prefix), REPO_ROOT / "grader"]
+            runtime = [Path(sys.executable).resolve().parent, Path(sys.prefix)]
             blocked = unreachable_folders(runtime)
             if blocked:
                 raise IdentityError(
@@ -395,22 +440,57 @@ class GradingSession:
             for path in self.protect:
                 if path.exists():
                     os.chmod(path, 0o700 if path.is_dir() else 0o600)
+        self.stage = Stage()
 
-    def identity(self) -> Identity:
-        if self._identity is None:
-            self._identity = choose_identity(self.sandbox_user)
+    def identity(self, section: int) -> Identity:
+        """The section's own sandbox identity (a dedicated uid per section when root)."""
+        if section not in self._identities:
+            identity = choose_identity(self.sandbox_user)
+            self._identities[section] = identity
             log.info(
-                "sandbox identity: uid %s%s",
-                self._identity.uid,
-                "" if self._identity.drops_privileges else " (not root: no privilege drop)",
+                "section %s: sandbox identity uid %s%s",
+                section,
+                identity.uid,
+                "" if identity.drops_privileges else " (not root: no privilege drop)",
             )
-        return self._identity
+        return self._identities[section]
 
-    def spawn(self) -> StudentProcess:
+    def child_view(self) -> ChildView:
+        """What every child may read: the staged code, the interpreter, the profile's model folder.
+        As root, the rest of the repository is closed to others (the no-namespace fallback). Without
+        root the child runs as the caller and no view can be enforced: only the staged code is set."""
+        if self._view is None:
+            assert self.stage is not None, "start() stages the code"
+            view = ChildView(self.stage.code, interpreter_paths())
+            if os.geteuid() == 0:
+                view.model = self._model_folder()
+                for path in hide_except(REPO_ROOT, [path for _, path in view.labelled()]):
+                    log.debug("closed to the sandbox user: %s", path)
+            log.info("the child may read: %s", ", ".join(f"{what} {path}" for what, path in view.labelled()))
+            self._view = view
+        return self._view
+
+    def _model_folder(self) -> Path | None:
+        from grader.sst2.resources import ProfileResourcesMissing, model_folder
+
+        try:
+            return model_mount(Path(model_folder(self.profile)).resolve())
+        except (ProfileResourcesMissing, OSError) as error:
+            log.info("the child gets no model folder: %s", error)
+            return None
+
+    def spawn(self, section: int) -> StudentProcess:
         # On a CPU profile the student's process sees no GPU, so `device = "cuda" if available` in
         # their code agrees with where the grader's own tensors are.
         hide_gpus = {"CUDA_VISIBLE_DEVICES": ""} if self.profile.device == "cpu" else {}
-        return StudentProcess(self.identity(), self.limits, hide_gpus)
+        identity = self.identity(section)
+        process = StudentProcess(identity, self.limits, self.child_view(), hide_gpus)
+        # The log keeps the launcher's words; results.json a form that is the same on every run.
+        log.info("section %s: confinement %s", section, json.dumps(process.confinement, sort_keys=True))
+        stable = {key: value for key, value in process.confinement.items() if key not in ("uid", "gid")}
+        stable["user"] = identity.describe()
+        self.confinement[f"section {section}"] = stable
+        return process
 
     def seed_for_test(self) -> int:
         """The seed of a call: fixed for public tests, drawn from the run's secret for hidden ones."""
@@ -443,6 +523,12 @@ class GradingSession:
     def _open(self, number: int) -> StudentSection | SectionUnavailable:
         section = self.table.sections[number]
         found = self.files.get(number)
+        if (found is None or found.path is None) and self.refused.get(number):
+            reasons = "; ".join(refused.message() for refused in self.refused[number])
+            return SectionUnavailable(
+                f"{reasons}, so {section.file} could not be graded. Upload {section.file}.py (or "
+                f"{section.file}.ipynb) as an ordinary file."
+            )
         if found is None or found.path is None:
             return SectionUnavailable(
                 f"{section.file}.py was not found in your submission, so its tests could not run. "
@@ -481,5 +567,9 @@ class GradingSession:
                 for process in entry._processes.values():
                     self.log_output(entry, process)
                 entry.close()
-        if self._identity is not None:
-            self._identity.release()
+        for identity in self._identities.values():
+            identity.release()
+        if self.stage is not None:
+            self.stage.remove()
+        if self.copy is not None:
+            self.copy.remove()

@@ -125,6 +125,14 @@ class SandboxSettings:
     max_reply_mb: int = setting(
         "largest reply accepted from the child, trained weights included", default=2048, positive=True
     )
+    max_file_mb: float = setting(
+        "largest submitted file the grader reads; a larger one is refused, by name",
+        default=20.0,
+        positive=True,
+    )
+    file_size_mb: int = setting(
+        "RLIMIT_FSIZE of the child: the largest file it may write", default=1024, positive=True
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,8 +4,9 @@ Gradescope (or `docker run` on a GPU host) starts run_autograder as root; this m
 - reads submission_metadata.json for the log (submission id, submitters), when it is there;
 - grades on the `full` profile when CUDA is usable, and otherwise on the `offline` profile, saying so
   plainly at the top of results.json, so nobody mistakes a CPU stand-in for the real finetuning;
-- opens to the student's process, which run_autograder locked out of everything, exactly what it
-  reads: the modules it imports and the profile's model folder (never the data and its labels);
+- opens to the student's process, which run_autograder locked out of everything, the profile's
+  model folder (never the data and its labels); the grader stages its own copy of the modules the
+  student's process imports (grader/sandbox/staging.py);
 - runs `python -m grader grade` in its own process, which drops privileges for the student's code;
 - keeps a grading log for instructors in results/stdout (students never see it: the results carry
   `stdout_visibility: hidden`).
@@ -27,8 +28,8 @@ from pathlib import Path
 from grader.batch.runner import results_are_valid
 from grader.cluster.forward import finish_forward, start_forward
 from grader.results import build_results, write_results
+from grader.runner import CONFINEMENT_KEY
 from grader.table import load_table
-from gradescope.import_closure import import_closure
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = Path("/autograder")
@@ -77,13 +78,6 @@ def cuda_usable() -> bool:
         return subprocess.run(probe, timeout=120, check=False, capture_output=True).returncode == 0
     except subprocess.TimeoutExpired:
         return False
-
-
-def sandbox_modules(source: Path) -> set[Path]:
-    """The source files the student's process imports: the sandbox's runtime, every driver, and
-    what they import."""
-    drivers = [f"grader.drivers.{path.stem}" for path in (source / "grader" / "drivers").glob("*.py")]
-    return import_closure(["grader.sandbox.child", *drivers], source)
 
 
 def open_to_sandbox(path: Path, top: Path) -> None:
@@ -140,8 +134,6 @@ def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
     has_gpu = cuda_usable()
     profile = GPU_PROFILE if has_gpu else CPU_PROFILE
     log(f"CUDA {'is' if has_gpu else 'is not'} available: grading on the {profile!r} profile", log_file)
-    for module in sandbox_modules(PACKAGE_ROOT):
-        open_to_sandbox(module, PACKAGE_ROOT)
     open_profile_model(profile, log_file)
     forward, forward_log = start_forward(root / "submission") if not has_gpu else (None, "")
     if forward_log:
@@ -168,7 +160,10 @@ def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
     if not has_gpu:
         log(finish_forward(forward, results_path, forward_log), log_file)
         add_top_note(results_path, NO_GPU_NOTE)
-    log(f"score {json.loads(results_path.read_text(encoding='utf-8'))['score']}", log_file)
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    for section, confinement in results.get("extra_data", {}).get(CONFINEMENT_KEY, {}).items():
+        log(f"{section} confinement: {json.dumps(confinement, sort_keys=True)}", log_file)
+    log(f"score {results['score']}", log_file)
     return 0
 
 

@@ -27,7 +27,7 @@ SINGLE_FILES = ("requirements.lock", "gradescope/Dockerfile")
 # Packages copied whole (minus caches); these are the grader and the code it imports.
 PACKAGES = ("grader", "tinygpt")
 # Modules of gradescope/ that run inside the image (package.py itself only builds the zip).
-GRADESCOPE_MODULES = ("__init__.py", "autograde.py", "import_closure.py")
+GRADESCOPE_MODULES = ("__init__.py", "autograde.py")
 
 SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}

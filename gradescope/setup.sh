@@ -52,10 +52,9 @@ HF_HOME="$HF_CACHE_DIR" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFL
   'from grader.sst2.resources import load_resources; from grader.table import load_table; print(load_resources(load_table().profile("full")).model_dir)'
 
 log "Building the offline profile's assets (used when a run has no GPU)"
-# The held-out split gets a secret seed, kept nowhere, so that nobody can regenerate its labels from
-# the public code; the split is written root-only below.
-heldout_seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
-A2_ASSETS_DIR="$ASSETS_DIR" A2_HELDOUT_SEED="$heldout_seed" "$VENV_DIR/bin/python" -m grader.sst2.prepare offline
+# The held-out split is drawn from a secret seed made for this image (ASSETS_DIR/heldout-seed, root
+# only), so that nobody can regenerate its labels from the public code.
+A2_ASSETS_DIR="$ASSETS_DIR" "$VENV_DIR/bin/python" -m grader.sst2.prepare offline
 
 log "Creating the unprivileged user that student code runs as"
 if ! id -u "$STUDENT_USER" >/dev/null 2>&1; then

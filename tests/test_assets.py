@@ -82,7 +82,8 @@ def test_the_sandbox_may_read_the_model_and_never_the_data(assets):
 
 def test_a_bag_of_words_stays_well_below_the_threshold(assets):
     """Word counts alone, fitted by logistic regression, must not pass the offline threshold."""
-    train, test = read_split(assets, "train"), read_split(assets, "test")
+    # The validation split: its seed is fixed, while the held-out one is secret per installation.
+    train, test = read_split(assets, "train"), read_split(assets, "validation")
     vocabulary = {w: i for i, w in enumerate(sorted({w for e in train for w in e["text"].split()}))}
 
     def counts(rows):
@@ -111,3 +112,11 @@ def test_a_secret_held_out_seed_changes_only_the_held_out_split(monkeypatch):
     assert split_seed("test") == 987654321 != default
     assert split_seed("train") == SPLIT_SEEDS["train"]
     assert split_seed("validation") == SPLIT_SEEDS["validation"]
+
+
+def test_the_held_out_seed_is_secret_per_installation_and_reused(tmp_path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    seed = split_seed("test", first)
+    assert split_seed("test", first) == seed, "a regrade must draw the same held-out split"
+    assert (first / "heldout-seed").stat().st_mode & 0o777 == 0o600
+    assert split_seed("test", second) != seed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -283,3 +284,11 @@ def test_internal_grader_errors_make_the_batch_fail_and_list_them(tmp_path: Path
     records = _read(tmp_path / "out" / "grades.csv")
     assert {r["status"] for r in records} == {"internal grader error"} and len(records) == 4
     assert all(r["total"] == "" for r in records)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs submissions as another user")
+def test_slurm_refuses_tasks_at_once_under_one_named_user(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "grader", "batch", str(_export(tmp_path)), "--out", str(tmp_path / "o")]
+    command += ["--slurm", "--sandbox-user", "nobody"]
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 2 and "or --max-parallel 1" in finished.stdout, finished.stdout

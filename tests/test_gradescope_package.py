@@ -20,7 +20,7 @@ ALLOWED = [
     r"setup\.sh",
     r"run_autograder",
     r"requirements\.lock",
-    r"gradescope/(__init__|autograde|import_closure)\.py",
+    r"gradescope/(__init__|autograde)\.py",
     r"gradescope/Dockerfile",
     r"grader/.+\.(py|toml|json)",
     r"grader/checks/pytest\.ini",

@@ -435,3 +435,25 @@ def test_discover_grades_the_candidate_defining_the_most_answers_and_says_why(tm
     write(tmp_path, "A2S2.py", "def self_attention(Q):\n    return Q\ndef attn_softmax(A):\n    return A\n")
     found = discover(tmp_path, ["A2S2"], {"A2S2": A2S2_ANSWERS})["A2S2"]
     assert found.path.name == "A2S2.py" and "plainest" in found.why
+
+
+def test_a_cell_without_a_heading_above_is_named_by_its_place_among_the_code_cells(tmp_path: Path):
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "source": "import torch"},
+            {"cell_type": "markdown", "source": "Some text, no heading."},
+            {"cell_type": "code", "source": "x = 1\ny = (\n"},
+        ]
+    }
+    normalised = normalise_file(write(tmp_path, "A2S1.ipynb", json.dumps(notebook)))
+    lineno = normalised.text.split("\n").index("y = (") + 1
+    assert normalised.where(lineno) == "A2S1.ipynb, line 2 of code cell 2"
+
+
+def test_a_left_out_cell_that_sets_a_global_an_answer_reads_is_named_as_such(tmp_path: Path):
+    text = (
+        'import torch\n\nDEVICE = "cpu"; model =\n\n'
+        "def make_causal_mask(n):\n    return torch.ones(n, device=DEVICE)\n"
+    )
+    (note,) = read(write(tmp_path, "A2S2.py", text)).notes
+    assert "it also sets `DEVICE`, which your answers use" in note

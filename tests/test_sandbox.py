@@ -148,7 +148,9 @@ def test_student_code_cannot_read_the_checks(tmp_path: Path):
     check_file = CORE_CHECKS / "test_core_checks.py"
     body = f"def answer():\n    return open({str(check_file)!r}).read()\n"
     _, tests = grade_file(tmp_path, body)
-    assert_only_answer_failed(tests, "raised PermissionError")
+    # Absent from the child's private root, or closed by permissions where there is no namespace.
+    hidden = "raised FileNotFoundError" in tests["1.2.2"]["output"]
+    assert_only_answer_failed(tests, "" if hidden else "raised PermissionError")
 
 
 @needs_root

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.import_closure import import_closure, imported_names
 from grader.table import load_table
-from gradescope.import_closure import import_closure, imported_names
 from handout.checker_bundle import write_checker_bundle
 from handout.checker_manifest import ENTRY_MODULES, PUBLIC_DRIVERS, SHIPPED_FILES, WITHHELD
 from handout.markers import solution_lines

@@ -40,6 +40,8 @@ GRADER_COMMAND = (sys.executable, "-m", "grader")
 RUN_SLACK_SECONDS = 60.0
 CONSOLE_TAIL_CHARS = 400
 PR_SET_CHILD_SUBREAPER = 36
+# How long a grader run may take to clean up after SIGTERM before it is killed.
+STOP_GRACE_SECONDS = 15.0
 # Orphans of orphans are adopted one generation at a time.
 REAP_ROUNDS = 20
 
@@ -205,10 +207,19 @@ class BatchRunner:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a grader run: SIGTERM first, so it ends its sandboxed children and removes what they left
+    (by uid, which only it knows), then SIGKILL whatever is still there."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
-        return
+        pass
     process.wait()
 
 

@@ -11,6 +11,7 @@ internal grader error; 2 when the input cannot be graded.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from collections import Counter
 from pathlib import Path
@@ -137,6 +138,15 @@ def run(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(terminal_text(f"warning: {warning}"))
     jobs = args.jobs
+    at_once = (args.max_parallel or 0) if args.slurm else jobs
+    if at_once != 1 and args.sandbox_user != "auto" and os.geteuid() == 0:
+        limit = "--max-parallel 1" if args.slurm else "--jobs 1"
+        print(
+            f"error: --sandbox-user {args.sandbox_user} would run several submissions at once as one user, "
+            f"who could then reach each other's processes; use --sandbox-user auto (a uid per submission) "
+            f"or {limit}"
+        )
+        return 2
     if profile.device == "cuda" and jobs > 1:
         print(f"Profile {profile.name!r} trains on the GPU: grading one submission at a time, not {jobs}.")
         jobs = 1
@@ -145,6 +155,11 @@ def run(args: argparse.Namespace) -> int:
     options = BatchOptions(
         profile.name, jobs, timeout, sections, args.sandbox_user, args.force, tuple(args.grader_command or ())
     )
+    if os.geteuid() == 0:
+        # No sandbox user may read the class's submissions or results (grades.csv, logs).
+        for private in {args.export_dir, export_dir, args.out}:
+            if private.is_dir():
+                private.chmod(0o700)
     try:
         if args.slurm:
             print(terminal_text(f"Grading {len(submissions)} submission(s) from {export_dir} on Slurm."))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -108,6 +109,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Stopped by `batch` (or anyone) with SIGTERM, the run still ends its sandboxed children, removes
+    # what they left and writes its results, as after Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if not args.submission.is_dir():
         print(f"error: {args.submission} is not a folder", file=sys.stderr)
         return 2

@@ -13,8 +13,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.intake.sections import answers_defined
+
 SUFFIXES = (".py", ".ipynb")
 IGNORED_PARTS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"}
+#: Candidates read to compare what they implement, best-named first; the rest are passed over unread.
+MAX_COMPARED = 8
 
 
 @dataclass(frozen=True)
@@ -37,25 +41,29 @@ def _rank(path: Path, root: Path, stem: str) -> tuple[int, int, int, str]:
     return (exact, SUFFIXES.index(path.suffix.lower()), len(path.relative_to(root).parts), str(path))
 
 
+def names_notebook(path: Path, stem: str) -> bool:
+    """Whether the file name could be the notebook `stem` (e.g. `copy_of_a2s1 (2).ipynb` for A2S1)."""
+    return path.suffix.lower() in SUFFIXES and bool(_pattern(stem).search(path.stem.lower()))
+
+
 def candidates(root: Path, stem: str) -> list[Path]:
     """Every file under root that could be the notebook `stem`, best first."""
-    pattern = _pattern(stem)
     found = [
         path
         for path in root.rglob("*")
         if path.is_file()
-        and path.suffix.lower() in SUFFIXES
         and not any(part in IGNORED_PARTS or part.startswith(".") for part in path.relative_to(root).parts)
-        and pattern.search(path.stem.lower())
+        and names_notebook(path, stem)
     ]
     return sorted(found, key=lambda path: _rank(path, root, stem))
 
 
 def _choose(root: Path, stem: str, options: list[Path], answers: tuple[str, ...]) -> Found:
-    from grader.intake.sections import answers_defined
-
-    counts = {path: len(answers_defined(path, answers)) for path in options}
-    ranked = sorted(options, key=lambda path: -counts[path])
+    """The candidate implementing the most answers; only the best-named few are read, so a folder of
+    many look-alike files costs no more than a handful of parses."""
+    compared, unread = options[:MAX_COMPARED], options[MAX_COMPARED:]
+    counts = {path: len(answers_defined(path, answers)) for path in compared}
+    ranked = sorted(compared, key=lambda path: -counts[path])
     best, others = ranked[0], ranked[1:]
     if counts[best] > counts[others[0]]:
         why = f"it implements {counts[best]} of the {len(answers)} answers, more than " + ", ".join(
@@ -67,7 +75,7 @@ def _choose(root: Path, stem: str, options: list[Path], answers: tuple[str, ...]
             + ", ".join(str(path.relative_to(root)) for path in others if counts[path] == counts[best])
             + ", and its name is the plainest"
         )
-    return Found(stem, best, tuple(others), why)
+    return Found(stem, best, (*others, *unread), why)
 
 
 def discover(

@@ -52,6 +52,7 @@ class Normalised:
     cell_lines: tuple[tuple[int, int], ...] | None = None
     notes: tuple[str, ...] = ()
     headings: tuple[Heading, ...] = field(default=())
+    code_cells: tuple[int, ...] = ()
 
     def line_text(self, lineno: int, width: int = 100) -> str:
         """The line as the student typed it, shortened, with invisible characters made visible."""
@@ -61,19 +62,18 @@ class Normalised:
         return line if len(line) <= width else line[: width - 1] + "…"
 
     def where(self, lineno: int) -> str:
-        """`A2S2.py, line 143 (under "Step 2: causal masking")`, or the cell's line in a `.ipynb`."""
+        """`A2S2.py, line 143, under "Step 2: causal masking"`, or the cell's line in a `.ipynb`."""
         heading = heading_before(self.headings, lineno)
         under = f'under "{heading.title}"' if heading else ""
         if self.cell_lines and 0 < lineno <= len(self.cell_lines):
             cell, line = self.cell_lines[lineno - 1]
             place = f"the cell {under}" if heading else f"code cell {self._code_cell_number(cell)}"
             return f"{self.filename}, line {line} of {place}"
-        return f"{self.filename}, line {lineno}" + (f" ({under})" if heading else "")
+        return f"{self.filename}, line {lineno}" + (f", {under}" if heading else "")
 
     def _code_cell_number(self, cell: int) -> int:
         """Code cells counted from 1, as a student counts them on screen (markdown cells skipped)."""
-        starts = [c for c, line in (self.cell_lines or ()) if line == 0]
-        return sorted(set(starts)).index(cell) + 1 if cell in starts else cell
+        return self.code_cells.index(cell) + 1 if cell in self.code_cells else cell
 
 
 def _indent(line: str) -> str:
@@ -221,9 +221,20 @@ def _notebook_cells(raw: str, filename: str) -> list[object]:
     return cells
 
 
-def _flatten_notebook(raw: str, filename: str) -> tuple[str, tuple[tuple[int, int], ...], tuple[str, ...]]:
+@dataclass(frozen=True)
+class _Flat:
+    """A notebook as one text: where each line came from, which cells hold code, what was skipped."""
+
+    text: str
+    origin: tuple[tuple[int, int], ...]
+    code_cells: tuple[int, ...]
+    notes: tuple[str, ...]
+
+
+def _flatten_notebook(raw: str, filename: str) -> _Flat:
     lines: list[str] = []
     origin: list[tuple[int, int]] = []
+    code_cells: list[int] = []
     notes: list[str] = []
     for index, cell in enumerate(_notebook_cells(raw, filename), start=1):
         read = _cell_text(cell, index, filename)
@@ -231,20 +242,23 @@ def _flatten_notebook(raw: str, filename: str) -> tuple[str, tuple[tuple[int, in
             notes.append(read)
             continue
         kind, source = read
+        if kind == "code":
+            code_cells.append(index)
         lines.append(f"# %% cell {index}" if kind == "code" else f"# %% [{kind}] cell {index}")
         origin.append((index, 0))
         for number, line in enumerate(source.split("\n"), start=1):
             lines.append(line if kind == "code" else f"# {line}".rstrip())
             origin.append((index, number))
-    return "\n".join(lines), tuple(origin), tuple(notes)
+    return _Flat("\n".join(lines), tuple(origin), tuple(code_cells), tuple(notes))
 
 
 def normalise_file(path: Path) -> Normalised:
     """Read a `.py` or `.ipynb` export and return parseable source with line provenance."""
     raw, notes = decode(path.read_bytes(), path.name)
-    origin = None
-    if path.suffix.lower() == ".ipynb":
-        raw, origin, cell_notes = _flatten_notebook(raw, path.name)
-        notes += cell_notes
-    text = neutralise(raw)
-    return Normalised(text, path.name, origin, notes, find_headings(raw))
+    if path.suffix.lower() != ".ipynb":
+        return Normalised(neutralise(raw), path.name, None, notes, find_headings(raw))
+    flat = _flatten_notebook(raw, path.name)
+    headings = find_headings(flat.text)
+    return Normalised(
+        neutralise(flat.text), path.name, flat.origin, notes + flat.notes, headings, flat.code_cells
+    )

@@ -169,31 +169,35 @@ def mix_up(export: Export, stem: str, answers: tuple[str, ...], others: dict[str
 
 
 def _unreadable_messages(
-    export: Export, answers: tuple[str, ...], kept: set[str]
+    export: Export, answers: tuple[str, ...], sliced: Sliced
 ) -> tuple[list[str], dict[str, str]]:
     """One note per chunk left out; for each answer it took with it, the message its tests show."""
     normalised = export.normalised
+    kept = {name for unit in sliced.units for name in unit.binds}
     notes, failed = [], {}
     for chunk in export.unreadable:
         where = normalised.where(chunk.lineno)
         text = normalised.line_text(chunk.lineno)
-        shown = f": `{text}`" if text else ""
+        broken = f"{where}{f': `{text}`' if text else ''} is not valid Python ({chunk.reason})"
         lost = [name for name in chunk.binds if name in answers and name not in kept]
+        used = [name for name in chunk.binds if name in sliced.unbound]
         if lost:
             notes.append(
-                f"{where}{shown} is not valid Python ({chunk.reason}), so the cell holding it was left out "
-                f"and {_names(lost)} could not be graded. Fix that line and download the notebook again."
+                f"{broken}, so the cell holding it was left out and {_names(lost)} could not be graded. "
+                "Fix that line and download the notebook again."
             )
             for name in lost:
                 failed[name] = (
                     f"`{name}` could not be read: its cell is not valid Python ({where}; the line and the "
                     "error are shown at the top of this report)."
                 )
-        else:
+        elif used:
             notes.append(
-                f"{where}{shown} is not valid Python ({chunk.reason}); that cell defines no answer, so it "
-                "was left out and costs nothing."
+                f"{broken}, so the cell holding it was left out; it also sets {_names(used)}, which your "
+                "answers use. Fix that line and download the notebook again."
             )
+        else:
+            notes.append(f"{broken}; that cell defines no answer, so it was left out and costs nothing.")
     return notes, failed
 
 
@@ -214,8 +218,7 @@ def read_section(
     boundary = graded_end(export, parts[0], parts[1], answers)
     until = boundary.lineno if boundary else None
     sliced = slice_source(export.text, answers, export.normalised.filename, export.tree, until)
-    kept = {name for unit in sliced.units for name in unit.binds}
-    notes, failed = _unreadable_messages(export, answers, kept)
+    notes, failed = _unreadable_messages(export, answers, sliced)
     if boundary is not None:
         log.info("%s: graded up to the heading %r (line %d)", path.name, boundary.title, boundary.lineno)
     return SectionSource(export.normalised, sliced, (*export.normalised.notes, *notes), failed, boundary)

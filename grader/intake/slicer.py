@@ -74,6 +74,8 @@ class Sliced:
     text: str
     renamed_legacy: bool = False
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
+    #: Names the kept code reads that nothing in the file binds (builtins, or a cell left out).
+    unbound: frozenset[str] = frozenset()
 
 
 def _base_name(node: ast.AST) -> str | None:
@@ -377,4 +379,4 @@ def slice_source(
     ]
     kept_ids = {id(stmt) for stmt, kept in zip(body, keep, strict=True) if kept}
     dropped = [stmt.lineno for stmt in tree.body if id(stmt) not in kept_ids]
-    return Sliced(units, dropped, tree, text, renamed, definitions.functions)
+    return Sliced(units, dropped, tree, text, renamed, definitions.functions, frozenset(walk.needed))

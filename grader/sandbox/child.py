@@ -8,6 +8,7 @@ becomes a structured reply instead of ending the process.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 import random
@@ -25,6 +26,7 @@ from grader.sandbox.op_recorder import OpRecorder
 
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 MAX_MESSAGE = 2000
+PR_SET_DUMPABLE = 4
 
 
 class MissingModule:
@@ -245,7 +247,14 @@ class Child:
                 self.reply({"ok": False, "error": {"kind": "grader", "message": f"unknown op {op!r}"}})
 
 
+def _non_dumpable() -> None:
+    """No other process of the sandbox uid may read this one's memory (/proc/PID/mem) or trace it.
+    Done before any student code is read; the exec that started this process had reset it."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
 def main() -> None:
+    _non_dumpable()
     fd_in, fd_out = int(sys.argv[1]), int(sys.argv[2])
     for fd in (fd_in, fd_out):
         os.set_inheritable(fd, False)

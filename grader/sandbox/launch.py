@@ -1,29 +1,45 @@
-"""The first program of the sandboxed child: confine itself, then become the student's interpreter.
+"""The first program of the sandboxed child: confine it, say how, then become the student's interpreter.
 
-It runs our code only (no student code has been read yet): it starts a new session so the whole
-process group can be killed, cuts the network (a new, empty network namespace) when it may, sets
-resource limits (a process cap too when it drops privileges), drops to the sandbox uid/gid with no
-supplementary groups, and then execs the child runtime (grader/sandbox/child.py). Running this as a
-separate program rather than in a `preexec_fn` keeps the parent's threads out of the fork.
+It runs our code only (no student code has been read yet), as root when grading as root:
 
-argv: launch.py UID GID CPU_SECONDS MEMORY_BYTES BLOCK_NETWORK -- CHILD_ARGV...
+1. a new session, so the whole process group can be killed;
+2. new mount, PID, network, IPC and UTS namespaces with a root holding only what the child needs
+   (grader/sandbox/namespace.py). The launcher forks; the fork is the namespace's first process and
+   becomes the child, while the launcher waits and exits as it did, so the parent sees the child's
+   end. Where the namespaces are refused (a container without CAP_SYS_ADMIN), it carries on without
+   them: the filesystem is then confined by permissions (grader/sandbox/staging.py) and the network
+   by a seccomp filter that refuses every non-local socket (grader/sandbox/seccomp.py);
+3. resource limits (core, CPU seconds, address space, file size, a process cap), a lower priority;
+4. the sandbox uid/gid with no supplementary groups, no_new_privs, death with the launcher;
+5. a report of what it achieved, written to the grader on its own pipe, closed before the exec, so
+   nothing the student runs can write it;
+6. exec of the child runtime (grader/sandbox/child.py).
+
+Running this as a separate program rather than in a `preexec_fn` keeps the grader's threads out of
+the fork.
+
+argv: SPEC_JSON -- CHILD_ARGV...   (SPEC_JSON: see `launch_spec` in grader/sandbox/process.py)
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import resource
+import signal
 import sys
+from typing import Any
 
-CLONE_NEWNET = 0x40000000
+from grader.sandbox import namespace, seccomp
+
 # Processes and threads the sandbox uid may have at once: torch's thread pools fit, a fork bomb does not.
 MAX_PROCESSES = 512
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+NICE = 10
 
-
-def _unshare_network() -> bool:
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.unshare(CLONE_NEWNET) == 0
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _limit(kind: int, value: int) -> None:
@@ -33,25 +49,119 @@ def _limit(kind: int, value: int) -> None:
     resource.setrlimit(kind, (value, value))
 
 
-def main(argv: list[str]) -> None:
-    split = argv.index("--")
-    uid, gid, cpu_seconds, memory_bytes, block_network = (int(x) for x in argv[:split])
-    child = argv[split + 1 :]
-    os.setsid()
-    network = "cut" if block_network and os.geteuid() == 0 and _unshare_network() else "open"
+def _die_with_parent() -> None:
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _wait_and_mirror(pid: int, fds: list[int]) -> None:
+    """The launcher's part once the namespace's first process runs: end as that process ended."""
+    for fd in fds:
+        os.close(fd)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+def _confine_filesystem(spec: dict[str, Any], report: dict[str, Any]) -> None:
+    try:
+        namespace.build_root(spec["new_root"], spec["readable"], spec["writable"])
+    except OSError as error:
+        report["filesystem"] = f"permissions only (building the private root failed: {error})"
+        return
+    readable = ", ".join(["system folders", *spec["readable_labels"]])
+    report["filesystem"] = f"private root: {readable} (read-only); scratch (writable)"
+
+
+def _set_limits(spec: dict[str, Any], drops: bool) -> dict[str, int]:
+    limits = {"core_bytes": 0, "cpu_seconds": spec["cpu_seconds"], "file_bytes": spec["file_bytes"]}
     _limit(resource.RLIMIT_CORE, 0)
-    _limit(resource.RLIMIT_CPU, cpu_seconds)
-    if memory_bytes > 0:
-        _limit(resource.RLIMIT_AS, memory_bytes)
-    if os.geteuid() == 0 and uid != 0:
+    _limit(resource.RLIMIT_CPU, spec["cpu_seconds"])
+    _limit(resource.RLIMIT_FSIZE, spec["file_bytes"])
+    if spec["memory_bytes"] > 0:
+        _limit(resource.RLIMIT_AS, spec["memory_bytes"])
+        limits["address_space_bytes"] = spec["memory_bytes"]
+    if drops:
         _limit(resource.RLIMIT_NPROC, MAX_PROCESSES)
+        limits["processes"] = MAX_PROCESSES
+    os.setpriority(os.PRIO_PROCESS, 0, NICE)
+    limits["nice"] = NICE
+    return limits
+
+
+def _block_network(report: dict[str, Any]) -> None:
+    try:
+        seccomp.refuse_network_sockets()
+    except OSError as error:
+        report["network"] = f"open (no namespace, and the seccomp filter failed: {error})"
+        return
+    report["network"] = "seccomp filter: only local (AF_UNIX) sockets"
+
+
+def confine(spec: dict[str, Any]) -> dict[str, Any]:
+    """Everything above but the exec; returns the report. In the namespace case this returns in the
+    fork (the namespace's first process); the launcher itself waits in `_wait_and_mirror`."""
+    os.setsid()
+    _die_with_parent()
+    _limit(resource.RLIMIT_CORE, 0)
+    root = os.geteuid() == 0
+    drops = root and spec["uid"] != 0
+    report: dict[str, Any] = {}
+    in_namespace = False
+    if spec["namespaces"] and root:
+        try:
+            namespace.enter(network=not spec["block_network"])
+            in_namespace = True
+        except OSError as error:
+            report["namespace_error"] = str(error)
+    else:
+        report["namespace_error"] = "not attempted (" + ("disabled" if root else "not root") + ")"
+    if in_namespace:
+        pid = os.fork()
+        if pid:
+            _wait_and_mirror(pid, spec["close_in_launcher"])
+        _die_with_parent()
+        _confine_filesystem(spec, report)
+        report["processes"] = "own PID namespace (all end with the child)"
+        report["ipc"] = "own IPC namespace"
+        report["network"] = "own network namespace (no interfaces up)" if spec["block_network"] else "open"
+    else:
+        report["filesystem"] = "permissions only (no mount namespace)"
+        report["processes"] = "shared PID namespace (the grader ends every process of the uid)"
+        report["ipc"] = "shared (the grader removes what the uid leaves)"
+    report["limits"] = _set_limits(spec, drops)
+    if drops:
         os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
+        os.setgid(spec["gid"])
+        os.setuid(spec["uid"])
+        _die_with_parent()
+    report["uid"], report["gid"] = os.getuid(), os.getgid()
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
+        report["no_new_privs"] = True
+    if spec["block_network"] and not in_namespace:
+        _block_network(report)
+    elif not spec["block_network"]:
+        report["network"] = "open"
+    return report
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    spec = json.loads(argv[0])
+    child = argv[argv.index("--") + 1 :]
+    report = confine(spec)
     os.umask(0o077)
-    os.environ["A2GRADER_NETWORK"] = network
+    with os.fdopen(spec["report_fd"], "w") as channel:
+        channel.write(json.dumps(report))
     os.execv(child[0], child)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -1,16 +1,21 @@
 """The trusted side of the sandbox: start the student's process, talk to it, and end it.
 
-Every request has a deadline. When it passes, or when anything interrupts a request midway (a
-pytest-timeout included), the whole process group is SIGKILLed, and, when the child ran under a
-dedicated uid, every process of that uid too, so nothing the student spawned survives. The child's
-stdout/stderr are drained by a thread that keeps only the head and the tail.
+The child is started through launch.py, which confines it and reports how on a pipe of its own,
+before any student code runs; that report (`confinement`) is what the grader logs and records.
+Every request has a deadline and a reply cap. When the deadline passes, or when anything interrupts
+a request midway (a pytest-timeout included), the whole process group is SIGKILLed, and every
+process of the sandbox uid is stopped and killed, so nothing the student spawned survives. Then
+whatever the uid left in the shared temporary folders and System V IPC is removed, and the child's
+scratch folder with it. The child's stdout/stderr are drained by a thread that keeps only the head
+and the tail.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,11 +29,20 @@ from typing import Any
 import torch
 
 from grader.sandbox import wire
-from grader.sandbox.identity import Identity, kill_all_of
+from grader.sandbox.cleanup import remove_tree, sweep_uid
+from grader.sandbox.identity import Identity, start_ticks, stop_all_of
 
+log = logging.getLogger("grader")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv.pop(1)); from grader.sandbox.child import main; main()"
+LAUNCHER = "import sys; sys.path.insert(0, sys.argv.pop(1)); from grader.sandbox.launch import main; main()"
+# How long the launcher may take to confine the child and report (it runs only our code).
+REPORT_TIMEOUT = 60.0
 PASSED_ENV = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "OMP_NUM_THREADS")
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MB" if count >= 1 << 20 else f"{count >> 10} KB"
 
 
 class ChildGone(Exception):
@@ -50,6 +64,23 @@ class SandboxLimits:
     block_network: bool = True
     output_kept_bytes: int = 65536
     max_reply_bytes: int = 2 << 30
+    file_bytes: int = 1 << 30
+    namespaces: bool = True
+
+
+@dataclass
+class ChildView:
+    """What the child may read (read-only) besides the system folders: the staged code, the
+    interpreter, the profile's model folder."""
+
+    code: Path
+    interpreter: list[Path]
+    model: Path | None = None
+
+    def labelled(self) -> list[tuple[str, Path]]:
+        """(what it is, where) for each folder; the report names only the what, so it is stable."""
+        named = [("staged code", self.code), *(("interpreter", path) for path in self.interpreter)]
+        return named + ([("model", self.model)] if self.model is not None else [])
 
 
 @dataclass
@@ -78,12 +109,13 @@ class OutputTail:
 
 
 def child_environment(scratch: Path, extra: dict[str, str]) -> dict[str, str]:
-    """A scrubbed environment: nothing of the grader's own, offline Hugging Face, caches in scratch."""
+    """A scrubbed environment: nothing of the grader's own, offline Hugging Face, caches and
+    temporary files in the private scratch folder."""
     env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
     env.update(
         PATH="/usr/local/bin:/usr/bin:/bin",
         HOME=str(scratch),
-        TMPDIR=str(scratch),
+        TMPDIR=str(scratch / "tmp"),
         LANG="C.UTF-8",
         PYTHONHASHSEED="0",
         PYTHONDONTWRITEBYTECODE="1",
@@ -102,40 +134,62 @@ def child_environment(scratch: Path, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def launch_spec(
+    identity: Identity,
+    limits: SandboxLimits,
+    view: ChildView,
+    scratch_root: Path,
+    scratch: Path,
+    fds: list[int],
+) -> dict[str, Any]:
+    """What launch.py is told: who to become, what to limit, what the child's root holds."""
+    return {
+        "uid": identity.uid,
+        "gid": identity.gid,
+        "cpu_seconds": limits.cpu_seconds,
+        "memory_bytes": limits.memory_bytes,
+        "file_bytes": limits.file_bytes,
+        "block_network": limits.block_network,
+        "namespaces": limits.namespaces,
+        "new_root": str(scratch_root / "root"),
+        "readable": [str(path) for _, path in view.labelled()],
+        "readable_labels": list(dict.fromkeys(label for label, _ in view.labelled())),
+        "writable": [str(scratch)],
+        "report_fd": fds[-1],
+        "close_in_launcher": fds,
+    }
+
+
 class StudentProcess:
     """One sandboxed child holding one section's definitions."""
 
     def __init__(
-        self, identity: Identity, limits: SandboxLimits, extra_env: dict[str, str] | None = None
+        self,
+        identity: Identity,
+        limits: SandboxLimits,
+        view: ChildView,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.identity = identity
         self.limits = limits
         self.output = OutputTail(limits.output_kept_bytes)
         self.scratch_root = Path(tempfile.mkdtemp(prefix="a2grader-"))
         os.chmod(self.scratch_root, 0o711)
+        (self.scratch_root / "root").mkdir(mode=0o755)
         self.scratch = self.scratch_root / "work"
         self.scratch.mkdir(mode=0o700)
+        (self.scratch / "tmp").mkdir(mode=0o700)
         if identity.drops_privileges:
-            os.chown(self.scratch, identity.uid, identity.gid)
+            for folder in (self.scratch, self.scratch / "tmp"):
+                os.chown(folder, identity.uid, identity.gid)
         request_read, self._request = os.pipe()
         self._reply, reply_write = os.pipe()
-        argv = [
-            sys.executable,
-            str(Path(__file__).with_name("launch.py")),
-            str(identity.uid),
-            str(identity.gid),
-            str(limits.cpu_seconds),
-            str(limits.memory_bytes),
-            str(int(limits.block_network)),
-            "--",
-            sys.executable,
-            "-I",
-            "-c",
-            BOOTSTRAP,
-            str(REPO_ROOT),
-            str(request_read),
-            str(reply_write),
-        ]
+        report_read, report_write = os.pipe()
+        fds = [request_read, reply_write, report_write]
+        spec = launch_spec(identity, limits, view, self.scratch_root, self.scratch, fds)
+        child = [sys.executable, "-I", "-c", BOOTSTRAP, str(view.code), str(request_read), str(reply_write)]
+        argv = [sys.executable, "-I", "-c", LAUNCHER, str(REPO_ROOT), json.dumps(spec), "--", *child]
+        self.started_ns = time.time_ns()
         self.process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -143,13 +197,31 @@ class StudentProcess:
             stderr=subprocess.STDOUT,
             cwd=self.scratch,
             env=child_environment(self.scratch, extra_env or {}),
-            pass_fds=(request_read, reply_write),
+            pass_fds=fds,
         )
-        os.close(request_read)
-        os.close(reply_write)
+        self.started_ticks = start_ticks(self.process.pid)
+        for fd in fds:
+            os.close(fd)
         self._drain = threading.Thread(target=self._drain_output, daemon=True)
         self._drain.start()
         self.alive = True
+        self.confinement = self._read_report(report_read)
+
+    def _read_report(self, fd: int) -> dict[str, Any]:
+        """The launcher's account of the confinement it achieved (read before any student code runs)."""
+        chunks, deadline = [], time.monotonic() + REPORT_TIMEOUT
+        try:
+            while (timeout := deadline - time.monotonic()) > 0 and select.select([fd], [], [], timeout)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        try:
+            return json.loads(b"".join(chunks))
+        except ValueError:
+            return {"error": "the launcher did not report (it failed before the child started)"}
 
     def _drain_output(self) -> None:
         assert self.process.stdout is not None
@@ -180,9 +252,15 @@ class StudentProcess:
         return f"exited with code {code}"
 
     def request(
-        self, header: dict[str, Any], tensors: dict[str, torch.Tensor] | None, timeout: float
+        self,
+        header: dict[str, Any],
+        tensors: dict[str, torch.Tensor] | None,
+        timeout: float,
+        max_reply_bytes: int | None = None,
     ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        """Send one request and wait for its reply; kill the child on timeout or interruption."""
+        """Send one request and wait for its reply (at most `max_reply_bytes`, default the limits');
+        kill the child on timeout or interruption."""
+        cap = min(max_reply_bytes or self.limits.max_reply_bytes, self.limits.max_reply_bytes)
         if not self.alive:
             raise ChildGone("was already stopped")
         deadline = time.monotonic() + timeout
@@ -192,8 +270,8 @@ class StudentProcess:
             except BrokenPipeError:
                 raise ChildGone(self._exit_description()) from None
             head_size, blob_size = wire.HEADER.unpack(self._read_exact(wire.HEADER.size, deadline))
-            if head_size + blob_size > self.limits.max_reply_bytes:
-                raise wire.WireError(f"the reply is larger than {self.limits.max_reply_bytes >> 20} MB")
+            if head_size + blob_size > cap:
+                raise wire.WireError(f"the reply is larger than the {_size(cap)} the grader accepts here")
             head = self._read_exact(head_size, deadline)
             blob = self._read_exact(blob_size, deadline)
             return wire.unpack(head, blob)
@@ -202,13 +280,13 @@ class StudentProcess:
             raise
 
     def kill(self) -> None:
-        """End the child, its process group, and every process of a dedicated sandbox uid."""
+        """End the child, its process group and every process of the sandbox uid it started; reap."""
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 self.process.kill()
-        kill_all_of(self.identity)
+        stop_all_of(self.identity, self.started_ticks)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -225,7 +303,10 @@ class StudentProcess:
             except OSError:
                 pass
         self._drain.join(timeout=5)
-        shutil.rmtree(self.scratch_root, ignore_errors=True)
+        if self.identity.drops_privileges:
+            sweep_uid(self.identity.uid, 0 if self.identity.dedicated else self.started_ns)
+        for problem in remove_tree(self.scratch_root):
+            log.warning("removing the sandbox's scratch folder: %s", problem)
 
     def stop(self) -> None:
         """Ask the child to leave, then make sure it and everything it started are gone."""

@@ -52,7 +52,8 @@ class Sst2Resources:
         return load_tokenizer(self.model_dir)
 
 
-def _model_dir(profile: Profile) -> str:
+def model_folder(profile: Profile) -> str:
+    """The profile's model folder (tokenizer included); raises ProfileResourcesMissing."""
     name = profile.model
     if name == OFFLINE:
         from grader.assets import offline_assets
@@ -81,14 +82,17 @@ def _load_splits(profile: Profile) -> dict[str, list[dict]]:
     from datasets import load_dataset
 
     name = profile.dataset
+    options = {}
     if name == OFFLINE:
-        from grader.assets import offline_assets
+        from grader.assets.offline import datasets_cache, offline_assets
 
-        source = str(offline_assets().data_dir)
+        assets = offline_assets()
+        source = str(assets.data_dir)
+        options["cache_dir"] = str(datasets_cache(assets))
     else:
         source = name
     try:
-        loaded = load_dataset(source)
+        loaded = load_dataset(source, **options)
         splits = {split: loaded[split][:] for split in SPLITS}
     except Exception as error:  # noqa: BLE001 - not cached, or cached without the splits we need
         from datasets import config
@@ -108,7 +112,7 @@ def _load_splits(profile: Profile) -> dict[str, list[dict]]:
 @lru_cache(maxsize=2)
 def _load(profile: Profile) -> Sst2Resources | ProfileResourcesMissing:
     try:
-        model_dir = _model_dir(profile)
+        model_dir = model_folder(profile)
         from grader.sst2.batches import load_tokenizer
 
         try:

@@ -1,10 +1,10 @@
 """Which of our own modules a piece of code needs: the import closure over the first-party packages.
 
 Two places must know exactly which modules some code imports, and nothing more: the students'
-checker (only what the public checks need ships) and the grading image (only what the sandboxed
-student process imports is readable by it). Imports are read from the sources with `ast`, never
-by importing them. Modules named only in strings (the drivers checks hand to the sandbox) are not
-imports: whoever needs them names them.
+checker (only what the public checks need ships) and the sandbox's staged copy of our code (only
+what the student's process imports is copied where it can read it: grader/sandbox/staging.py).
+Imports are read from the sources with `ast`, never by importing them. Modules named only in
+strings (the drivers checks hand to the sandbox) are not imports: whoever needs them names them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+../../../../../grader/checks/test_s1_public.py
