@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-lock
 
-.PHONY: setup test lint demo handout bench autograder lock clean
+.PHONY: setup test test-fast lint demo handout bench autograder lock corpus clean
 
 setup: $(STAMP)
 
@@ -17,13 +17,19 @@ $(STAMP): requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-input -r requirements.lock
 	touch $@
 
+# ruff (with the complexity, noqa and blind-except gates of pyproject.toml) and mypy on grader/.
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 # One torch thread: the models in the tests are tiny, and on two shared cores one thread is faster.
 test: setup lint
 	OMP_NUM_THREADS=1 $(PY) -m pytest
+
+# Everything but the tests marked slow (tests/conftest.py lists them): a quick check while working.
+test-fast: setup
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow"
 
 # Builds the student notebooks and the reference notebooks, then grades the reference solution
 # (exported the way Colab exports it) on the offline profile and prints the score table.
@@ -42,6 +48,11 @@ autograder: handout
 
 lock:
 	tools/lock.sh
+
+# Regrade tests/submissions/ and bring each expected.toml up to date; prints the diff for review.
+# ARGS="--sections 1" for one section, ARGS="--check" to write nothing and fail on a difference.
+corpus: handout
+	OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) tests/corpus_review.py $(ARGS)
 
 clean:
 	rm -rf dist .cache

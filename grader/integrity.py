@@ -62,6 +62,7 @@ SURGERY_ATTRIBUTES = {
 TAMPER_MODULES = {"grader", "ctypes", "cffi", "inspect", "builtins", "importlib", "marshal"}
 #: Modules §2.1's functions never need: running work elsewhere hides it from the recorder.
 CONCURRENCY_MODULES = {"threading", "_thread", "multiprocessing", "concurrent", "subprocess", "signal"}
+PROCESS_CALLS = {"fork", "system", "execv", "execve", "popen"}
 TORCH_INTERNALS = {
     "_C",
     "ops",
@@ -117,54 +118,80 @@ def _imported_modules(node: ast.AST) -> list[str]:
     return []
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What the review of one section needs: whether §2.1's rules apply, and the names of torch."""
+
+    from_scratch: bool
+    torch_names: set[str]
+
+
+def _import_findings(node: ast.AST, context: _Context) -> list[str]:
+    found = []
+    if isinstance(node, ast.ImportFrom):
+        found += [f"imports {a.name} from {node.module}" for a in node.names if a.name in SURGERY_ATTRIBUTES]
+    for module in _imported_modules(node):
+        root = module.split(".")[0]
+        if root in TAMPER_MODULES:
+            found.append(f"imports {module}")
+        elif context.from_scratch and root in CONCURRENCY_MODULES:
+            found.append(f"imports {module}, which runs work outside the grader's view")
+        elif context.from_scratch and root == "torch" and set(module.split(".")[1:]) & TORCH_INTERNALS:
+            found.append(f"imports PyTorch internals ({module})")
+    return found
+
+
+def _attribute_finding(node: ast.Attribute, context: _Context) -> str | None:
+    dotted = _dotted(node)
+    parts = dotted.split(".")
+    if node.attr in SURGERY_ATTRIBUTES and (node.attr != "modules" or "sys" in parts):
+        return f"uses {dotted or node.attr}, which reaches into the running program"
+    if context.from_scratch and parts[0] in context.torch_names and node.attr in TORCH_INTERNALS:
+        return f"uses PyTorch internals ({dotted})"
+    if context.from_scratch and parts[0] == "os" and node.attr in PROCESS_CALLS:
+        return f"uses {dotted}"
+    return None
+
+
+def _call_finding(node: ast.Call, context: _Context) -> str | None:
+    if not isinstance(node.func, ast.Name):
+        return None
+    name = node.func.id
+    if name in DYNAMIC_CALLS:
+        return f"calls {name}()"
+    if name not in {"getattr", "setattr", "delattr", "hasattr"} or not node.args:
+        return None
+    owner = _dotted(node.args[0])
+    constant = len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+    if (
+        context.from_scratch
+        and owner.split(".")[0] in context.torch_names
+        and (name != "getattr" or not constant)
+    ):
+        return f"calls {name} on {owner} with a computed name"
+    if owner.split(".")[0] in {"sys", "builtins", "__builtins__"}:
+        return f"calls {name} on {owner}"
+    return None
+
+
+def _findings(node: ast.AST, context: _Context) -> list[str]:
+    found = _import_findings(node, context)
+    if isinstance(node, ast.Attribute):
+        found.append(_attribute_finding(node, context) or "")
+    elif isinstance(node, ast.Call):
+        found.append(_call_finding(node, context) or "")
+    elif isinstance(node, ast.Name) and node.id == "__builtins__":
+        found.append("uses __builtins__")
+    return [what for what in found if what]
+
+
 def review(tree: ast.Module, section: int) -> list[Finding]:
     """Constructs in the kept code of ``section`` that honest code for it never needs, by line."""
-    from_scratch = section == FROM_SCRATCH_SECTION
-    torch_names = _torch_aliases(tree)
-    findings: list[Finding] = []
-
-    def flag(node: ast.AST, what: str) -> None:
-        findings.append(Finding(what, getattr(node, "lineno", 0)))
-
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            for alias in node.names:
-                if alias.name in SURGERY_ATTRIBUTES:
-                    flag(node, f"imports {alias.name} from {node.module}")
-        for module in _imported_modules(node):
-            root = module.split(".")[0]
-            if root in TAMPER_MODULES:
-                flag(node, f"imports {module}")
-            elif from_scratch and root in CONCURRENCY_MODULES:
-                flag(node, f"imports {module}, which runs work outside the grader's view")
-            elif from_scratch and root == "torch" and set(module.split(".")[1:]) & TORCH_INTERNALS:
-                flag(node, f"imports PyTorch internals ({module})")
-        if isinstance(node, ast.Attribute):
-            dotted = _dotted(node)
-            head = dotted.split(".")[0]
-            if node.attr in SURGERY_ATTRIBUTES and (node.attr != "modules" or "sys" in dotted.split(".")):
-                flag(node, f"uses {dotted or node.attr}, which reaches into the running program")
-            elif from_scratch and head in torch_names and node.attr in TORCH_INTERNALS:
-                flag(node, f"uses PyTorch internals ({dotted})")
-            elif (
-                from_scratch and node.attr in {"fork", "system", "execv", "execve", "popen"} and head == "os"
-            ):
-                flag(node, f"uses {dotted}")
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            name = node.func.id
-            if name in DYNAMIC_CALLS:
-                flag(node, f"calls {name}()")
-            elif name in {"getattr", "setattr", "delattr", "hasattr"} and node.args:
-                target = _dotted(node.args[0]).split(".")[0]
-                constant = len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
-                if from_scratch and target in torch_names and (name != "getattr" or not constant):
-                    flag(node, f"calls {name} on {_dotted(node.args[0])} with a computed name")
-                elif target in {"sys", "builtins", "__builtins__"}:
-                    flag(node, f"calls {name} on {target}")
-        elif isinstance(node, ast.Name) and node.id == "__builtins__":
-            flag(node, "uses __builtins__")
-    unique = {(f.what, f.line): f for f in findings}
-    return sorted(unique.values(), key=lambda f: f.line)
+    context = _Context(section == FROM_SCRATCH_SECTION, _torch_aliases(tree))
+    findings = {
+        (what, getattr(node, "lineno", 0)) for node in ast.walk(tree) for what in _findings(node, context)
+    }
+    return sorted((Finding(what, line) for what, line in findings), key=lambda f: (f.line, f.what))
 
 
 def failure_message(findings: list[Finding], filename: str, section: int) -> str:
@@ -212,10 +239,9 @@ def verify_recording(recorded: Any, canary: list[float]) -> Recording:
             isinstance(v, int | float) and math.isclose(v, want) for v, want in zip(seen, canary, strict=True)
         )
     )
-    names_ok = isinstance(found, list) and all(isinstance(name, str) for name in found)
-    if not (values_ok and names_ok):
+    if not (values_ok and isinstance(found, list) and all(isinstance(name, str) for name in found)):
         return Recording((), True)
-    return Recording(tuple(found), False)
+    return Recording(tuple(str(name) for name in found), False)
 
 
 # ---------------------------------------------------------------- what staff see

@@ -59,7 +59,8 @@ class GradingPlugin:
         config.pluginmanager.register(section_fixtures(self.session), "grader-section-fixtures")
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        selected, deselected, seen = [], [], {}
+        selected, deselected = [], []
+        seen: dict[str, str] = {}
         for item in items:
             marker = item.get_closest_marker("graded")
             if marker is None or not marker.args:
@@ -95,6 +96,7 @@ class GradingPlugin:
         if report.when == "call" and report.passed:
             self._record(number, Outcome(True))
         elif report.failed or report.skipped:
+            outcome: Outcome | None
             if report.skipped:
                 reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else ""
                 outcome = Outcome(False, f"This test was skipped: {reason}")

@@ -90,6 +90,15 @@ def validate(results: dict[str, Any]) -> None:
     jsonschema.validate(results, schema())
 
 
+def results_are_valid(path: Path) -> bool:
+    """Whether `path` holds a results.json that matches Gradescope's schema."""
+    try:
+        validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, jsonschema.ValidationError):
+        return False
+    return True
+
+
 def write_results(path: Path, results: dict[str, Any]) -> None:
     """Validate, then replace `path` atomically (readable by its owner only)."""
     validate(results)

@@ -343,7 +343,9 @@ class StudentSection:
         return self._request(header, tensors, YOUR_CODE, timeout)[1]
 
     def close(self) -> None:
+        """Stop the section's processes, logging what they printed."""
         for process in self._processes.values():
+            self.session.log_output(self, process)
             process.stop()
         self._processes.clear()
 
@@ -409,8 +411,7 @@ class GradingSession:
         for refused in self.copy.refused:
             log.info("not read: %s", refused.message())
         stems = [section.file for section in self.table.sections.values()]
-        answers = {section.file: section.answers for section in self.table.sections.values()}
-        found = discover(self.submission_dir, stems, answers)
+        found = discover(self.submission_dir, stems, self.table.answers_by_file())
         for number, section in self.table.sections.items():
             self.refused[number] = [r for r in self.copy.refused if names_notebook(r.path, section.file)]
         self.files = {number: found[section.file] for number, section in self.table.sections.items()}
@@ -535,10 +536,11 @@ class GradingSession:
                 f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb).",
                 NO_FILE,
             )
-        others = {s.file: s.answers for n, s in self.table.sections.items() if n != number}
+        others = {file: names for file, names in self.table.answers_by_file().items() if file != section.file}
         last_part = max(int(row.number.split(".")[1]) for row in self.table.tests if row.section == number)
         try:
-            source = read_section(found.path, section.file, section.answers, (number, last_part), others)
+            answers = self.table.answers(number)
+            source = read_section(found.path, section.file, answers, (number, last_part), others)
         except IntakeError as error:
             # The whole reason once, at the top of the report; each test names it in one line.
             self.notes[number] = (str(error),)
@@ -564,8 +566,6 @@ class GradingSession:
     def close(self) -> None:
         for entry in self._sections.values():
             if isinstance(entry, StudentSection):
-                for process in entry._processes.values():
-                    self.log_output(entry, process)
                 entry.close()
         for identity in self._identities.values():
             identity.release()

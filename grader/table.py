@@ -94,6 +94,9 @@ class TestRow:
     )
     timeout: float = setting("seconds the check may run before it is stopped", positive=True)
     extra_credit: bool = setting("the points count on top of the maximum (max_score 0)", default=False)
+    answers: tuple[str, ...] = setting(
+        "names the test reads from the notebook besides its section's answers (a new question's)", default=()
+    )
 
     @property
     def gradescope_visibility(self) -> str:
@@ -183,6 +186,16 @@ class AssignmentTable:
     @property
     def title(self) -> str:
         return self.assignment.title
+
+    def answers(self, section: int) -> tuple[str, ...]:
+        """Every name the grader reads from a section's notebook: the section's and its tests' answers."""
+        names = [*self.sections[section].answers]
+        names += [name for row in self.tests if row.section == section for name in row.answers]
+        return tuple(dict.fromkeys(names))
+
+    def answers_by_file(self) -> dict[str, tuple[str, ...]]:
+        """Each section's notebook name with every name the grader reads from it."""
+        return {section.file: self.answers(number) for number, section in self.sections.items()}
 
     def test(self, number: str) -> TestRow:
         for row in self.tests:

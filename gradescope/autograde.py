@@ -25,9 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from grader.batch.runner import results_are_valid
 from grader.cluster.forward import finish_forward, start_forward
-from grader.results import build_results, write_results
+from grader.results import build_results, results_are_valid, write_results
 from grader.runner import CONFINEMENT_KEY
 from grader.table import load_table
 

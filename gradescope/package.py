@@ -4,18 +4,18 @@ Gradescope unpacks the zip into /autograder/source and runs setup.sh from its ro
 exactly what grading needs and nothing a leaked copy should not show: the grader package (hidden
 checks and asset code included), tinygpt, the Gradescope scripts and the dependency lock. The
 reference notebooks, the student template, this repository's own tests and the builders stay out.
-The zip is reproducible: entries are sorted and stamped with one fixed date.
+The zip is reproducible (grader/reproducible_zip.py: sorted entries, one fixed date).
 """
 
 from __future__ import annotations
 
 import argparse
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from grader.cluster import forward
+from grader.reproducible_zip import write_reproducible_zip
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO_ROOT / "dist" / "autograder.zip"
@@ -31,9 +31,6 @@ GRADESCOPE_MODULES = ("__init__.py", "autograde.py")
 
 SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}
-EXECUTABLE = 0o755
-REGULAR = 0o644
-FIXED_DATE = (2024, 1, 1, 0, 0, 0)
 
 
 def _package_files(package: Path) -> Iterator[Path]:
@@ -60,20 +57,6 @@ def zip_entries(repo_root: Path = REPO_ROOT) -> dict[str, Path]:
     if missing:
         raise SystemExit(f"Cannot build the autograder zip: missing {', '.join(missing)}")
     return entries
-
-
-def write_reproducible_zip(
-    target: Path | BinaryIO, entries: dict[str, Path], executables: Iterable[str] = ()
-) -> None:
-    """Zips `entries` (name in the zip -> file) into `target`: sorted, one fixed date, fixed modes,
-    so the same files always give the same bytes."""
-    executable = set(executables)
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
-            info.external_attr = (0o100000 | (EXECUTABLE if name in executable else REGULAR)) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, entries[name].read_bytes())
 
 
 def build_zip(output: Path = DEFAULT_OUTPUT, repo_root: Path = REPO_ROOT) -> Path:

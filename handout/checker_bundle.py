@@ -4,7 +4,7 @@ What ships is the explicit list of handout/checker_manifest.py, which a test hol
 public checks need. The file is built by `make handout` into dist/ (students get it with the
 instructor's release), not kept in git: nobody reads a base64 bundle in a diff.
 
-The zip inside check.py is reproducible (gradescope.package's writer), so rebuilding the handout
+The zip inside check.py is reproducible (grader.reproducible_zip), so rebuilding the handout
 leaves check.py unchanged unless the grader changed.
 """
 
@@ -14,7 +14,7 @@ import base64
 import io
 from pathlib import Path
 
-from gradescope.package import write_reproducible_zip
+from grader.reproducible_zip import write_reproducible_zip
 from handout.checker_manifest import SHIPPED_FILES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

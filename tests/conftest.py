@@ -15,19 +15,58 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Fixture folders hold graded checks and student-style files, not tests of this project.
 collect_ignore = ["core_checks", "submissions"]
 
+# What `make test-fast` leaves out (`-m "not slow"`): whole modules that grade the corpus, execute the
+# notebooks, train, or build and run the release artefacts, and single tests that do the same.
+SLOW_MODULES = {
+    "test_grade_corpus.py",
+    "test_realistic.py",
+    "test_grade_s3.py",
+    "test_reference_notebooks.py",
+    "test_reference_a2s3.py",
+    "test_student_checker.py",
+    "test_batch_regrade.py",
+    "test_gradescope_autograder.py",
+    "test_full_profile_loading.py",
+    "test_adding_a_question.py",
+}
+SLOW_TESTS = {
+    "test_runner.py::test_grading_the_whole_reference_twice_gives_identical_results",
+    "test_handout.py::test_student_notebook_runs_until_its_first_todo",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.name
+        if module in SLOW_MODULES or f"{module}::{getattr(item, 'originalname', item.name)}" in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
+# Folders whose mode the session changed, with the mode each had: put back when the session ends.
+OPENED: list[tuple[Path, int]] = []
+
 
 def pytest_sessionstart() -> None:
     """As root, let the sandbox's unprivileged uid reach the checkout (traverse only, no listing).
 
     The privilege-drop tests run the student's process as a uid with no rights of its own; it must be
-    able to reach the interpreter and this checkout, wherever CI cloned it.
+    able to reach the interpreter and this checkout, wherever CI cloned it. Only folders that lack the
+    bit are changed, and pytest_sessionfinish gives them back the mode they had.
     """
     if os.geteuid() != 0:
         return
     for directory in (REPO_ROOT, *REPO_ROOT.parents):
-        mode = directory.stat().st_mode
+        mode = stat.S_IMODE(directory.stat().st_mode)
         if not mode & stat.S_IXOTH:
             os.chmod(directory, mode | stat.S_IXOTH)
+            OPENED.append((directory, mode))
+
+
+def pytest_sessionfinish() -> None:
+    """Leave the host's permissions as they were found."""
+    while OPENED:
+        directory, mode = OPENED.pop()
+        os.chmod(directory, mode)
 
 
 @pytest.fixture

@@ -33,6 +33,8 @@ class Expectation:
     failed: frozenset[str]
     diagnosis: dict[str, str] = field(default_factory=dict)
     upload_as: str = ""
+    #: Tests left out of this file's grading (the entry's `why` says for what reason).
+    not_run: frozenset[str] = frozenset()
     #: Whether results.json's extra_data.integrity must flag it (docs/verdicts.md).
     flagged: bool = False
 
@@ -44,27 +46,33 @@ class Submission:
     expectation: Expectation
 
 
+def corpus_file(stem: str, name: str) -> Path:
+    """The corpus file ``name`` of notebook ``stem``: an exported .py or a notebook."""
+    folder = CORPUS_ROOT / stem.lower()
+    return next(path for path in (folder / f"{name}.py", folder / f"{name}.ipynb") if path.is_file())
+
+
 def corpus(stem: str) -> list[Submission]:
     """The corpus of notebook ``stem`` (e.g. "A2S2"), each file with its expectation."""
     folder = CORPUS_ROOT / stem.lower()
     table = tomllib.loads((folder / "expected.toml").read_text())
-    return [
-        Submission(
-            name,
-            (folder / f"{name}.py").read_text(),
-            Expectation(
-                frozenset(spec["failed"]),
-                spec.get("diagnosis", {}),
-                spec.get("upload_as", f"{stem}.py"),
-                spec.get("flagged", False),
-            ),
+    submissions = []
+    for name, spec in table.items():
+        path = corpus_file(stem, name)
+        expectation = Expectation(
+            frozenset(spec["failed"]),
+            spec.get("diagnosis", {}),
+            spec.get("upload_as", f"{stem}{path.suffix}"),
+            frozenset(spec.get("not_run", ())),
+            spec.get("flagged", False),
         )
-        for name, spec in table.items()
-    ]
+        submissions.append(Submission(name, path.read_text(), expectation))
+    return submissions
 
 
 def corpus_files(stem: str) -> set[str]:
-    return {path.stem for path in (CORPUS_ROOT / stem.lower()).glob("*.py")}
+    folder = CORPUS_ROOT / stem.lower()
+    return {path.stem for pattern in ("*.py", "*.ipynb") for path in folder.glob(pattern)}
 
 
 def handout_exports(stem: str, section: int) -> list[Submission]:
@@ -84,7 +92,12 @@ def handout_exports(stem: str, section: int) -> list[Submission]:
 
 
 def grade_all(submissions: list[Submission], section: int, workdir: Path) -> dict[str, dict]:
-    """Grade every submission with ``python -m grader grade``; results.json of each, by name."""
+    """Grade every submission with ``python -m grader grade``; results.json of each, by name.
+
+    A submission whose expectation leaves tests out (``not_run``) is graded on the section's other
+    tests only (``--tests``).
+    """
+    numbers = [row.number for row in load_table().tests if row.section == section]
 
     def grade(submission: Submission) -> dict:
         folder = workdir / submission.name
@@ -93,7 +106,9 @@ def grade_all(submissions: list[Submission], section: int, workdir: Path) -> dic
         target.write_text(submission.text)
         results = folder / "results.json"
         command = [sys.executable, "-m", "grader", "grade", str(folder / "submission")]
-        command += ["--results", str(results), "--sections", str(section), "--quiet"]
+        left_out = submission.expectation.not_run
+        chosen = ["--tests", ",".join(n for n in numbers if n not in left_out)] if left_out else []
+        command += ["--results", str(results), "--sections", str(section), *chosen, "--quiet"]
         subprocess.run(command, cwd=REPO, check=True, timeout=GRADE_TIMEOUT_S, capture_output=True)
         return json.loads(results.read_text())
 

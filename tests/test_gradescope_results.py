@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from grader.batch.runner import results_are_valid
+from grader.results import results_are_valid
 from grader.table import load_table
 from gradescope.autograde import (
     GRADER_FAILED,

@@ -59,7 +59,7 @@ def test_an_error_in_the_grader_still_writes_every_test(tmp_path: Path, submissi
     results = json.loads(path.read_text())
     validate(results)
     assert results["score"] == 0
-    assert len(results["tests"]) == 20
+    assert len(results["tests"]) == len(load_table().select({1, 2}))
     assert all(test["output"] == GRADER_ERROR for test in results["tests"])
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -128,17 +130,31 @@ answer()
 
 
 def test_writing_the_results_file_forges_nothing(tmp_path: Path):
+    """As root the sandbox user cannot write the results file; as a normal user the write succeeds and
+    the grader's own results replace it. A witness file, in a folder the student's process can write,
+    says which happened, so the test fails if the student's code never tried."""
     target = tmp_path / "out" / "results.json"
+    witness_dir = Path(tempfile.mkdtemp(prefix="a2-witness-", dir="/tmp"))
+    witness_dir.chmod(0o777)
+    witness = witness_dir / "attempt"
     body = f"""
 def answer():
     try:
         with open({str(target)!r}, "w") as handle:
             handle.write('{{"score": 1000, "tests": []}}')
+        outcome = "wrote"
     except OSError:
-        pass
+        outcome = "refused"
+    with open({str(witness)!r}, "w") as handle:
+        handle.write(outcome)
     return [42.0] * 3
 """
-    results, _ = grade_file(tmp_path, body)
+    try:
+        results, _ = grade_file(tmp_path, body)
+        attempt = witness.read_text()
+    finally:
+        shutil.rmtree(witness_dir, ignore_errors=True)
+    assert attempt == ("refused" if ROOT else "wrote")
     assert results["score"] == 7.5
     assert json.loads(target.read_text())["score"] == 7.5
 

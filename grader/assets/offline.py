@@ -29,6 +29,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from grader.assets.sentences import generate_split
 
@@ -46,7 +47,7 @@ MODEL_SEED = 447
 SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 TOKENIZER_VOCAB_SIZE = 1000
 MAX_TOKENS = 512
-TINY_ROBERTA = {
+TINY_ROBERTA: dict[str, Any] = {
     "hidden_size": 64,
     "num_hidden_layers": 2,
     "num_attention_heads": 2,
@@ -143,7 +144,8 @@ def _write_tokenizer(model_dir: Path, texts: list[str]) -> int:
         vocab = json.loads(Path(scratch, "vocab.json").read_text(encoding="utf-8"))
         merge_lines = Path(scratch, "merges.txt").read_text(encoding="utf-8").splitlines()
     merges = [tuple(line.split()) for line in merge_lines if line and not line.startswith("#")]
-    tokenizer = RobertaTokenizerFast(vocab=vocab, merges=merges, model_max_length=MAX_TOKENS)
+    # The tokenizer takes merges as pairs too, which its annotation does not say.
+    tokenizer = RobertaTokenizerFast(vocab=vocab, merges=merges, model_max_length=MAX_TOKENS)  # type: ignore[arg-type]
     tokenizer.save_pretrained(model_dir)
     return len(tokenizer)
 
@@ -152,7 +154,9 @@ def tiny_roberta_config(vocab_size: int):
     """The tiny RoBERTa's configuration: two labels, RoBERTa's pad id, room for 512 tokens."""
     from transformers import RobertaConfig
 
-    return RobertaConfig(vocab_size=vocab_size, num_labels=2, pad_token_id=1, **TINY_ROBERTA)
+    # num_labels is one of PretrainedConfig's keyword arguments, which RobertaConfig's annotation omits.
+    labels: dict[str, Any] = {"num_labels": 2}
+    return RobertaConfig(vocab_size=vocab_size, pad_token_id=1, **labels, **TINY_ROBERTA)
 
 
 def _write_model(model_dir: Path, vocab_size: int) -> None:

@@ -21,11 +21,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from jsonschema import ValidationError
 from tqdm import tqdm
 
 from grader.batch.discovery import Submission
-from grader.results import validate
+from grader.results import results_are_valid
 from grader.table import AssignmentTable
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -105,15 +104,6 @@ def grade_command(submission: Submission, folder: Path, options: BatchOptions) -
     if options.sandbox_user:
         command += ["--sandbox-user", options.sandbox_user]
     return command
-
-
-def results_are_valid(path: Path) -> bool:
-    """Whether `path` holds a results.json that matches Gradescope's schema."""
-    try:
-        validate(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, ValidationError):
-        return False
-    return True
 
 
 def _tail(path: Path) -> str:

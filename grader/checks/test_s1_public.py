@@ -15,6 +15,7 @@ from grader.oracles.query_crafting import (
     QUESTIONS,
     REPLACEABLE_KEY_ROW,
     AnswerRejected,
+    Question,
     as_matrix,
     attention_output,
     changed_key_rows,
@@ -36,8 +37,9 @@ def _answer(section, name: str, rows: int) -> torch.Tensor:
         raise GradingFailure(str(rejected)) from None
 
 
-def _check_output(number: str, queries: torch.Tensor, key: torch.Tensor, tolerance: float, note) -> None:
-    question = QUESTIONS[number]
+def _check_output(
+    question: Question, queries: torch.Tensor, key: torch.Tensor, tolerance: float, note
+) -> None:
     _, value = grader_key_value()
     output = attention_output(queries, key, value)
     if not bool(torch.isfinite(output).all()):
@@ -51,11 +53,11 @@ def _check_output(number: str, queries: torch.Tensor, key: torch.Tensor, toleran
     note(f"Error {error:.4f} (allowed: {tolerance}).")
 
 
-def _check_query(a2s1, number: str, tolerances, note) -> None:
-    question = QUESTIONS[number]
+def check_query(a2s1, question: Question, tolerances, note) -> None:
+    """Grade the student's answer to a query question: its attention output against the target."""
     key, _ = grader_key_value()
     queries = _answer(a2s1, question.name, question.query_rows)
-    _check_output(number, queries, key, tolerances.query_error, note)
+    _check_output(question, queries, key, tolerances.query_error, note)
 
 
 def _student_key(a2s1, number: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,28 +81,28 @@ def _student_key(a2s1, number: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.mark.graded("1.2.1")
 def test_query121_selects_v0(a2s1, tolerances, note):
-    _check_query(a2s1, "1.2.1", tolerances, note)
+    check_query(a2s1, QUESTIONS["1.2.1"], tolerances, note)
 
 
 @pytest.mark.graded("1.2.2")
 def test_query122_identity(a2s1, tolerances, note):
-    _check_query(a2s1, "1.2.2", tolerances, note)
+    check_query(a2s1, QUESTIONS["1.2.2"], tolerances, note)
 
 
 @pytest.mark.graded("1.3.1")
 def test_query131_averages_all(a2s1, tolerances, note):
-    _check_query(a2s1, "1.3.1", tolerances, note)
+    check_query(a2s1, QUESTIONS["1.3.1"], tolerances, note)
 
 
 @pytest.mark.graded("1.3.2")
 def test_query132_averages_first_two(a2s1, tolerances, note):
-    _check_query(a2s1, "1.3.2", tolerances, note)
+    check_query(a2s1, QUESTIONS["1.3.2"], tolerances, note)
 
 
 @pytest.mark.graded("1.4.1")
 def test_key141_averages_first_three(a2s1, tolerances, note):
     student_key, query = _student_key(a2s1, "1.4.1")
-    _check_output("1.4.1", query, student_key, tolerances.query_error, note)
+    _check_output(QUESTIONS["1.4.1"], query, student_key, tolerances.query_error, note)
 
 
 @pytest.mark.graded("1.4.2")
@@ -111,4 +113,4 @@ def test_key142_unit_length_selects_v2(a2s1, tolerances, note):
         raise GradingFailure(
             f"k2 in key142 has length {norm:.3f}; it must have length 1 (± {tolerances.key_norm})."
         )
-    _check_output("1.4.2", query, student_key, tolerances.query_error, note)
+    _check_output(QUESTIONS["1.4.2"], query, student_key, tolerances.query_error, note)

@@ -215,7 +215,7 @@ def _shape_test(a2s2, causal: bool, tolerances, cuda_available: bool, note, hidd
     require_from_scratch(a2s2, "self_attention")
     note_loops(a2s2, "self_attention", note)
     cases = [Case(*sizes, causal=causal) for sizes in SHAPE_CASES]
-    devices = [None, "cuda"] if cuda_available else [None]
+    devices: list[str | None] = [None, "cuda"] if cuda_available else [None]
     check_self_attention_cases(a2s2, cases, tolerances.attention, hidden_seed, devices)
 
 
@@ -263,7 +263,8 @@ def _check_gradient(a2s2, seed: int) -> None:
     ]
     if not all(isinstance(out, torch.Tensor) and out.shape == q.shape for out in shifted):
         raise GradingFailure("self_attention did not return a tensor of its input's shape in the small GPT.")
-    problem = gradient_problem(reply, direction, directional_derivative(*shifted, cotangent))
+    plus, minus = shifted
+    problem = gradient_problem(reply, direction, directional_derivative(plus, minus, cotangent))
     if problem in ("none", "malformed"):
         raise GradingFailure(
             "No gradient reaches W_Q, W_K and W_V when the GPT trains, so the attention cannot learn. "

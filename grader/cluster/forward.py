@@ -160,8 +160,8 @@ def forwarded_entry(reply: dict[str, Any]) -> dict[str, Any]:
     status = test.get("status")
     if status not in ("passed", "failed") or not isinstance(test.get("output", ""), str):
         raise ValueError("the reply's 3.5.1 entry is malformed")
-    extra = test.get("extra_data") if isinstance(test.get("extra_data"), dict) else {}
-    detail = str(extra.get("status") or status)
+    extra = test.get("extra_data")
+    detail = str((extra.get("status") if isinstance(extra, dict) else None) or status)
     message = f"{FORWARDED_NOTE}\n\n{test.get('output', '')}".strip()
     return test_entry(load_table().test(THRESHOLD_TEST), Outcome(status == PASSED, message, status=detail))
 

@@ -8,6 +8,7 @@ fix. A match is only a likely cause, so the wording says "matches", never "you d
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -121,7 +122,7 @@ def buggy_attention(
     return _merge(a @ vh, merge)
 
 
-def _attention_bug(name: str, hint: str, **parts: object) -> KnownBug:
+def _attention_bug(name: str, hint: str, **parts: Any) -> KnownBug:
     return KnownBug(
         name, hint, lambda q, k, v, n_heads, causal: buggy_attention(q, k, v, n_heads, causal, **parts)
     )

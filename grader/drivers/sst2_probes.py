@@ -13,7 +13,9 @@ yet"); any other exception is reported as text naming the call that raised it.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
+from functools import partial
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -58,7 +60,7 @@ def _reporting(probe: Callable[..., dict]) -> Callable[..., dict]:
 
 def _samples(student: ModuleType, examples: list[dict]) -> list:
     """The student's own SST2Example objects for ``examples`` (plain objects if the class is broken)."""
-    make = getattr(student, "SST2Example", None)
+    make: Any = getattr(student, "SST2Example", None)
     try:
         return [make(text=e["text"], label=e["label"]) for e in examples]
     except Exception:  # noqa: BLE001 - the given class was edited; the fields are what matters
@@ -71,7 +73,10 @@ def probe_dataset(student: ModuleType, model_dir: str, examples: list[dict]) -> 
     tokenizer = load_tokenizer(model_dir)
     dataset = _attempt("SST2Dataset(tokenizer, data)", lambda: student.SST2Dataset(tokenizer, examples))
     length = _attempt("len(dataset)", lambda: len(dataset))
-    items = [_fields(_attempt(f"dataset[{i}]", lambda i=i: dataset[i])) for i in range(len(examples))]
+    items = [
+        _fields(_attempt(f"dataset[{i}]", partial(operator.getitem, dataset, i)))
+        for i in range(len(examples))
+    ]
 
     def first_items() -> list:
         taken = []
@@ -101,15 +106,22 @@ def probe_collate(student: ModuleType, model_dir: str, batches: list[list[dict]]
     dataset_class = student.SST2Dataset
     if getattr(dataset_class, "tokenizer", None) is None:
         dataset_class.tokenizer = tokenizer
-    replies = []
+    replies: list[dict[str, Any]] = []
+
+    def collate(samples: list) -> Any:
+        return dataset_class.collate_fn(samples)
+
     for batch in batches:
-        samples = _samples(student, batch)
-        result = _attempt("SST2Dataset.collate_fn(samples)", lambda s=samples: dataset_class.collate_fn(s))
+        result = _attempt("SST2Dataset.collate_fn(samples)", partial(collate, _samples(student, batch)))
         if not isinstance(result, dict):
             replies.append({"type": type(result).__name__})
             continue
         encoding = result.get("text_encoding")
-        reply = {"keys": sorted(str(key) for key in result), "label_encoding": None, "encoding": None}
+        reply: dict[str, Any] = {
+            "keys": sorted(str(key) for key in result),
+            "label_encoding": None,
+            "encoding": None,
+        }
         if "label_encoding" in result:
             reply["label_encoding"] = _tensor_or_type(result["label_encoding"])
         if encoding is not None and hasattr(encoding, "keys"):

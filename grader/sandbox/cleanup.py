@@ -45,61 +45,80 @@ def remove_tree(path: Path | str, max_entries: int = MAX_ENTRIES) -> list[str]:
 
 
 def _remove_entry(parent_fd: int, name: str, shown: str, max_entries: int) -> list[str]:
-    errors: list[str] = []
     try:
         if not stat.S_ISDIR(os.lstat(name, dir_fd=parent_fd).st_mode):
             os.unlink(name, dir_fd=parent_fd)
-            return errors
+            return []
         root_fd = os.open(name, DIRECTORY_FLAGS, dir_fd=parent_fd)
     except FileNotFoundError:
-        return errors
+        return []
     except OSError as error:
         return [f"{shown}: {error.strerror}"]
-    # Each frame: (fd of a folder, its name in its parent). A folder is removed once it is empty.
-    stack: list[tuple[int, str]] = [(root_fd, name)]
-    seen = 0
-    while stack:
-        fd, _ = stack[-1]
-        descended = False
+    return _TreeRemoval(parent_fd, root_fd, name, shown, max_entries).run()
+
+
+class _TreeRemoval:
+    """Depth first through folder descriptors: a folder is removed once it is empty."""
+
+    def __init__(self, parent_fd: int, root_fd: int, name: str, shown: str, max_entries: int) -> None:
+        self.parent_fd = parent_fd
+        self.shown = shown
+        self.max_entries = max_entries
+        self.errors: list[str] = []
+        self.seen = 0
+        # Each frame: (fd of a folder, its name in its parent).
+        self.stack: list[tuple[int, str]] = [(root_fd, name)]
+
+    def run(self) -> list[str]:
+        while self.stack:
+            emptied = self._clear_top()
+            if emptied is None:
+                continue
+            if not emptied or not self._remove_top():
+                for open_fd, _ in self.stack:
+                    os.close(open_fd)
+                return self.errors
+        return self.errors
+
+    def _clear_top(self) -> bool | None:
+        """Unlink the files of the folder on top; None when it descended into a subfolder instead,
+        False when there are too many entries to go on."""
+        fd = self.stack[-1][0]
         try:
             entries = list(os.scandir(fd))
         except OSError as error:
-            errors.append(f"{shown}: listing a folder failed: {error.strerror}")
+            self.errors.append(f"{self.shown}: listing a folder failed: {error.strerror}")
             entries = []
         for entry in entries:
-            seen += 1
-            if seen > max_entries:
-                errors.append(f"{shown}: more than {max_entries} entries, the rest was left")
-                for open_fd, _ in stack:
-                    os.close(open_fd)
-                return errors
+            self.seen += 1
+            if self.seen > self.max_entries:
+                self.errors.append(f"{self.shown}: more than {self.max_entries} entries, the rest was left")
+                return False
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append((os.open(entry.name, DIRECTORY_FLAGS, dir_fd=fd), entry.name))
-                    descended = True
-                    break
+                    self.stack.append((os.open(entry.name, DIRECTORY_FLAGS, dir_fd=fd), entry.name))
+                    return None
                 os.unlink(entry.name, dir_fd=fd)
             except FileNotFoundError:
                 continue
             except OSError as error:
-                errors.append(f"{shown}/…/{entry.name}: {error.strerror}")
-        if descended:
-            continue
-        fd, folder_name = stack.pop()
+                self.errors.append(f"{self.shown}/…/{entry.name}: {error.strerror}")
+        return True
+
+    def _remove_top(self) -> bool:
+        """Remove the emptied folder on top; False when it cannot go and has a parent, which would
+        then be listed again forever."""
+        fd, folder_name = self.stack.pop()
         os.close(fd)
-        up = stack[-1][0] if stack else parent_fd
+        up = self.stack[-1][0] if self.stack else self.parent_fd
         try:
             os.rmdir(folder_name, dir_fd=up)
         except FileNotFoundError:
             pass
         except OSError as error:
-            errors.append(f"{shown}: removing a folder failed: {error.strerror}")
-            if stack:
-                # A folder that cannot go would be listed again forever: give up on its parent too.
-                for open_fd, _ in stack:
-                    os.close(open_fd)
-                return errors
-    return errors
+            self.errors.append(f"{self.shown}: removing a folder failed: {error.strerror}")
+            return not self.stack
+        return True
 
 
 def remove_files_of(uid: int, since_ns: int = 0, folders: tuple[str, ...] = SHARED_TEMPORARY) -> list[str]:

@@ -71,7 +71,7 @@ def _bind(source: str, root: str, writable: bool = False) -> None:
     if os.path.isdir(source):
         os.makedirs(target, exist_ok=True)
     elif not os.path.exists(target):
-        open(target, "w").close()  # noqa: SIM115 - an empty mount point
+        open(target, "w").close()  # an empty mount point
     _mount(source, target, None, MS_BIND | MS_REC)
     flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (0 if writable else MS_RDONLY)
     _mount(None, target, None, flags | (MS_NODEV if source != "/dev" else 0))
@@ -115,7 +115,7 @@ def _populate_dev(dev: str) -> None:
             if os.path.isdir(source):
                 os.makedirs(target, exist_ok=True)
             else:
-                open(target, "w").close()  # noqa: SIM115 - an empty mount point
+                open(target, "w").close()  # an empty mount point
             _mount(source, target, None, MS_BIND | MS_REC)
     _tmpfs(dev + "/shm", SHM_SIZE)
     for name, fd in (("stdin", 0), ("stdout", 1), ("stderr", 2)):

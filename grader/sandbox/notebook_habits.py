@@ -28,7 +28,7 @@ import importlib.util
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -38,7 +38,7 @@ GRADING = "(while grading)"
 class _StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Provides the modules in `builders` when Python looks for them."""
 
-    def __init__(self, builders: dict[str, Callable[[ModuleType], None]], packages: set[str]) -> None:
+    def __init__(self, builders: Mapping[str, Callable[[ModuleType], None]], packages: set[str]) -> None:
         self.builders = builders
         self.packages = packages
 
@@ -56,7 +56,7 @@ class _StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.builders[module.__name__](module)
 
 
-def _text_bar(module: ModuleType) -> None:
+def _text_bar(module: Any) -> None:
     from tqdm.std import tqdm, trange
 
     module.tqdm = module.tqdm_notebook = tqdm
@@ -79,14 +79,14 @@ def _display(*objects: Any, **_: Any) -> None:
         print(repr(value) if isinstance(value, _Shown) else value)
 
 
-def _ipython_display(module: ModuleType) -> None:
+def _ipython_display(module: Any) -> None:
     module.display = _display
     module.clear_output = module.update_display = lambda *_, **__: None
     for name in ("HTML", "Markdown", "Image", "Latex", "Math", "JSON", "SVG", "Javascript", "Audio", "Video"):
         setattr(module, name, type(name, (_Shown,), {}))
 
 
-def _ipython(module: ModuleType) -> None:
+def _ipython(module: Any) -> None:
     module.get_ipython = lambda: None
     module.display = importlib.import_module("IPython.display")
 
@@ -95,7 +95,7 @@ def _package(module: ModuleType) -> None:
     """`google` and `google.colab` themselves: empty packages their submodules hang from."""
 
 
-def _drive(module: ModuleType) -> None:
+def _drive(module: Any) -> None:
     def mount(mountpoint: str = "/content/drive", *_: Any, **__: Any) -> None:
         print(f"drive.mount({mountpoint!r}) skipped: Google Drive is not available {GRADING}.")
 
@@ -103,7 +103,7 @@ def _drive(module: ModuleType) -> None:
     module.flush_and_unmount = lambda *_, **__: None
 
 
-def _files(module: ModuleType) -> None:
+def _files(module: Any) -> None:
     module.upload = lambda *_, **__: {}
     module.download = lambda *_, **__: None
 
@@ -117,7 +117,7 @@ class SecretNotFoundError(KeyError):
     """Raised by the `userdata.get` stand-in: there are no Colab secrets while grading."""
 
 
-def _userdata(module: ModuleType) -> None:
+def _userdata(module: Any) -> None:
     def get(key: str) -> str:
         raise SecretNotFoundError(f"Colab secret {key!r} is not available {GRADING}")
 
@@ -148,4 +148,4 @@ def install() -> None:
     # Last on the path: the real module wins wherever it is installed.
     sys.meta_path.append(_StandIns(fallbacks, {"IPython", "google", "google.colab"}))
     if not hasattr(builtins, "display"):
-        builtins.display = _builtin_display
+        vars(builtins)["display"] = _builtin_display

@@ -12,6 +12,7 @@ and the tail.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -224,8 +225,9 @@ class StudentProcess:
             return {"error": "the launcher did not report (it failed before the child started)"}
 
     def _drain_output(self) -> None:
-        assert self.process.stdout is not None
-        for chunk in iter(lambda: self.process.stdout.read1(65536), b""):
+        stdout = self.process.stdout
+        assert isinstance(stdout, io.BufferedReader)
+        for chunk in iter(lambda: stdout.read1(65536), b""):
             self.output.feed(chunk)
 
     def _read_exact(self, size: int, deadline: float) -> bytes:

@@ -92,10 +92,10 @@ class _Encoder:
             items = [self.encode(item, depth + 1) for item in value]
             return items if isinstance(value, list) else {"__t": "tuple", "items": items}
         if isinstance(value, Mapping):
-            items = {str(k): self.encode(v, depth + 1) for k, v in value.items()}
+            entries = {str(k): self.encode(v, depth + 1) for k, v in value.items()}
             if type(value) is dict:
-                return {"__t": "dict", "items": items}
-            return {"__t": "mapping", "type": type(value).__name__, "items": items}
+                return {"__t": "dict", "items": entries}
+            return {"__t": "mapping", "type": type(value).__name__, "items": entries}
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             fields = {
                 f.name: self.encode(getattr(value, f.name), depth + 1) for f in dataclasses.fields(value)

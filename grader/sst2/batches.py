@@ -71,4 +71,5 @@ def probe_loader(model_dir: str, examples: list[dict[str, Any]], batch_size: int
     from torch.utils.data import DataLoader
 
     collate = partial(encode_batch, load_tokenizer(model_dir))
-    return DataLoader(examples, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    dataset: Any = examples  # a list serves as a map-style dataset
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)

@@ -68,55 +68,65 @@ def collate_problems(reply: dict, tokenizer, examples: list[dict]) -> list[str]:
     if reply["keys"] != EXPECTED_KEYS:
         return [f"collate_fn returned the keys {reply['keys']}; expected exactly {EXPECTED_KEYS}."]
     want = encode_batch(tokenizer, examples)
-    problems = []
     encoding = _encoding(reply)
-    for name in ("input_ids", "attention_mask"):
-        got, expected = encoding.get(name), want["text_encoding"][name]
-        if got is None:
-            problems.append(
-                f"text_encoding has no {name}: it must be the tokenizer's output as it is "
-                f"(it holds {sorted(encoding)})."
+    problems = [
+        _encoding_problem(name, encoding, want["text_encoding"][name])
+        for name in ("input_ids", "attention_mask")
+    ]
+    problems.append(_labels_problem(reply.get("label_encoding"), want["label_encoding"]))
+    return [problem for problem in problems if problem is not None]
+
+
+def _encoding_problem(name: str, encoding: dict, expected: torch.Tensor) -> str | None:
+    """What is wrong with the student's ``text_encoding[name]``, or None."""
+    got = encoding.get(name)
+    if got is None:
+        return (
+            f"text_encoding has no {name}: it must be the tokenizer's output as it is "
+            f"(it holds {sorted(encoding)})."
+        )
+    if not isinstance(got, torch.Tensor):
+        return f'{name} is {got}, not a tensor: call the tokenizer with return_tensors="pt".'
+    if got.dtype != torch.long:
+        return f"{name} has dtype {got.dtype}; the tokenizer gives torch.int64."
+    if got.shape != expected.shape:
+        if got.dim() == 2 and got.shape[1] == MAX_TOKENS and expected.shape[1] < MAX_TOKENS:
+            return (
+                f"{name} has shape {tuple(got.shape)}: every text is padded to {MAX_TOKENS} tokens. "
+                f"padding=True pads only to the longest text of the batch (here {expected.shape[1]} "
+                "tokens), which saves most of the computation."
             )
-        elif not isinstance(got, torch.Tensor):
-            problems.append(f'{name} is {got}, not a tensor: call the tokenizer with return_tensors="pt".')
-        elif got.dtype != torch.long:
-            problems.append(f"{name} has dtype {got.dtype}; the tokenizer gives torch.int64.")
-        elif got.shape != expected.shape:
-            if got.dim() == 2 and got.shape[1] == MAX_TOKENS and expected.shape[1] < MAX_TOKENS:
-                problems.append(
-                    f"{name} has shape {tuple(got.shape)}: every text is padded to {MAX_TOKENS} tokens. "
-                    f"padding=True pads only to the longest text of the batch (here {expected.shape[1]} "
-                    "tokens), which saves most of the computation."
-                )
-            else:
-                problems.append(
-                    f"{name} has shape {tuple(got.shape)}; expected {tuple(expected.shape)} (one row per "
-                    "text, padded to the longest text of the batch)."
-                )
-        elif not torch.equal(got, expected):
-            problems.append(
-                f"{name} differs from the tokenizer's encoding of the batch's texts, in their order, with "
-                "padding=True, max_length=512, truncation=True."
-            )
-    labels, expected_labels = reply.get("label_encoding"), want["label_encoding"]
+        return (
+            f"{name} has shape {tuple(got.shape)}; expected {tuple(expected.shape)} (one row per "
+            "text, padded to the longest text of the batch)."
+        )
+    if not torch.equal(got, expected):
+        return (
+            f"{name} differs from the tokenizer's encoding of the batch's texts, in their order, with "
+            "padding=True, max_length=512, truncation=True."
+        )
+    return None
+
+
+def _labels_problem(labels: Any, expected_labels: torch.Tensor) -> str | None:
+    """What is wrong with the student's ``label_encoding``, or None."""
     if not isinstance(labels, torch.Tensor):
-        problems.append(f"label_encoding is {labels}; expected a torch.long tensor of the batch's labels.")
-    elif labels.dtype != torch.long:
-        problems.append(f"label_encoding has dtype {labels.dtype}; expected torch.long (the loss needs it).")
-    elif labels.shape != expected_labels.shape:
-        problems.append(
+        return f"label_encoding is {labels}; expected a torch.long tensor of the batch's labels."
+    if labels.dtype != torch.long:
+        return f"label_encoding has dtype {labels.dtype}; expected torch.long (the loss needs it)."
+    if labels.shape != expected_labels.shape:
+        return (
             f"label_encoding has shape {tuple(labels.shape)}; expected {tuple(expected_labels.shape)}, one "
             "label per text."
         )
-    elif not torch.equal(labels, expected_labels):
+    if not torch.equal(labels, expected_labels):
         if torch.equal(labels.sort().values, expected_labels.sort().values):
-            problems.append(
+            return (
                 "label_encoding holds the batch's labels in a different order from the texts: label i "
                 "must belong to text i, or the model learns from mismatched pairs."
             )
-        else:
-            problems.append("label_encoding is not the labels of the batch's examples.")
-    return problems
+        return "label_encoding is not the labels of the batch's examples."
+    return None
 
 
 def truncation_problem(reply: dict) -> str | None:

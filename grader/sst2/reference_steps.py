@@ -159,8 +159,9 @@ def threshold_prefix(run: ThresholdRun, variant: Variant | None) -> dict[str, to
     np.random.seed(run.seed)
     torch.manual_seed(run.seed)
     model = AutoModelForSequenceClassification.from_pretrained(run.model_dir, num_labels=2).to(run.device)
-    loader = DataLoader(
-        run.examples,
+    dataset: Any = run.examples  # a list serves as a map-style dataset
+    loader: DataLoader = DataLoader(
+        dataset,
         batch_size=run.batch_size,
         shuffle=True,
         collate_fn=partial(encode_batch, load_tokenizer(run.model_dir)),

@@ -111,8 +111,7 @@ def run_check(paths: list[Path]) -> int:
     stems = {section.file: number for number, section in table.sections.items()}
     with tempfile.TemporaryDirectory(prefix="a2check-submission-") as workdir:
         submission = Path(workdir)
-        answers = {section.file: section.answers for section in table.sections.values()}
-        found = collect_submission(paths, list(stems), submission, answers)
+        found = collect_submission(paths, list(stems), submission, table.answers_by_file())
         if not found:
             names = ", ".join(f"{stem}.py" for stem in stems)
             raise CheckError(f"No notebook file found in {', '.join(map(str, paths))} (expected {names}).")

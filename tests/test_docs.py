@@ -1,0 +1,143 @@
+"""docs/writing-checks.md cannot drift: its code blocks are parsed, checked against the code, and run.
+
+The walk-through's three edits are applied to a copy of the repository and graded end to end by
+tests/test_adding_a_question.py; here every block is checked quickly.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import dataclasses
+import importlib
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from corpus_grading import handout_exports
+
+import grader.errors
+from grader.plugin import GradingPlugin
+from grader.runner import RunOptions, grade
+from grader.session import StudentSection
+from grader.table import TABLE_PATH, Profile, load_table
+
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "writing-checks.md"
+FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    language: str
+    tag: str
+    code: str
+
+
+def blocks() -> list[Block]:
+    return [
+        Block(lang, tag.strip(), code) for lang, tag, code in FENCE.findall(DOC.read_text(encoding="utf-8"))
+    ]
+
+
+def tagged(tag: str) -> Block:
+    return next(block for block in blocks() if block.tag == tag)
+
+
+def file_edits() -> dict[str, str]:
+    """The walk-through's edits: what is appended to which file."""
+    return {
+        block.tag.removeprefix("file="): block.code for block in blocks() if block.tag.startswith("file=")
+    }
+
+
+def test_the_walk_through_edits_exactly_three_files() -> None:
+    assert sorted(file_edits()) == [
+        "grader/assignment.toml",
+        "grader/checks/test_s1_public.py",
+        "reference/A2S1.py",
+    ]
+
+
+def test_the_table_row_of_the_walk_through_is_a_valid_row(tmp_path: Path) -> None:
+    shutil.copytree(TABLE_PATH.parent / "courses", tmp_path / "courses")
+    table_copy = tmp_path / "assignment.toml"
+    table_copy.write_text(TABLE_PATH.read_text() + "\n" + file_edits()["grader/assignment.toml"])
+    table = load_table(table_copy)
+    assert table.test("1.3.3").answers == ("query133",)
+    assert "query133" in table.answers(1)
+
+
+def names_used(code: str) -> set[str]:
+    """Names a snippet reads that it does not bind itself (parameters and lambda arguments included)."""
+    tree = ast.parse(code)
+    bound = {
+        arg.arg
+        for node in ast.walk(tree)
+        if isinstance(node, ast.arguments)
+        for arg in node.args + node.kwonlyargs
+    }
+    bound |= {
+        node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
+    return {
+        node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    } - bound
+
+
+def names_bound(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {
+        node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
+    names |= {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+    imports = [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
+    return names | {(alias.asname or alias.name).split(".")[0] for node in imports for alias in node.names}
+
+
+@pytest.mark.parametrize("path", ["reference/A2S1.py", "grader/checks/test_s1_public.py"])
+def test_the_python_edits_use_only_what_their_file_defines(path: str) -> None:
+    missing = names_used(file_edits()[path]) - names_bound(REPO / path) - set(dir(builtins))
+    assert not missing
+
+
+def test_the_example_check_runs_and_passes_the_reference(tmp_path: Path) -> None:
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "test_example.py").write_text(tagged("check").code)
+    reference = next(s for s in handout_exports("A2S2", 2) if s.name == "reference_colab_export")
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "A2S2.py").write_text(reference.text)
+    results = grade(RunOptions(submission, tmp_path / "results.json", tests={"2.1.1"}, checks_dir=checks))
+    (test,) = results["tests"]
+    assert test["number"] == "2.1.1" and test["status"] == "passed", test
+
+
+def test_the_api_block_names_what_exists() -> None:
+    code = tagged("api").code
+    methods = set(re.findall(r"\ba2s\d\.(\w+)", code))
+    assert methods and all(hasattr(StudentSection, m) or m in ("sliced", "filename") for m in methods), (
+        methods
+    )
+    assert {"sliced", "filename"} <= set(StudentSection.__init__.__code__.co_names)
+    for module, function in re.findall(r'"(grader\.drivers\.\w+):(\w+)"', DOC.read_text()):
+        assert hasattr(importlib.import_module(module), function), f"{module}:{function}"
+    traces = re.findall(r"trace=(\w+)", code)
+    assert traces and all(
+        hasattr(importlib.import_module("grader.diagnosis.from_scratch"), t) for t in traces
+    )
+
+
+def test_the_fixtures_and_errors_named_exist() -> None:
+    text = DOC.read_text()
+    table_rows = re.findall(r"^\| `([^|]+)` \|", text, flags=re.MULTILINE)
+    fixtures = {name.strip("`") for row in table_rows for name in row.split("`, `")}
+    sections = {section.fixture for section in load_table().sections.values()}
+    assert fixtures - sections and all(hasattr(GradingPlugin, name) for name in fixtures - sections)
+    assert sections <= fixtures
+    fields = {field.name for field in dataclasses.fields(Profile)}
+    assert set(re.findall(r"`\.(\w+)`", text)) <= fields | {"devices", "traced"}
+    errors = re.findall(r"`([A-Z]\w+)`", text.split("Failures raised by")[1].split("(all in")[0])
+    assert errors and all(isinstance(getattr(grader.errors, name), type) for name in errors)
