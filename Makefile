@@ -1,20 +1,22 @@
-# Every target that runs project code depends on `setup`, which builds .venv/ from requirements.lock
-# on a fresh machine and does nothing when the lock has not changed since.
+# Every target that runs project code depends on `setup`, which builds .venv/ from requirements/dev.lock
+# (the grading runtime, the handout builder and the tools, every file checked by its hash) on a fresh
+# machine and does nothing when the lock has not changed since.
 # The sandboxed student process runs as an unprivileged user, which must be able to execute the
 # interpreter: prefer the system's Python 3.11 over one installed under a private home (pyenv in /root).
 PYTHON_BOOT ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || echo python3.11)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-lock
+LOCK := requirements/dev.lock
 
 .PHONY: setup test test-fast lint demo handout bench autograder lock corpus clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements.lock
+$(STAMP): $(LOCK)
 	@command -v $(PYTHON_BOOT) >/dev/null || { echo "Python 3.11 is required ($(PYTHON_BOOT) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-input -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-input --require-hashes --no-deps -r $(LOCK)
 	touch $@
 
 # ruff (with the complexity, noqa and blind-except gates of pyproject.toml) and mypy on grader/.
@@ -43,8 +45,9 @@ handout: setup
 bench: handout
 	OMP_NUM_THREADS=1 $(PY) -m bench
 
+# COURSE=447 or COURSE=517 builds dist/COURSE/autograder.zip and the students' dist/COURSE/check.py.
 autograder: handout
-	$(PY) -m gradescope.package
+	$(PY) -m gradescope.package $(if $(COURSE),--course $(COURSE))
 
 lock:
 	tools/lock.sh

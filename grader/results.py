@@ -1,8 +1,9 @@
 """Gradescope's results.json: built from the table and the check outcomes, validated, written safely.
 
-A results file is written before any check runs (every test failed, "grading did not finish") and
-replaced at the end, so whatever stops the grader, Gradescope finds a valid file that lists every
-test with a reason for each lost point.
+A results file is written before any check runs (every test failed, "grading did not finish"),
+rewritten after each test and replaced at the end, so whatever stops the grader, Gradescope finds a
+valid file that lists every test with a reason for each lost point. Each write replaces the file
+atomically: a reader (or a kill in the middle of a write) never sees half a file.
 """
 
 from __future__ import annotations
@@ -104,7 +105,13 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
     validate(results)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(results, stream, indent=2, sort_keys=True)
-        stream.write("\n")
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(results, stream, indent=2, sort_keys=True)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

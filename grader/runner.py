@@ -1,8 +1,10 @@
 """One grading run: intake, checks under pytest, results.json — whatever happens along the way.
 
 The provisional results file is written first; the checks then run in-process under pytest with
-GradingPlugin; the final file replaces the provisional one. An exception in our own code still ends
-with a valid file in which every test is listed and failed with a reason.
+GradingPlugin, and the file is rewritten (atomically) after every test, so a run stopped from outside
+(Gradescope's global time limit, a kill) leaves every finished test's score on disk and lists the
+others as not graded. The final file replaces the last provisional one. An exception in our own code
+still ends with a valid file in which every test is listed and failed with a reason.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from grader.table import AssignmentTable, Profile, TestRow, load_table
 log = logging.getLogger("grader")
 CONFINEMENT_KEY = "confinement"
 NOT_FINISHED = "Grading did not finish, so this test was not graded. The course staff can see why."
+IN_PROGRESS = "Grading was stopped before it finished: the tests not graded yet are listed with 0 points."
 GRADER_ERROR = "The grader failed before it could grade this test. This is not a problem with your code."
 
 
@@ -76,8 +79,30 @@ def summary(session: GradingSession, rows: list[TestRow], profile: Profile, publ
     return "\n".join(lines)
 
 
-def _run_checks(session: GradingSession, rows: list[TestRow], checks_dir: Path) -> GradingPlugin:
+class ProgressWriter:
+    """Rewrites results.json after each test with the outcomes so far (a second pytest plugin, so the
+    grading plugin knows nothing of files)."""
+
+    def __init__(self, grading: GradingPlugin, rows: list[TestRow], path: Path, started: float) -> None:
+        self.grading, self.rows, self.path, self.started = grading, rows, path, started
+
+    def pytest_runtest_logfinish(self) -> None:
+        results = build_results(
+            self.rows,
+            self.grading.outcomes,
+            IN_PROGRESS,
+            time.monotonic() - self.started,
+            self.grading.leaderboard_entries,
+            NOT_FINISHED,
+        )
+        write_results(self.path, results)
+
+
+def _run_checks(
+    session: GradingSession, rows: list[TestRow], checks_dir: Path, results_path: Path, started: float
+) -> GradingPlugin:
     plugin = GradingPlugin(session, rows)
+    progress = ProgressWriter(plugin, rows, results_path, started)
     args = [
         str(checks_dir),
         "-c",
@@ -94,7 +119,7 @@ def _run_checks(session: GradingSession, rows: list[TestRow], checks_dir: Path) 
     ]
     captured = io.StringIO()
     with redirect_stdout(captured), redirect_stderr(captured):
-        code = pytest.main(args, plugins=[plugin])
+        code = pytest.main(args, plugins=[plugin, progress])
     log.info("checks finished (pytest exit code %s):\n%s", int(code), captured.getvalue().strip())
     return plugin
 
@@ -119,7 +144,7 @@ def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str
     )
     try:
         session.start()
-        plugin = _run_checks(session, rows, options.checks_dir)
+        plugin = _run_checks(session, rows, options.checks_dir, options.results_path, started)
         output = summary(session, rows, profile, options.public_only)
         outcomes: dict[str, Outcome] = plugin.outcomes
         leaderboard = plugin.leaderboard_entries

@@ -8,9 +8,12 @@ Gradescope (or `docker run` on a GPU host) starts run_autograder as root; this m
   model folder (never the data and its labels); the grader stages its own copy of the modules the
   student's process imports (grader/sandbox/staging.py);
 - runs `python -m grader grade` in its own process, which drops privileges for the student's code;
-- keeps a grading log for instructors in results/stdout (students never see it: the results carry
-  `stdout_visibility: hidden`).
-The grader always writes a results.json; if it could not (it crashed, or was killed), this module
+- prints for instructors, on standard output, what happened: this module's steps, the grader's log
+  (tracebacks of internal errors included) and the score table. Gradescope's harness captures standard
+  output into results/stdout, which it owns and which this code never writes; students do not see it
+  (the results carry `stdout_visibility: hidden`).
+The grader rewrites results.json after every test. If it was stopped, the finished tests keep their
+scores and the note says why the rest were not graded; if it left no valid file at all, this module
 writes one that lists every test as failed with the reason, so Gradescope never shows an empty page.
 """
 
@@ -26,9 +29,10 @@ import time
 from pathlib import Path
 
 from grader.cluster.forward import finish_forward, start_forward
+from grader.packaged_course import apply_packaged_course
 from grader.results import build_results, results_are_valid, write_results
 from grader.runner import CONFINEMENT_KEY
-from grader.table import load_table
+from grader.table import TABLE_PATH, load_table
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = Path("/autograder")
@@ -37,11 +41,19 @@ OPEN_FILE = 0o044
 OPEN_FOLDER = 0o055
 # Where the profiles' models live (run_autograder sets both).
 CACHE_VARIABLES = ("A2_ASSETS_DIR", "HF_HOME")
+# Gradescope's largest timeout (the README asks instructors to choose it), and the grader's own stop,
+# early enough that the finished results.json is in place before Gradescope's harness gives up.
+GRADESCOPE_TIMEOUT = 40 * 60
+GRADER_TIMEOUT = GRADESCOPE_TIMEOUT - 120
 GPU_PROFILE = "full"
 CPU_PROFILE = "offline"
 NO_GPU_NOTE = (
     "No GPU was available to this grading run, so section 3 was graded on the offline profile: "
     "a small RoBERTa and generated SST-2-style data instead of roberta-base on SST-2."
+)
+GRADER_STOPPED = (
+    "The autograder was stopped before it finished: {outcome}. This is not a verdict on your code; "
+    "your instructors can see what happened."
 )
 GRADER_FAILED = (
     "The autograder could not finish grading this submission (this is not a verdict on your code). "
@@ -49,12 +61,9 @@ GRADER_FAILED = (
 )
 
 
-def log(message: str, log_file: Path) -> None:
-    """One line to the console (Gradescope keeps it for instructors) and to results/stdout."""
-    line = f"[{time.strftime('%H:%M:%S')}] {message}"
-    print(line, flush=True)
-    with log_file.open("a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+def log(message: str) -> None:
+    """One line on standard output, which Gradescope keeps for instructors."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def describe_submission(metadata_path: Path) -> str:
@@ -94,14 +103,14 @@ def open_to_sandbox(path: Path, top: Path) -> None:
             parent.chmod(parent.stat().st_mode | OPEN_FOLDER)
 
 
-def open_profile_model(profile_name: str, log_file: Path) -> None:
+def open_profile_model(profile_name: str) -> None:
     """Opens the profile's model folder (the student's process loads it; the data stays closed)."""
     from grader.sst2.resources import ProfileResourcesMissing, load_resources
 
     try:
         model_dir = Path(load_resources(load_table().profile(profile_name)).model_dir).resolve()
     except ProfileResourcesMissing as missing:
-        log(f"the §3 model is not available, §3 will fail: {missing}", log_file)
+        log(f"the §3 model is not available, §3 will fail: {missing}")
         return
     caches = [Path(os.environ[name]).resolve() for name in CACHE_VARIABLES if name in os.environ]
     top = next((cache for cache in caches if cache in model_dir.parents), model_dir)
@@ -127,42 +136,50 @@ def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
     """Grades root/submission into root/results/results.json; returns 0 once that file is written."""
     results_dir = root / "results"
     results_path = results_dir / "results.json"
-    log_file = results_dir / "stdout"
     results_path.unlink(missing_ok=True)
-    log(describe_submission(root / "submission_metadata.json"), log_file)
+    log(describe_submission(root / "submission_metadata.json"))
+    course = apply_packaged_course(PACKAGE_ROOT)
+    log(f"the table: grader/assignment.toml{f' with the CSE {course} overlay' if course else ''}")
+    try:
+        load_table()
+    except Exception as error:
+        log(f"the assignment table {TABLE_PATH} cannot be loaded, so nothing can be graded: {error!r}")
+        raise
     has_gpu = cuda_usable()
     profile = GPU_PROFILE if has_gpu else CPU_PROFILE
-    log(f"CUDA {'is' if has_gpu else 'is not'} available: grading on the {profile!r} profile", log_file)
-    open_profile_model(profile, log_file)
+    log(f"CUDA {'is' if has_gpu else 'is not'} available: grading on the {profile!r} profile")
+    open_profile_model(profile)
     forward, forward_log = start_forward(root / "submission") if not has_gpu else (None, "")
     if forward_log:
-        log(forward_log, log_file)
+        log(forward_log)
     command = [sys.executable, "-m", "grader", "grade", str(root / "submission")]
-    command += ["--results", str(results_path), "--profile", profile]
-    command += ["--sandbox-user", sandbox_user, "--log", str(results_dir / "grader.log")]
-    log(f"running: {' '.join(command)}", log_file)
-    with log_file.open("ab") as console:
-        process = subprocess.Popen(
-            command, cwd=PACKAGE_ROOT, stdout=console, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            outcome = f"the grader exited with status {process.wait(timeout=grader_timeout)}"
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            outcome = f"the grader did not finish within {grader_timeout:g} s and was stopped"
-    log(outcome, log_file)
+    command += ["--results", str(results_path), "--profile", profile, "--sandbox-user", sandbox_user]
+    command += ["--log", str(results_dir / "grader.log"), "--verbose"]
+    log(f"running: {' '.join(command)}")
+    sys.stdout.flush()
+    # The grader's log and score table go straight to our standard output, for the harness to capture.
+    process = subprocess.Popen(command, cwd=PACKAGE_ROOT, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        status = process.wait(timeout=grader_timeout)
+        outcome = f"the grader exited with status {status}"
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        status = process.wait()
+        outcome = f"the grader did not finish within {grader_timeout:g} s and was stopped"
+    log(outcome)
     if not results_are_valid(results_path):
-        log("no valid results.json was written: writing one that fails every test", log_file)
+        log("no valid results.json was written: writing one that fails every test")
         write_fallback_results(results_path, outcome)
         return 0
+    if status != 0:
+        add_top_note(results_path, GRADER_STOPPED.format(outcome=outcome))
     if not has_gpu:
-        log(finish_forward(forward, results_path, forward_log), log_file)
+        log(finish_forward(forward, results_path, forward_log))
         add_top_note(results_path, NO_GPU_NOTE)
     results = json.loads(results_path.read_text(encoding="utf-8"))
     for section, confinement in results.get("extra_data", {}).get(CONFINEMENT_KEY, {}).items():
-        log(f"{section} confinement: {json.dumps(confinement, sort_keys=True)}", log_file)
-    log(f"score {results['score']}", log_file)
+        log(f"{section} confinement: {json.dumps(confinement, sort_keys=True)}")
+    log(f"score {results['score']}")
     return 0
 
 
@@ -170,7 +187,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Grade the submission in a Gradescope-style folder.")
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="the autograder folder")
     parser.add_argument("--sandbox-user", default="auto", help="user the student's code runs as")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds before the grader is stopped")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=GRADER_TIMEOUT,
+        help=f"seconds before the grader is stopped (default {GRADER_TIMEOUT}: Gradescope's 40-minute limit "
+        "less two minutes)",
+    )
     args = parser.parse_args(argv)
     sys.exit(grade(args.root, args.sandbox_user, args.timeout))
 

@@ -13,11 +13,20 @@ SOURCE_DIR=${AUTOGRADER_SOURCE:-/autograder/source}
 VENV_DIR=${A2_VENV:-/opt/a2grader/venv}
 HF_CACHE_DIR=${A2_HF_HOME:-/opt/a2grader/hf-cache}
 ASSETS_DIR=${A2_ASSETS_DIR:-/opt/a2grader/assets}
-# PyTorch publishes its CUDA builds on its own wheel index; the tag picks the CUDA runtime bundled
-# with the wheel (the host driver must be at least as new).
+# PyTorch publishes its builds on its own wheel index; the tag picks the CUDA runtime bundled with
+# the wheel (the host driver must be at least as new), or `cpu`. A2_TORCH_WHEELS, when set, names a
+# folder holding the torch wheel to install instead (an image built where that index is unreachable).
 TORCH_CUDA=${A2_TORCH_CUDA:-cu130}
+TORCH_WHEELS=${A2_TORCH_WHEELS:-}
 TORCH_VERSION=2.13.0
+# 0 leaves the Hugging Face cache empty: the image then grades on the offline profile only.
+FETCH_MODELS=${A2_FETCH_MODELS:-1}
+RUNTIME_LOCK="$SOURCE_DIR/requirements/runtime.lock"
 STUDENT_USER=student
+# An empty PIP_CERT (the Dockerfile's default) would make pip look for a CA bundle named "".
+if [ -z "${PIP_CERT:-}" ]; then
+  unset PIP_CERT
+fi
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -29,27 +38,36 @@ rm -rf /var/lib/apt/lists/*
 
 log "Creating the grader's virtual environment in $VENV_DIR"
 python3.11 -m venv "$VENV_DIR"
-"$VENV_DIR/bin/python" -m pip install --no-cache-dir --upgrade pip
 
-log "Installing torch==$TORCH_VERSION built for CUDA ($TORCH_CUDA)"
-# Installed first and on its own, so that requirements.lock finds torch==$TORCH_VERSION already
-# satisfied (a local version such as +$TORCH_CUDA matches a plain pin) and never swaps in the CPU build.
-"$VENV_DIR/bin/pip" install --no-cache-dir "torch==$TORCH_VERSION" \
-  --index-url "https://download.pytorch.org/whl/$TORCH_CUDA"
+# torch comes first and on its own, so that the lock finds torch==$TORCH_VERSION already satisfied (a
+# local version such as +$TORCH_CUDA matches the lock's plain pin) and never swaps in another build.
+if [ -n "$TORCH_WHEELS" ]; then
+  log "Installing torch==$TORCH_VERSION from $TORCH_WHEELS"
+  "$VENV_DIR/bin/pip" install --no-cache-dir --no-index --no-deps --find-links "$TORCH_WHEELS" \
+    "torch==$TORCH_VERSION"
+else
+  log "Installing torch==$TORCH_VERSION ($TORCH_CUDA build) from PyTorch's index"
+  "$VENV_DIR/bin/pip" install --no-cache-dir "torch==$TORCH_VERSION" \
+    --index-url "https://download.pytorch.org/whl/$TORCH_CUDA"
+fi
 
-log "Installing the pinned dependencies from requirements.lock"
-"$VENV_DIR/bin/pip" install --no-cache-dir -r "$SOURCE_DIR/requirements.lock"
+log "Installing the grading runtime from requirements/runtime.lock (every file checked by its hash)"
+"$VENV_DIR/bin/pip" install --no-cache-dir --require-hashes --no-deps -r "$RUNTIME_LOCK"
 "$VENV_DIR/bin/pip" check
 
-log "Filling the Hugging Face cache with the full profile's model and data (roberta-base, gpt3mix/sst2)"
 mkdir -p "$HF_CACHE_DIR" "$ASSETS_DIR"
 cd "$SOURCE_DIR"
-HF_HOME="$HF_CACHE_DIR" "$VENV_DIR/bin/python" -m grader.sst2.prepare full
+if [ "$FETCH_MODELS" = 1 ]; then
+  log "Filling the Hugging Face cache with the full profile's model and data (roberta-base, gpt3mix/sst2)"
+  HF_HOME="$HF_CACHE_DIR" "$VENV_DIR/bin/python" -m grader.sst2.prepare full
 
-log "Reopening them with Hugging Face's offline mode on, as grading will"
-HF_HOME="$HF_CACHE_DIR" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
-  "$VENV_DIR/bin/python" -c \
-  'from grader.sst2.resources import load_resources; from grader.table import load_table; print(load_resources(load_table().profile("full")).model_dir)'
+  log "Reopening them with Hugging Face's offline mode on, as grading will"
+  HF_HOME="$HF_CACHE_DIR" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+    "$VENV_DIR/bin/python" -c \
+    'from grader.sst2.resources import load_resources; from grader.table import load_table; print(load_resources(load_table().profile("full")).model_dir)'
+else
+  log "Leaving the Hugging Face cache empty (A2_FETCH_MODELS=$FETCH_MODELS): this image grades on the offline profile only"
+fi
 
 log "Building the offline profile's assets (used when a run has no GPU)"
 # The held-out split is drawn from a secret seed made for this image (ASSETS_DIR/heldout-seed, root

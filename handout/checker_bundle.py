@@ -14,6 +14,7 @@ import base64
 import io
 from pathlib import Path
 
+from grader.packaged_course import course_entry
 from grader.reproducible_zip import write_reproducible_zip
 from handout.checker_manifest import SHIPPED_FILES
 
@@ -37,28 +38,31 @@ def bundle_files(root: Path = REPO_ROOT) -> dict[str, Path]:
     return {name: root / name for name in SHIPPED_FILES}
 
 
-def bundle_zip(root: Path = REPO_ROOT) -> bytes:
-    """The bundle as reproducible zip bytes."""
+def bundle_zip(root: Path = REPO_ROOT, course: str | None = None) -> bytes:
+    """The bundle as reproducible zip bytes (naming `course`, when given: grader/packaged_course.py)."""
     buffer = io.BytesIO()
-    write_reproducible_zip(buffer, bundle_files(root))
+    entries: dict[str, Path | bytes] = dict(bundle_files(root))
+    if course is not None:
+        entries.update(course_entry(course))
+    write_reproducible_zip(buffer, entries)
     return buffer.getvalue()
 
 
-def checker_source(root: Path = REPO_ROOT) -> str:
-    """The text of check.py: the launcher with the bundle filled in."""
+def checker_source(root: Path = REPO_ROOT, course: str | None = None) -> str:
+    """The text of check.py: the launcher with the bundle (for `course`, when given) filled in."""
     launcher = (root / LAUNCHER).read_text(encoding="utf-8")
     if launcher.count(BUNDLE_PLACEHOLDER) != 1:
         raise BundleError(f"{LAUNCHER} must contain the line {BUNDLE_PLACEHOLDER!r} exactly once")
-    encoded = base64.b64encode(bundle_zip(root)).decode("ascii")
+    encoded = base64.b64encode(bundle_zip(root, course)).decode("ascii")
     lines = "\n".join(encoded[start : start + 100] for start in range(0, len(encoded), 100))
     return launcher.replace(BUNDLE_PLACEHOLDER, f'BUNDLE = """\n{lines}\n"""')
 
 
-def write_checker_bundle(dest: Path) -> Path:
-    """Writes the checker into `dest` (the dist folder) as check.py; returns its path."""
+def write_checker_bundle(dest: Path, course: str | None = None) -> Path:
+    """Writes the checker (for `course`, when given) into `dest` as check.py; returns its path."""
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / "check.py"
-    text = checker_source()
+    text = checker_source(course=course)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
     return path

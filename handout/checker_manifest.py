@@ -48,6 +48,7 @@ SHIPPED_FILES = (
     "grader/oracles/__init__.py",
     "grader/oracles/mha.py",
     "grader/oracles/query_crafting.py",
+    "grader/packaged_course.py",
     "grader/plugin.py",
     "grader/replies.py",
     "grader/report.py",

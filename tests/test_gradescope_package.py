@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import stat
 import subprocess
@@ -10,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from grader.packaged_course import COURSE_FILE, apply_packaged_course
+from grader.table import COURSE_VARIABLE, TableError, load_table
 from gradescope.package import build_zip
+from handout.checker_bundle import bundle_zip
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
@@ -19,7 +23,8 @@ VENV_BIN = REPO / ".venv" / "bin"
 ALLOWED = [
     r"setup\.sh",
     r"run_autograder",
-    r"requirements\.lock",
+    r"requirements/runtime\.lock",
+    r"COURSE",
     r"gradescope/(__init__|autograde)\.py",
     r"gradescope/Dockerfile",
     r"grader/.+\.(py|toml|json)",
@@ -44,7 +49,7 @@ def test_zip_holds_only_allowed_files(zip_names: list[str]) -> None:
 
 
 def test_zip_has_gradescope_entry_points_and_every_grader_file(zip_names: list[str]) -> None:
-    assert {"setup.sh", "run_autograder", "requirements.lock"} <= set(zip_names)
+    assert {"setup.sh", "run_autograder", "requirements/runtime.lock"} <= set(zip_names)
     on_disk = {
         path.relative_to(REPO).as_posix()
         for package in ("grader", "tinygpt")
@@ -73,3 +78,28 @@ def test_dockerfile_and_scripts_are_lint_clean() -> None:
     for command in checks:
         result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
         assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}{result.stderr}"
+
+
+def test_a_course_zip_names_its_course_and_the_checker_for_it_too(tmp_path: Path) -> None:
+    with zipfile.ZipFile(build_zip(tmp_path / "517.zip", course="517")) as archive:
+        assert archive.read(COURSE_FILE) == b"517\n"
+    with zipfile.ZipFile(build_zip(tmp_path / "base.zip")) as archive:
+        assert COURSE_FILE not in archive.namelist(), "the base table's zip names no course"
+    with zipfile.ZipFile(io.BytesIO(bundle_zip(course="447"))) as bundle:
+        assert bundle.read(COURSE_FILE) == b"447\n"
+    with pytest.raises(TableError, match="no course '999'"):
+        build_zip(tmp_path / "999.zip", course="999")
+
+
+def test_the_packaged_course_selects_the_overlay_unless_a2_course_says_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Set first, so that monkeypatch restores the variable's state however the test leaves it.
+    monkeypatch.setenv(COURSE_VARIABLE, "447")
+    monkeypatch.delenv(COURSE_VARIABLE)
+    assert apply_packaged_course(tmp_path) is None and load_table().test("1.4.1").extra_credit
+    (tmp_path / COURSE_FILE).write_text("517\n")
+    assert apply_packaged_course(tmp_path) == "517"
+    assert not load_table().test("1.4.1").extra_credit, "CSE 517 requires 1.4"
+    monkeypatch.setenv(COURSE_VARIABLE, "447")
+    assert apply_packaged_course(tmp_path) == "447"

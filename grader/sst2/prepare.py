@@ -13,6 +13,20 @@ import os
 import sys
 from pathlib import Path
 
+# The files of a model repository that grading loads: the configuration, the weights in safetensors
+# and the tokenizer. A repository such as roberta-base also holds the weights for other frameworks
+# (PyTorch pickles, TensorFlow, Flax, ONNX, Rust), which the image never needs.
+MODEL_FILES = [
+    "config.json",
+    "*.safetensors",
+    "*.safetensors.index.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+]
+
 
 def _download(model: str, dataset: str) -> None:
     os.environ["HF_HUB_OFFLINE"] = "0"
@@ -20,8 +34,10 @@ def _download(model: str, dataset: str) -> None:
     from datasets import load_dataset
     from huggingface_hub import snapshot_download
 
-    snapshot_download(model)
-    load_dataset(dataset)
+    from grader.sst2.resources import HUB_DATASET_REVISION
+
+    snapshot_download(model, allow_patterns=MODEL_FILES)
+    load_dataset(dataset, revision=HUB_DATASET_REVISION)
 
 
 def _protect_cache() -> None:

@@ -20,6 +20,9 @@ from grader.table import Profile
 
 OFFLINE = "offline"
 SPLITS = ("train", "validation", "test")
+# The Hub's own Parquet export of a data set. gpt3mix/sst2 is a script data set (sst2.py and TSV files
+# on its main branch), which `datasets` 4 and later refuse to run; its export holds the same splits.
+HUB_DATASET_REVISION = "refs/convert/parquet"
 
 # Read when transformers/datasets are first imported: set them before anything imports those.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -91,6 +94,7 @@ def _load_splits(profile: Profile) -> dict[str, list[dict]]:
         options["cache_dir"] = str(datasets_cache(assets))
     else:
         source = name
+        options["revision"] = HUB_DATASET_REVISION
     try:
         loaded = load_dataset(source, **options)
         splits = {split: loaded[split][:] for split in SPLITS}

@@ -30,6 +30,8 @@ REQUIRED = {
     "jsonschema": "jsonschema",
 }
 ASSETS_CACHE = Path(tempfile.gettempdir()) / "a2check-assets"
+# Where the checker's files were unpacked (the repository, when run from it).
+BUNDLE_ROOT = Path(__file__).resolve().parents[2]
 HIDDEN_NOTE = (
     "Passing every public test does not mean full marks: {count} hidden tests worth {points:g} points "
     "run only on Gradescope, and the written answers are graded by the course staff."
@@ -103,6 +105,9 @@ def run_check(paths: list[Path]) -> int:
             f"Install them with:  pip install {' '.join(missing)}   (in Colab: !pip install ...)"
         )
     os.environ.setdefault("A2_ASSETS_DIR", str(ASSETS_CACHE))
+    from grader.packaged_course import apply_packaged_course
+
+    apply_packaged_course(BUNDLE_ROOT)
     from grader.report import score_table
     from grader.runner import RunOptions, grade
     from grader.table import load_table
