@@ -64,12 +64,19 @@ def watched(name: str) -> bool:
 
 
 def probe_loader(model_dir: str, examples: list[dict[str, Any]], batch_size: int):
-    """The dataloader the §3 probes give the student's functions, and 3.3.2's reference epoch uses
-    (the same loader, so that both draw the same random numbers before their first batch)."""
+    """The dataloader the §3 probes give the student's functions, and 3.3.2's reference epoch uses.
+
+    It has a generator of its own: each iterator a dataloader makes draws a seed, and without one it
+    draws from torch's global generator, which dropout uses too. A progress bar that makes an extra
+    iterator (``tqdm.auto`` does) would then shift every dropout mask of an honest epoch.
+    """
     from functools import partial
 
+    import torch
     from torch.utils.data import DataLoader
 
     collate = partial(encode_batch, load_tokenizer(model_dir))
     dataset: Any = examples  # a list serves as a map-style dataset
-    return DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, collate_fn=collate, generator=torch.Generator()
+    )
