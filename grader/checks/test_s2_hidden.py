@@ -285,7 +285,12 @@ def test_attention_trains_gpt(a2s2, table, tolerances, note, hidden_seed):
     training = small_gpt.plan(hidden_seed)
     timeout = table.test("2.1.14").timeout - 60
     try:
-        reply = a2s2.run("grader.drivers.gpt_training:train", training.driver_params(), timeout=timeout)
+        reply = a2s2.run(
+            "grader.drivers.gpt_training:train",
+            training.driver_params(),
+            timeout=timeout,
+            uses=("init_qkv_proj", "self_attention"),
+        )
     except StudentRaised as raised:
         raise GradingFailure(
             f"Training a small GPT with your init_qkv_proj and self_attention failed: {raised}"
