@@ -58,6 +58,7 @@ CHECKS_DIR = Path(__file__).with_name("checks")
 # Replies that carry answers are small; only a driver's reply (trained weights) may be large.
 LOAD_REPLY_BYTES = 1 << 20
 ANSWER_REPLY_BYTES = 64 << 20
+WEIGHT_FILES = ("*.safetensors", "*.bin")
 #: How messages name the student's code run by one of our drivers (whose names mean nothing to them).
 YOUR_CODE = "your code"
 log = logging.getLogger("grader")
@@ -176,10 +177,13 @@ class StudentSection:
         self, header: dict[str, Any], tensors: dict[str, torch.Tensor], name: str, timeout: float | None
     ):
         timeout = float(timeout or self.session.table.sandbox.call_timeout)
-        if name in self._timed_out:
+        # A student function that timed out once is not called again: later tests fail at once with
+        # the same reason, so it costs one deadline per run. (Drivers are not remembered: one driver
+        # runs different student functions for different tests.)
+        if header["op"] == "call" and name in self._timed_out:
             raise StudentTimedOut(name, self._timed_out[name])
         process = self._process_for(name)
-        cap = self.session.limits.max_reply_bytes if header["op"] == "run" else ANSWER_REPLY_BYTES
+        cap = self.session.driver_reply_bytes() if header["op"] == "run" else ANSWER_REPLY_BYTES
         try:
             reply, reply_tensors = process.request(header, tensors, timeout, cap)
         except ChildTimeout:
@@ -232,9 +236,18 @@ class StudentSection:
         return self.call_detailed(name, *args, **options).value
 
     def run(
-        self, target: str, params: dict[str, Any] | None = None, timeout: float | None = None, seed=None
+        self,
+        target: str,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        seed=None,
+        uses: tuple[str, ...] = (),
     ) -> Any:
-        """Run our driver `module:function(student_module, **params)` inside the sandbox."""
+        """Run our driver `module:function(student_module, **params)` inside the sandbox. `uses` names
+        the student functions it calls: if one of them already timed out, it fails at once."""
+        for name in uses:
+            if name in self._timed_out:
+                raise StudentTimedOut(name, self._timed_out[name])
         params_tree, tensors, _ = wire.encode(params or {})
         header = {
             "op": "run",
@@ -278,6 +291,7 @@ class GradingSession:
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
         self._identities: dict[int, Identity] = {}
         self._view: ChildView | None = None
+        self._driver_reply: int | None = None
         self.stage: Stage | None = None
         self.confinement: dict[str, dict[str, Any]] = {}
         self.limits = SandboxLimits(
@@ -362,6 +376,21 @@ class GradingSession:
         except (ProfileResourcesMissing, OSError) as error:
             log.info("the child gets no model folder: %s", error)
             return None
+
+    def driver_reply_bytes(self) -> int:
+        """The largest reply a driver may send: trained weights, so bounded by the profile's model (its
+        weight files, with room for a wider dtype) on top of an answer's allowance, and by the table."""
+        if self._driver_reply is None:
+            model = self.child_view().model
+            weights = sum(
+                path.stat().st_size
+                for pattern in WEIGHT_FILES
+                for path in (model.rglob(pattern) if model is not None else ())
+                if path.is_file()
+            )
+            bound = ANSWER_REPLY_BYTES + 2 * weights if weights else self.limits.max_reply_bytes
+            self._driver_reply = min(bound, self.limits.max_reply_bytes)
+        return self._driver_reply
 
     def spawn(self, section: int) -> StudentProcess:
         # On a CPU profile the student's process sees no GPU, so `device = "cuda" if available` in

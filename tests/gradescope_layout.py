@@ -17,7 +17,8 @@ import torch
 
 
 def _attack():
-    """Tries what a cheating submission would; returns the right answer only if every try was refused."""
+    """Tries what a cheating submission would; returns the right answer only if every try was refused
+    (closed by permissions, or absent from the sandbox's private root)."""
     refused = 0
     tries = [
         lambda: open("{root}/results/results.json", "w").write('{{"score": 1000, "tests": []}}'),
@@ -28,7 +29,7 @@ def _attack():
     for attempt in tries:
         try:
             attempt()
-        except PermissionError:
+        except (PermissionError, FileNotFoundError):
             refused += 1
     if refused != len(tries):
         return torch.zeros(3)

@@ -234,7 +234,12 @@ def test_attention_trains_gpt(a2s2, table, tolerances, note):
     require_from_scratch(a2s2, "self_attention")
     timeout = table.test("2.1.14").timeout - 30
     try:
-        report = a2s2.run("grader.drivers.gpt_training:train_and_probe", {}, timeout=timeout)
+        report = a2s2.run(
+            "grader.drivers.gpt_training:train_and_probe",
+            {},
+            timeout=timeout,
+            uses=("init_qkv_proj", "self_attention"),
+        )
     except StudentRaised as raised:
         raise GradingFailure(
             f"Training a small GPT with your init_qkv_proj and self_attention failed: {raised}"

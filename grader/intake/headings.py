@@ -17,7 +17,7 @@ import bisect
 import re
 from dataclasses import dataclass
 
-HEADING = re.compile(r"^(?:(?:\"\"\"|'''|# ?)(#{1,6})|(#{2,6}))\s+([^\s%].*?)\s*(?:\"\"\"|''')?\s*$")
+HEADING = re.compile(r"^(?:(?:\"\"\"|'''|# ?)#{1,6}|#{2,6})\s+([^\s%].*?)\s*(?:\"\"\"|''')?\s*$")
 NUMBER = re.compile(
     r"^(?:§\s*|(?:part|section|problem|question|task|exercise)\s+)?(\d+)\.(\d+)(?![\d])", re.IGNORECASE
 )
@@ -26,10 +26,9 @@ MAX_TITLE = 70
 
 @dataclass(frozen=True)
 class Heading:
-    """A markdown heading: the line it is on, its level (1 for `#`), its title and its number."""
+    """A markdown heading: the line it is on, its title and its number."""
 
     lineno: int
-    level: int
     title: str
     number: tuple[int, int] | None
 
@@ -41,19 +40,12 @@ def find_headings(text: str) -> tuple[Heading, ...]:
         match = HEADING.match(line)
         if not match:
             continue
-        title = match.group(3).strip("#* ").strip()
+        title = match.group(1).strip("#* ").strip()
         if not title:
             continue
         number = NUMBER.match(title)
         shown = title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…"
-        found.append(
-            Heading(
-                lineno,
-                len(match.group(1) or match.group(2)),
-                shown,
-                (int(number[1]), int(number[2])) if number else None,
-            )
-        )
+        found.append(Heading(lineno, shown, (int(number[1]), int(number[2])) if number else None))
     return tuple(found)
 
 
