@@ -18,6 +18,7 @@ import pytest
 
 from grader.batch.runner import BatchOptions
 from grader.cluster import localslurm
+from grader.cluster.localslurm import free_ports
 from grader.cluster.slurm import SlurmOptions, sbatch_command
 from handout.colab_export import export_reference
 
@@ -93,7 +94,8 @@ def _rows(out: Path) -> dict[str, dict[str, str]]:
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("slurm")
     try:
-        started = localslurm.start(folder, controller_port=26817, node_port=26818)
+        controller, node = free_ports(2)
+        started = localslurm.start(folder, controller_port=controller, node_port=node)
     except localslurm.PackagesMissing as error:
         pytest.skip(f"no local Slurm: {error}")
     yield started

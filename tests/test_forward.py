@@ -30,13 +30,13 @@ from grader.cluster.forward import (
     ssh_command,
     start_forward,
 )
+from grader.cluster.localslurm import free_ports
 from grader.results import Outcome, build_results, write_results
 from grader.table import load_table
 from gradescope.package import zip_entries
 
 REPO = Path(__file__).resolve().parent.parent
 A2S3 = REPO / "tests" / "submissions" / "a2s3" / "correct_colab.py"
-SSH_PORT = 22422
 
 
 def _keygen(path: Path) -> str:
@@ -48,7 +48,9 @@ def _keygen(path: Path) -> str:
 def forward_dir(tmp_path_factory: pytest.TempPathFactory):
     """The image's forward folder (key, known_hosts, forward.toml) pointing at a running sshd."""
     try:
-        cluster = localslurm.start(tmp_path_factory.mktemp("slurm"), controller_port=36817, node_port=36818)
+        controller, node, ssh_port = free_ports(3)
+        folder = tmp_path_factory.mktemp("slurm")
+        cluster = localslurm.start(folder, controller_port=controller, node_port=node)
     except localslurm.PackagesMissing as error:
         pytest.skip(f"no local Slurm: {error}")
     try:
@@ -68,7 +70,7 @@ def forward_dir(tmp_path_factory: pytest.TempPathFactory):
     (server / "sshd_config").write_text(
         "\n".join(
             [
-                f"Port {SSH_PORT}",
+                f"Port {ssh_port}",
                 "ListenAddress 127.0.0.1",
                 f"HostKey {server / 'host_key'}",
                 f"AuthorizedKeysFile {server / 'authorized_keys'}",
@@ -89,9 +91,9 @@ def forward_dir(tmp_path_factory: pytest.TempPathFactory):
     )
     image = tmp_path_factory.mktemp("forward")
     shutil.copy(server / "client_key", image / "id_ed25519")
-    (image / "known_hosts").write_text(f"[127.0.0.1]:{SSH_PORT} {host_key}\n")
+    (image / "known_hosts").write_text(f"[127.0.0.1]:{ssh_port} {host_key}\n")
     (image / "forward.toml").write_text(
-        f'host = "127.0.0.1"\nport = {SSH_PORT}\nuser = "root"\ndeadline = 900\n'
+        f'host = "127.0.0.1"\nport = {ssh_port}\nuser = "root"\ndeadline = 900\n'
     )
     yield image
     os.kill(int((server / "sshd.pid").read_text()), signal.SIGTERM)
@@ -129,9 +131,9 @@ def test_with_the_forward_broken_the_cpu_result_stays_and_says_it_is_provisional
 ) -> None:
     config = load_config(forward_dir)
     wrong_host_key = tmp_path / "known_hosts"
-    wrong_host_key.write_text(f"[127.0.0.1]:{SSH_PORT} " + _keygen(tmp_path / "other") + "\n")
+    wrong_host_key.write_text(f"[127.0.0.1]:{config.port} " + _keygen(tmp_path / "other") + "\n")
     broken = {
-        "nobody listening": replace(config, port=SSH_PORT + 1),
+        "nobody listening": replace(config, port=free_ports(1)[0]),
         "a wrong host key": replace(config, known_hosts=wrong_host_key),
     }
     for what, settings in broken.items():

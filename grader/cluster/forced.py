@@ -117,9 +117,10 @@ def serve(stream: BinaryIO, kind: str, config: dict[str, Any]) -> dict[str, Any]
     text = validate_upload(read_capped(stream, int(config.get("max_bytes", DEFAULT_MAX_BYTES))), kind)
     work_root = Path(config.get("work_dir") or tempfile.gettempdir())
     work_root.mkdir(parents=True, exist_ok=True)
+    # mkdtemp's folder is the account's alone (0700): the upload and its results stay out of reach of
+    # the sandbox user that runs the student's code.
     work = Path(tempfile.mkdtemp(prefix="a2-forward-", dir=work_root))
     try:
-        work.chmod(0o711)
         submission = work / "submission"
         submission.mkdir()
         (submission / f"A2S3.{kind}").write_text(text, encoding="utf-8")

@@ -55,6 +55,19 @@ class LocalSlurm:
         return {**os.environ, "SLURM_CONF": str(self.conf)}
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports nobody listens on now (for tests that may run beside another copy
+    of themselves)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 def ensure_packages(packages: tuple[str, ...] = PACKAGES, binaries: tuple[str, ...] = BINARIES) -> None:
     """Installs `packages` with apt-get when one of `binaries` is missing (needs root and a mirror)."""
     if all(shutil.which(name) or Path(name).exists() for name in binaries):
@@ -171,7 +184,8 @@ def _wait_idle(cluster: LocalSlurm) -> None:
 
 
 def stop(folder: Path) -> None:
-    """Stops the daemons started under `folder`, by the pids in their pid files, and waits for them."""
+    """Stops the daemons started under `folder`, by the pids in their pid files, waits for them, and
+    removes the munge socket's folder."""
     for name in DAEMONS:
         pid_file = folder / "run" / f"{name}.pid"
         try:
@@ -188,6 +202,13 @@ def stop(folder: Path) -> None:
             time.sleep(0.1)
         else:
             os.kill(pid, signal.SIGKILL)
+    try:
+        settings = (folder / "slurm.conf").read_text().splitlines()
+    except OSError:
+        return
+    for line in settings:
+        if line.startswith("AuthInfo=socket="):
+            shutil.rmtree(Path(line.removeprefix("AuthInfo=socket=")).parent, ignore_errors=True)
 
 
 def main() -> None:
