@@ -79,6 +79,8 @@ class GradingPlugin:
                 deselected.append(item)
         if deselected:
             config.hook.pytest_deselected(items=deselected)
+        # Public tests first: their process is fresh, as on the students' own machine (session.py).
+        selected.sort(key=lambda item: self.rows[item.stash[NUMBER]].visibility != "public")
         items[:] = selected
 
     @pytest.hookimpl(tryfirst=True)
@@ -124,6 +126,11 @@ class GradingPlugin:
     @pytest.fixture
     def cuda_available(self) -> bool:
         return self.session.profile.device == "cuda" and torch.cuda.is_available()
+
+    @pytest.fixture
+    def hidden_seed(self) -> int:
+        """A seed for a hidden test's inputs, drawn from the run's secret (never the same twice)."""
+        return self.session.hidden_seed()
 
     @pytest.fixture
     def note(self, request: pytest.FixtureRequest) -> Callable[[str], None]:

@@ -43,6 +43,7 @@ class RunOptions:
     sandbox_user: str = "auto"
     protect: tuple[Path, ...] = ()
     checks_dir: Path = CHECKS_DIR
+    seed: int | None = None
 
 
 def summary(session: GradingSession, rows: list[TestRow], profile: Profile, public_only: bool) -> str:
@@ -134,7 +135,12 @@ def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str
         build_results(rows, {}, NOT_FINISHED, 0, missing_reason=NOT_FINISHED),
     )
     session = GradingSession(
-        options.submission_dir, table, profile, options.sandbox_user, (options.checks_dir, *options.protect)
+        options.submission_dir,
+        table,
+        profile,
+        options.sandbox_user,
+        (options.checks_dir, *options.protect),
+        options.seed,
     )
     try:
         session.start()
@@ -153,5 +159,7 @@ def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str
     results = build_results(rows, outcomes, output, time.monotonic() - started, leaderboard, missing)
     # Hidden from students: what confinement each section's sandbox achieved, in the launcher's words.
     results.setdefault("extra_data", {})[CONFINEMENT_KEY] = session.confinement
+    # Hidden from students too: the integrity flag and the run's secret (docs/verdicts.md).
+    results["extra_data"].update(integrity=session.integrity.extra_data(), grading_seed=session.secret)
     write_results(options.results_path, results)
     return results

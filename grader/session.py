@@ -7,6 +7,12 @@ once with the same reason), so it costs one deadline. A section whose file is mi
 parsed, or whose top level cannot be loaded, fails every test that needs it with the same reason,
 without retrying. Each section runs as its own sandbox uid and sees only the staged copy of our code
 (grader/sandbox/staging.py); what confinement each child got is logged and kept in `confinement`.
+
+Public and hidden tests never share a process (each visibility has its own), so nothing a hidden
+call showed the student's code can reach a visible message. Every reply is checked against
+``grader.replies`` before it is read; every answer read with ``get`` is fetched once per run and
+kept, so a value that changes between reads is graded as it was first read. See grader/verdicts.py
+for the rule the checks follow.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import difflib
 import json
 import logging
 import os
+import secrets
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -27,7 +34,7 @@ import torch
 from grader.errors import (
     NO_FILE,
     TIMEOUT,
-    BadValue,
+    GradingFailure,
     MissingAnswer,
     NotImplementedYet,
     SectionUnavailable,
@@ -40,6 +47,17 @@ from grader.intake.normalise import IntakeError, Normalised
 from grader.intake.private_copy import PrivateCopy, Refused, copy_submission
 from grader.intake.sections import read_section
 from grader.intake.slicer import Sliced
+from grader.integrity import (
+    FROM_SCRATCH_SECTION,
+    Flag,
+    IntegrityLog,
+    Recording,
+    failure_message,
+    new_canary,
+    review,
+    verify_recording,
+)
+from grader.replies import UNUSABLE, UnusableReply, load_problem, reply_problem
 from grader.sandbox import wire
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
 from grader.sandbox.namespace import model_mount
@@ -66,11 +84,11 @@ log = logging.getLogger("grader")
 
 @dataclass
 class CallReport:
-    """What one call returned, and what the child observed while running it."""
+    """What one call returned, the devices of its tensors, and (when asked) the verified recording."""
 
     value: Any
     devices: list[str] = field(default_factory=list)
-    traced: list[str] = field(default_factory=list)
+    recording: Recording | None = None
 
 
 class StudentSection:
@@ -90,11 +108,17 @@ class StudentSection:
         self.normalised = normalised
         self.sliced = sliced
         self.filename = normalised.filename
-        self._process: StudentProcess | None = None
+        self._processes: dict[str, StudentProcess] = {}
         self._broken: SectionUnavailable | None = None
+        self._snapshots: dict[str, Any] = {}
         self._timed_out: dict[str, float] = {}
         self.load_failures: list[dict[str, Any]] = []
         self.starts = 0
+        self.findings = review(_kept_tree(sliced), number)
+        session.integrity.add(
+            Flag(number, "construct", finding.what, f"{self.filename}:{finding.line}")
+            for finding in self.findings
+        )
 
     def has(self, name: str) -> bool:
         """Whether the kept code binds `name` at top level."""
@@ -106,15 +130,25 @@ class StudentSection:
     def _process_for(self, name: str) -> StudentProcess:
         if self._broken is not None:
             raise self._broken
-        if self._process is not None and self._process.alive:
-            return self._process
+        visibility = self.session.current_visibility()
+        current = self._processes.get(visibility)
+        if current is not None and current.alive:
+            return current
+        for other in [key for key in self._processes if key != visibility]:
+            # Public tests are done (they run first): their process goes before the hidden one starts.
+            self.session.log_output(self, self._processes[other])
+            self._processes.pop(other).stop()
         process = self.session.spawn(self.number)
         self.starts += 1
         units = [unit.__dict__ for unit in self.sliced.units]
         timeout = self.session.table.sandbox.load_timeout
         try:
+            request_id = secrets.token_hex(8)
             header, _ = process.request(
-                {"op": "load", "filename": self.filename, "units": units}, None, timeout, LOAD_REPLY_BYTES
+                {"op": "load", "filename": self.filename, "units": units, "id": request_id},
+                None,
+                timeout,
+                LOAD_REPLY_BYTES,
             )
         except ChildTimeout:
             self._broken = SectionUnavailable(
@@ -132,6 +166,17 @@ class StudentSection:
             )
             self.session.log_output(self, process)
             raise self._broken from None
+        except wire.WireError as error:
+            header = {"ok": None, "wire": str(error)}
+        problem = load_problem(header) or (
+            None if header.get("id") == request_id else "a reply to another request"
+        )
+        if problem is not None:
+            process.kill()
+            self._broken = SectionUnavailable(
+                f"While {self.filename} was loading, {UNUSABLE} ({problem}), so none of its tests could run."
+            )
+            raise self._broken
         self.load_failures = header.get("failures", [])
         for failure in self.load_failures:
             log.info(
@@ -141,7 +186,7 @@ class StudentSection:
                 failure["type"],
                 failure["message"],
             )
-        self._process = process
+        self._processes[visibility] = process
         return process
 
     def _where(self, info: dict[str, Any]) -> str:
@@ -167,8 +212,8 @@ class StudentSection:
             who = error.get("function") or name if name == YOUR_CODE else name
             raise StudentRaised(who, error["type"], error["message"], self._where(error))
         if kind == "bad_value":
-            raise BadValue(f"`{name}` gave a value the grader cannot read: {error.get('message', '')}")
-        raise RuntimeError(f"sandbox reported a grader error: {error}")
+            raise UnusableReply(name, f"a value of a kind it cannot read: {error.get('message', '')}")
+        raise UnusableReply(name, "an error of no known kind")
 
     def _bound_names(self) -> set[str]:
         return {name for unit in self.sliced.units for name in unit.binds}
@@ -183,6 +228,7 @@ class StudentSection:
         if header["op"] == "call" and name in self._timed_out:
             raise StudentTimedOut(name, self._timed_out[name])
         process = self._process_for(name)
+        header = {**header, "id": secrets.token_hex(8)}
         cap = self.session.driver_reply_bytes() if header["op"] == "run" else ANSWER_REPLY_BYTES
         try:
             reply, reply_tensors = process.request(header, tensors, timeout, cap)
@@ -195,18 +241,48 @@ class StudentSection:
             self.session.log_output(self, process)
             raise StudentProcessDied(name, gone.how) from None
         except wire.WireError as error:
-            raise BadValue(f"`{name}` gave a reply the grader cannot read: {error}") from None
-        if not reply.get("ok"):
-            self._raise_for(reply.get("error", {}), name)
+            raise UnusableReply(name, str(error)) from None
+        if not isinstance(reply, dict) or reply.get("id") != header["id"]:
+            # Only the grader's own code in the child knows the id: this reply was written by other code.
+            self.session.integrity.add(
+                [
+                    Flag(
+                        self.number,
+                        "reply",
+                        f"a reply to {name} not sent by the grader's code",
+                        self.filename,
+                    )
+                ]
+            )
+            process.kill()
+            raise UnusableReply(name, "a reply to another request")
+        problem = reply_problem(reply)
+        if problem is not None:
+            process.kill()
+            raise UnusableReply(name, problem)
+        if not reply["ok"]:
+            self._raise_for(reply["error"], name)
         try:
             value = wire.decode(reply.get("value"), reply_tensors)
         except wire.WireError as error:
-            raise BadValue(f"`{name}` gave a reply the grader cannot read: {error}") from None
+            raise UnusableReply(name, str(error)) from None
         return reply, value
 
     def get(self, name: str, timeout: float | None = None) -> Any:
-        """The value the submission's kept code binds to `name`."""
-        return self._request({"op": "get", "name": name}, {}, name, timeout)[1]
+        """The value the submission's kept code binds to `name`, read once per run.
+
+        The first read is kept (its failure too) and every later read returns it, so all checks grade
+        the same value even if the student's process would give another one the second time.
+        """
+        if name not in self._snapshots:
+            try:
+                self._snapshots[name] = self._request({"op": "get", "name": name}, {}, name, timeout)[1]
+            except GradingFailure as failure:
+                self._snapshots[name] = failure
+        kept = self._snapshots[name]
+        if isinstance(kept, GradingFailure):
+            raise kept
+        return kept
 
     def call_detailed(
         self,
@@ -215,11 +291,18 @@ class StudentSection:
         device: str | None = None,
         timeout: float | None = None,
         seed: int | None = None,
-        trace: tuple[str, ...] | list[str] = (),
+        record: bool = False,
+        cotangent: torch.Tensor | None = None,
         **kwargs: Any,
     ) -> CallReport:
-        """Call the student's function `name` in the sandbox; see docs/writing-checks.md."""
-        (args_tree, kwargs_tree), tensors, _ = wire.encode([list(args), kwargs])
+        """Call the student's function `name` in the sandbox; see docs/writing-checks.md.
+
+        ``record``: record the forbidden attention that runs during the call (op_recorder.py), with a
+        canary the trusted side chose; a lost canary counts as tampering and raises the integrity flag.
+        ``cotangent``: also return the vector-Jacobian product for the tensor arguments, as
+        ``{"output": value, "grads": [...]}`` (grader.verdicts.gradient_problem checks it).
+        """
+        (args_tree, kwargs_tree, cotangent_tree), tensors, _ = wire.encode([list(args), kwargs, cotangent])
         header = {
             "op": "call",
             "name": name,
@@ -227,10 +310,25 @@ class StudentSection:
             "kwargs": kwargs_tree,
             "device": device,
             "seed": self.session.seed_for_test() if seed is None else seed,
-            "trace": list(trace),
+            "cotangent": cotangent_tree,
         }
+        canary = new_canary() if record else None
+        if canary:
+            header["record"] = canary
         reply, value = self._request(header, tensors, name, timeout)
-        return CallReport(value, reply.get("devices", []), reply.get("traced", []))
+        recording = verify_recording(reply.get("recorded"), canary) if canary else None
+        if recording is not None and recording.tampered:
+            self.session.integrity.add(
+                [
+                    Flag(
+                        self.number,
+                        "recorder",
+                        f"the operator recorder lost its canary in {name}",
+                        self.filename,
+                    )
+                ]
+            )
+        return CallReport(value, reply.get("devices", []), recording)
 
     def call(self, name: str, *args: Any, **options: Any) -> Any:
         return self.call_detailed(name, *args, **options).value
@@ -258,11 +356,23 @@ class StudentSection:
         return self._request(header, tensors, YOUR_CODE, timeout)[1]
 
     def close(self) -> None:
-        """Stop the section's process, logging what it printed."""
-        if self._process is not None:
-            self.session.log_output(self, self._process)
-            self._process.stop()
-            self._process = None
+        """Stop the section's processes, logging what they printed."""
+        for process in self._processes.values():
+            self.session.log_output(self, process)
+            process.stop()
+        self._processes.clear()
+
+
+def _kept_tree(sliced: Sliced) -> ast.Module:
+    """The statements the grader keeps (and runs), as one module: what the static review reads."""
+    kept = {unit.lineno for unit in sliced.units}
+    body = [node for node in sliced.tree.body if _first_line(node) in kept]
+    return ast.Module(body=body, type_ignores=[])
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno] + [d.lineno for d in decorators])
 
 
 class GradingSession:
@@ -275,6 +385,7 @@ class GradingSession:
         profile: Profile,
         sandbox_user: str = "auto",
         protect: tuple[Path, ...] = (CHECKS_DIR,),
+        seed: int | None = None,
     ) -> None:
         self.uploaded_dir = submission_dir
         self.submission_dir = submission_dir
@@ -285,6 +396,9 @@ class GradingSession:
         self.sandbox_user = sandbox_user
         self.protect = protect
         self.current_test: str | None = None
+        #: The secret of this run: hidden tests draw their inputs from it; --seed replays a run.
+        self.secret = secrets.randbits(31) if seed is None else seed
+        self.integrity = IntegrityLog()
         self.files: dict[int, Found] = {}
         #: What the student is told once per section about its file (left-out cells, the wrong notebook).
         self.notes: dict[int, tuple[str, ...]] = {}
@@ -315,6 +429,9 @@ class GradingSession:
         for number, section in self.table.sections.items():
             self.refused[number] = [r for r in self.copy.refused if names_notebook(r.path, section.file)]
         self.files = {number: found[section.file] for number, section in self.table.sections.items()}
+        log.info(
+            "grading seed %d (never shown to students; --seed %d replays this run)", self.secret, self.secret
+        )
         for number, entry in self.files.items():
             if entry.path is None:
                 log.info("section %s: no file found", number)
@@ -406,7 +523,20 @@ class GradingSession:
         return process
 
     def seed_for_test(self) -> int:
+        """The seed of a call: fixed for public tests, drawn from the run's secret for hidden ones."""
+        if self.current_visibility() == "hidden":
+            return self.hidden_seed()
         return zlib.crc32((self.current_test or "").encode()) & 0x7FFFFFFF
+
+    def hidden_seed(self, purpose: str = "") -> int:
+        """A seed for the current hidden test's inputs that only this run's secret determines."""
+        return zlib.crc32(f"{self.secret}:{self.current_test}:{purpose}".encode()) & 0x7FFFFFFF
+
+    def current_visibility(self) -> str:
+        """ "public" or "hidden": the current test's, which picks the student process that serves it."""
+        if self.current_test is None:
+            return "public"
+        return self.table.test(self.current_test).visibility
 
     def section(self, number: int) -> StudentSection:
         """The section's handle; raises SectionUnavailable with the reason if it cannot be graded."""
@@ -415,6 +545,9 @@ class GradingSession:
         entry = self._sections[number]
         if isinstance(entry, SectionUnavailable):
             raise entry
+        if entry.findings and number != FROM_SCRATCH_SECTION:
+            # §2.1's from-scratch tests say this themselves; elsewhere every test could be forged.
+            raise GradingFailure(failure_message(entry.findings, entry.filename, number))
         return entry
 
     def _open(self, number: int) -> StudentSection | SectionUnavailable:

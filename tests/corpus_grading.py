@@ -35,6 +35,8 @@ class Expectation:
     upload_as: str = ""
     #: Tests left out of this file's grading (the entry's `why` says for what reason).
     not_run: frozenset[str] = frozenset()
+    #: Whether results.json's extra_data.integrity must flag it (docs/verdicts.md).
+    flagged: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ def corpus(stem: str) -> list[Submission]:
             spec.get("diagnosis", {}),
             spec.get("upload_as", f"{stem}{path.suffix}"),
             frozenset(spec.get("not_run", ())),
+            spec.get("flagged", False),
         )
         submissions.append(Submission(name, path.read_text(), expectation))
     return submissions
@@ -122,6 +125,11 @@ def score_without(section: int, failed: frozenset[str]) -> float:
     return sum(
         row.points for row in load_table().tests if row.section == section and row.number not in failed
     )
+
+
+def flagged(results: dict) -> bool:
+    """Whether the run raised the staff's integrity flag."""
+    return results["extra_data"]["integrity"]["flagged"]
 
 
 def output_of(results: dict, number: str) -> str:

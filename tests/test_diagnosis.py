@@ -6,6 +6,7 @@ import textwrap
 import pytest
 import torch
 
+from grader.comparison import tensor_problem
 from grader.diagnosis.attention_bugs import (
     HELPER_BUGS,
     SELF_ATTENTION_BUGS,
@@ -13,7 +14,7 @@ from grader.diagnosis.attention_bugs import (
     diagnose_helper,
     diagnose_self_attention,
 )
-from grader.diagnosis.attention_checks import Failure, raise_failures, tensor_problem
+from grader.diagnosis.attention_checks import Failure, raise_failures
 from grader.diagnosis.from_scratch import find_forbidden_use, uses_loops
 from grader.diagnosis.query_feedback import explain_query_failure
 from grader.errors import GradingFailure

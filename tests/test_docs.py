@@ -10,6 +10,7 @@ import ast
 import builtins
 import dataclasses
 import importlib
+import inspect
 import re
 import shutil
 from pathlib import Path
@@ -124,10 +125,8 @@ def test_the_api_block_names_what_exists() -> None:
     assert {"sliced", "filename"} <= set(StudentSection.__init__.__code__.co_names)
     for module, function in re.findall(r'"(grader\.drivers\.\w+):(\w+)"', DOC.read_text()):
         assert hasattr(importlib.import_module(module), function), f"{module}:{function}"
-    traces = re.findall(r"trace=(\w+)", code)
-    assert traces and all(
-        hasattr(importlib.import_module("grader.diagnosis.from_scratch"), t) for t in traces
-    )
+    options = re.findall(r"call_detailed\([^)]*\b(\w+)=", code)
+    assert options and all(o in inspect.signature(StudentSection.call_detailed).parameters for o in options)
 
 
 def test_the_fixtures_and_errors_named_exist() -> None:

@@ -8,6 +8,7 @@ from corpus_grading import (
     corpus,
     corpus_files,
     failed_tests,
+    flagged,
     grade_all,
     handout_exports,
     output_of,
@@ -44,6 +45,7 @@ def test_every_corpus_file_states_what_it_must_score(stem):
 def test_submission_fails_exactly_its_tests_and_the_feedback_names_why(graded, section, submission):
     results = graded(section)[submission.name]
     assert failed_tests(results) == submission.expectation.failed
+    assert flagged(results) is submission.expectation.flagged
     assert results["score"] == pytest.approx(score_without(section, submission.expectation.failed))
     for number, words in submission.expectation.diagnosis.items():
         assert words in output_of(results, number), number

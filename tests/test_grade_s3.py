@@ -6,6 +6,7 @@ runner with only the other tests selected (`RunOptions.tests`), and every other 
 """
 
 import os
+import re
 import tomllib
 
 import pytest
@@ -14,6 +15,7 @@ from corpus_grading import (
     Expectation,
     Submission,
     failed_tests,
+    flagged,
     grade_all,
     handout_exports,
     output_of,
@@ -82,20 +84,23 @@ def test_submission_fails_exactly_its_tests_and_the_feedback_names_why(graded, s
     rows = [row for row in load_table().tests if row.section == SECTION and row.number not in left_out]
     assert {test["number"] for test in results["tests"]} == {row.number for row in rows}
     assert failed_tests(results) == submission.expectation.failed
+    assert not flagged(results)
     passed_points = sum(row.points for row in rows if row.number not in submission.expectation.failed)
     assert results["score"] == pytest.approx(passed_points)
     for number, words in submission.expectation.diagnosis.items():
         assert words in output_of(results, number), number
 
 
-def test_threshold_run_reports_accuracy_and_a_leaderboard_entry(graded):
+def test_the_cpu_stand_in_says_so_and_posts_nothing_on_the_leaderboard(graded):
+    accuracies = {}
     for name in ("reference_colab_export", "correct_colab", "bug_no_zero_grad"):
         results = graded[name]
-        assert "reached an accuracy of" in output_of(results, "3.5.1")
-        (entry,) = results["leaderboard"]
-        assert entry["name"] == "SST-2 held-out accuracy" and 0.0 <= entry["value"] <= 1.0
-    assert graded["correct_colab"]["leaderboard"][0]["value"] >= load_table().profile("offline").threshold
-    assert graded["bug_no_zero_grad"]["leaderboard"][0]["value"] < 0.7
+        output = output_of(results, "3.5.1")
+        assert "on a small stand-in, not SST-2" in output and "the stand-in's own settings" in output
+        assert "leaderboard" not in results, "the stand-in's accuracy is not an SST-2 accuracy"
+        accuracies[name] = float(re.search(r"reached an accuracy of ([0-9.]+)", output)[1])
+    assert accuracies["correct_colab"] >= load_table().profile("offline").threshold
+    assert accuracies["bug_no_zero_grad"] < 0.7
 
 
 @pytest.mark.skipif(

@@ -211,6 +211,12 @@ def test_reference_gets_full_marks_in_the_image(
     assert results["score"] == sum(row.points for row in load_table().tests)
     assert results["output"].startswith(NO_GPU_NOTE)
     assert "submission 4470002 by Image Test" in output and "total" in output
+    # The container's default capabilities (no CAP_SYS_ADMIN, as on Gradescope) allow no namespaces:
+    # the report must say what each section's process got instead.
+    report = measurements["reference_run"]["confinement"]
+    for section in (1, 2, 3):
+        lines = [line for line in report if f"section {section} confinement" in line]
+        assert lines and all("no mount namespace" in line for line in lines), report
 
 
 def test_template_scores_zero_with_reasons_in_the_image(

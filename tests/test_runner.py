@@ -41,8 +41,8 @@ def without_time(results: dict) -> dict:
 
 
 def test_grading_twice_gives_the_same_results(tmp_path: Path, submission: Path):
-    first = grade(RunOptions(submission, tmp_path / "a.json", sections={1}, checks_dir=CORE_CHECKS))
-    second = grade(RunOptions(submission, tmp_path / "b.json", sections={1}, checks_dir=CORE_CHECKS))
+    first = grade(RunOptions(submission, tmp_path / "a.json", sections={1}, checks_dir=CORE_CHECKS, seed=7))
+    second = grade(RunOptions(submission, tmp_path / "b.json", sections={1}, checks_dir=CORE_CHECKS, seed=7))
     assert without_time(first) == without_time(second)
     assert first["score"] == 7.5
     assert first["stdout_visibility"] == "hidden"
@@ -112,10 +112,11 @@ def test_cli_explains_bad_input(args: list[str], message: str):
 
 
 def test_grading_the_whole_reference_twice_gives_identical_results(tmp_path: Path):
-    """All three sections, §3's threshold training included: only execution_time may differ."""
+    """All three sections, §3's threshold training included, replayed with the same --seed: only
+    execution_time may differ."""
     build(REPO_ROOT, tmp_path / "student", tmp_path / "dist")
     submission = tmp_path / "dist" / "reference_submission"
-    first = grade(RunOptions(submission, tmp_path / "first.json"))
-    second = grade(RunOptions(submission, tmp_path / "second.json"))
+    first = grade(RunOptions(submission, tmp_path / "first.json", seed=2026))
+    second = grade(RunOptions(submission, tmp_path / "second.json", seed=2026))
     assert without_time(first) == without_time(second)
     assert first["score"] == sum(row.points for row in load_table().tests)

@@ -7,6 +7,7 @@ own ``query132`` (the question says the query stays unchanged), and may change o
 import pytest
 import torch
 
+from grader.comparison import within
 from grader.diagnosis.query_feedback import explain_query_failure
 from grader.errors import GradingFailure, NotAnswered
 from grader.oracles.query_crafting import (
@@ -40,8 +41,14 @@ def _check_output(
     question: Question, queries: torch.Tensor, key: torch.Tensor, tolerance: float, note
 ) -> None:
     _, value = grader_key_value()
-    error = max_error(attention_output(queries, key, value), question.target(value))
-    if error > tolerance:
+    output = attention_output(queries, key, value)
+    if not bool(torch.isfinite(output).all()):
+        raise GradingFailure(
+            f"With your answer the scores q · k are so large that the softmax overflows and the attention "
+            f"output is NaN; the task: {question.goal}. A large number S such as 100 is enough."
+        )
+    error = max_error(output, question.target(value))
+    if not within(error, tolerance):
         raise GradingFailure(explain_query_failure(question, queries, key, value, tolerance))
     note(f"Error {error:.4f} (allowed: {tolerance}).")
 

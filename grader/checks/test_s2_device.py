@@ -43,7 +43,7 @@ def test_attention_keeps_its_tensors_on_the_inputs_device(a2s2, tolerances, cuda
             note(NOTE.format(problem=problem))
         return
     try:
-        check_self_attention_cases(a2s2, [CASE], tolerances["attention"], SEED, ["cuda"])
+        check_self_attention_cases(a2s2, [CASE], tolerances.attention, SEED, ["cuda"])
     except GradingFailure as failure:
         hint = f' With its inputs on another device it raised "{problem}".' if problem else ""
         raise GradingFailure(f"{failure}{hint}") from None

@@ -3,13 +3,17 @@
 Helpers are compared with their one-line formulas, self_attention with multi_head_attention_forward,
 all within the table's ``attention`` tolerance. Shapes cover batch 1 and more, one token up to 65,
 and 1 to 8 heads. When the run may use CUDA, the self_attention shape tests run there as well.
+Every input is drawn from the run's secret (the ``hidden_seed`` fixture), so no table of precomputed
+outputs can answer them.
 """
 
 import math
+from collections.abc import Callable
 
 import pytest
 import torch
 
+from grader.comparison import tensor_problem, within
 from grader.diagnosis.attention_bugs import helper_matches
 from grader.diagnosis.attention_checks import (
     Case,
@@ -20,14 +24,16 @@ from grader.diagnosis.attention_checks import (
     note_loops,
     raise_failures,
     require_from_scratch,
-    tensor_problem,
 )
 from grader.errors import GradingFailure, StudentRaised
 from grader.oracles import attention as oracle
+from grader.oracles import small_gpt
+from grader.verdicts import FINITE_DIFFERENCE_STEP, directional_derivative, gradient_problem
 
-SEED = 2024
-#: Below this gradient norm on W_Q/W_K/W_V, nothing reaches the projections (a cut autograd graph).
-GPT_MIN_PROJECTION_GRAD = 1e-8
+NAN_LOSS = (
+    "Training a small GPT with your init_qkv_proj and self_attention made the loss NaN or infinite: "
+    "look for rows of attention weights that are all masked, or a division by zero."
+)
 
 SHAPE_CASES = [
     (2, 5, 6, 3),
@@ -41,8 +47,9 @@ SHAPE_CASES = [
 ]
 
 
-def _randn(*shape: int, seed: int = SEED, scale: float = 1.0) -> torch.Tensor:
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * scale
+def _randn(base: int, *shape: int, seed: int, scale: float = 1.0) -> torch.Tensor:
+    """Inputs drawn from the run's secret (``base``, the hidden_seed fixture) and a per-input offset."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(base + seed)) * scale
 
 
 def _shown(t: torch.Tensor) -> str:
@@ -64,11 +71,11 @@ def _check_helper(
 
 
 @pytest.mark.graded("2.1.1")
-def test_pairwise_similarities(a2s2, tolerances, note):
+def test_pairwise_similarities(a2s2, tolerances, note, hidden_seed):
     pairs = [
-        (_randn(2, 5, 4, seed=1), _randn(2, 5, 4, seed=2)),
-        (_randn(2, 3, 5, 4, seed=3), _randn(2, 3, 7, 4, seed=4)),
-        (_randn(1, 1, 1, 1, 8, seed=5), _randn(1, 1, 1, 6, 8, seed=6)),
+        (_randn(hidden_seed, 2, 5, 4, seed=1), _randn(hidden_seed, 2, 5, 4, seed=2)),
+        (_randn(hidden_seed, 2, 3, 5, 4, seed=3), _randn(hidden_seed, 2, 3, 7, 4, seed=4)),
+        (_randn(hidden_seed, 1, 1, 1, 1, 8, seed=5), _randn(hidden_seed, 1, 1, 1, 6, 8, seed=6)),
     ]
     calls = [((q, k), oracle.pairwise_similarities(q, k), f"Q {_shown(q)}, K {_shown(k)}") for q, k in pairs]
     try:
@@ -88,11 +95,11 @@ def test_pairwise_similarities(a2s2, tolerances, note):
 
 
 @pytest.mark.graded("2.1.2")
-def test_attn_scaled(a2s2, tolerances, note):
+def test_attn_scaled(a2s2, tolerances, note, hidden_seed):
     settings = [((2, 3, 5, 5), 12, 3), ((1, 1, 4, 4), 8, 1), ((2, 8, 6, 6), 64, 8), ((3, 7, 7), 10, 2)]
     calls = []
     for i, (shape, n_embd, n_heads) in enumerate(settings):
-        a = _randn(*shape, seed=10 + i)
+        a = _randn(hidden_seed, *shape, seed=10 + i)
         calls.append(
             ((a, n_embd, n_heads), oracle.attn_scaled(a, n_embd, n_heads), f"A, {n_embd}, {n_heads}")
         )
@@ -100,19 +107,22 @@ def test_attn_scaled(a2s2, tolerances, note):
 
 
 @pytest.mark.graded("2.1.3")
-def test_attn_softmax(a2s2, tolerances, note):
+def test_attn_softmax(a2s2, tolerances, note, hidden_seed):
     shapes = [(2, 3, 5, 5), (4, 6, 6), (1, 1, 1, 1), (2, 2, 3, 9)]
-    inputs = [_randn(*shape, seed=20 + i, scale=3.0) for i, shape in enumerate(shapes)]
+    inputs = [_randn(hidden_seed, *shape, seed=20 + i, scale=3.0) for i, shape in enumerate(shapes)]
     calls = [((a,), oracle.attn_softmax(a), _shown(a)) for a in inputs]
     _check_helper(a2s2, "attn_softmax", calls, tolerances.attention, note)
 
 
 @pytest.mark.graded("2.1.4")
-def test_compute_outputs(a2s2, tolerances, note):
+def test_compute_outputs(a2s2, tolerances, note, hidden_seed):
     shapes = [((2, 3, 5, 5), (2, 3, 5, 4)), ((2, 3, 5, 7), (2, 3, 7, 4)), ((1, 1, 1), (1, 1, 6))]
     calls = []
     for i, (a_shape, v_shape) in enumerate(shapes):
-        a, v = torch.softmax(_randn(*a_shape, seed=30 + i), dim=-1), _randn(*v_shape, seed=40 + i)
+        a, v = (
+            torch.softmax(_randn(hidden_seed, *a_shape, seed=30 + i), dim=-1),
+            _randn(hidden_seed, *v_shape, seed=40 + i),
+        )
         calls.append(((a, v), oracle.compute_outputs(a, v), f"A {_shown(a)}, V {_shown(v)}"))
     _check_helper(a2s2, "compute_outputs", calls, tolerances.attention, note)
 
@@ -149,14 +159,14 @@ def _student_mask_dtype(a2s2) -> torch.dtype:
 
 
 @pytest.mark.graded("2.1.6")
-def test_apply_causal_mask(a2s2, tolerances, note):
+def test_apply_causal_mask(a2s2, tolerances, note, hidden_seed):
     """Allowed scores unchanged; forbidden ones -inf or negative enough that the softmax gives them 0."""
     require_from_scratch(a2s2, "apply_causal_mask")
     note_loops(a2s2, "apply_causal_mask", note)
     dtype = _student_mask_dtype(a2s2)
     failures = []
     for i, shape in enumerate([(2, 3, 6, 6), (1, 6, 6), (2, 4, 1, 1), (1, 2, 17, 17)]):
-        a = _randn(*shape, seed=50 + i)
+        a = _randn(hidden_seed, *shape, seed=50 + i)
         mask = oracle.make_causal_mask(shape[-1]).to(dtype)
         got = call_from_scratch(a2s2, "apply_causal_mask", mask, a)
         want = oracle.apply_causal_mask(mask, a)
@@ -184,59 +194,100 @@ def _masks_like_minus_inf(got, a: torch.Tensor, want: torch.Tensor, tolerance: f
 
 
 @pytest.mark.graded("2.1.7")
-def test_split_heads(a2s2, tolerances, note):
+def test_split_heads(a2s2, tolerances, note, hidden_seed):
     settings = [((2, 5, 12), 3), ((1, 1, 8), 8), ((3, 7, 6), 1), ((2, 65, 48), 4)]
     calls = []
     for i, (shape, n_heads) in enumerate(settings):
-        x = _randn(*shape, seed=60 + i)
+        x = _randn(hidden_seed, *shape, seed=60 + i)
         calls.append(((x, n_heads), oracle.split_heads(x, n_heads), f"x {_shown(x)}, {n_heads}"))
     _check_helper(a2s2, "split_heads", calls, tolerances.attention, note)
 
 
 @pytest.mark.graded("2.1.8")
-def test_merge_heads(a2s2, tolerances, note):
+def test_merge_heads(a2s2, tolerances, note, hidden_seed):
     shapes = [(2, 3, 5, 4), (1, 8, 1, 1), (3, 1, 7, 6), (2, 4, 65, 12)]
-    inputs = [_randn(*shape, seed=70 + i) for i, shape in enumerate(shapes)]
+    inputs = [_randn(hidden_seed, *shape, seed=70 + i) for i, shape in enumerate(shapes)]
     calls = [((y,), oracle.merge_heads(y), f"y {_shown(y)}") for y in inputs]
     _check_helper(a2s2, "merge_heads", calls, tolerances.attention, note)
 
 
-def _shape_test(a2s2, causal: bool, tolerances, cuda_available: bool, note) -> None:
+def _shape_test(a2s2, causal: bool, tolerances, cuda_available: bool, note, hidden_seed: int) -> None:
     require_from_scratch(a2s2, "self_attention")
     note_loops(a2s2, "self_attention", note)
     cases = [Case(*sizes, causal=causal) for sizes in SHAPE_CASES]
     devices: list[str | None] = [None, "cuda"] if cuda_available else [None]
-    check_self_attention_cases(a2s2, cases, tolerances.attention, SEED, devices)
+    check_self_attention_cases(a2s2, cases, tolerances.attention, hidden_seed, devices)
 
 
 @pytest.mark.graded("2.1.12")
-def test_self_attention_shapes_no_mask(a2s2, tolerances, cuda_available, note):
-    _shape_test(a2s2, False, tolerances, cuda_available, note)
+def test_self_attention_shapes_no_mask(a2s2, tolerances, cuda_available, note, hidden_seed):
+    _shape_test(a2s2, False, tolerances, cuda_available, note, hidden_seed)
 
 
 @pytest.mark.graded("2.1.13")
-def test_self_attention_shapes_causal(a2s2, tolerances, cuda_available, note):
-    _shape_test(a2s2, True, tolerances, cuda_available, note)
+def test_self_attention_shapes_causal(a2s2, tolerances, cuda_available, note, hidden_seed):
+    _shape_test(a2s2, True, tolerances, cuda_available, note, hidden_seed)
 
 
-def _number(report: dict, key: str) -> float:
-    """A number from the driver's report (which comes from the student's process: checked, not trusted)."""
-    value = report.get(key) if isinstance(report, dict) else None
-    if not isinstance(value, int | float):
-        raise GradingFailure(
-            f"Training the GPT with your attention gave no usable result ({key} is missing)."
+def _remote_attention(a2s2) -> Callable[..., torch.Tensor]:
+    """An attention for this process's GPT that sends its inputs to the student's self_attention."""
+
+    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_heads: int, causal: bool) -> torch.Tensor:
+        got = call_from_scratch(a2s2, "self_attention", q, k, v, n_heads=n_heads, causal=causal)
+        problem = tensor_problem(got, q, math.inf, dtype=q.dtype)
+        if problem is not None and "NaN" not in problem and "infinite" not in problem:
+            raise GradingFailure(f"In the small GPT, self_attention {problem}.")
+        return got.float() if isinstance(got, torch.Tensor) else got
+
+    return attend
+
+
+def _check_gradient(a2s2, seed: int) -> None:
+    """The student's own vector-Jacobian product, checked against finite differences of its outputs."""
+    (q, k, v), cotangent, direction = small_gpt.gradient_probe(seed)
+    n_heads = small_gpt.SIZES["n_head"]
+    # Recorded like every other call: the backward pass runs inside the recorder too.
+    reply = call_from_scratch(
+        a2s2, "self_attention", q, k, v, n_heads=n_heads, causal=True, cotangent=cotangent
+    )
+    step = FINITE_DIFFERENCE_STEP
+    shifted = [
+        call_from_scratch(
+            a2s2,
+            "self_attention",
+            *(x + sign * step * d for x, d in zip((q, k, v), direction, strict=True)),
+            n_heads=n_heads,
+            causal=True,
         )
-    return float(value)
+        for sign in (1, -1)
+    ]
+    if not all(isinstance(out, torch.Tensor) and out.shape == q.shape for out in shifted):
+        raise GradingFailure("self_attention did not return a tensor of its input's shape in the small GPT.")
+    plus, minus = shifted
+    problem = gradient_problem(reply, direction, directional_derivative(plus, minus, cotangent))
+    if problem in ("none", "malformed"):
+        raise GradingFailure(
+            "No gradient reaches W_Q, W_K and W_V when the GPT trains, so the attention cannot learn. "
+            "Something in self_attention cuts the autograd graph: .detach(), .data, .item(), numpy, "
+            "torch.no_grad() or building a new tensor from the values."
+        )
+    if problem == "inconsistent":
+        raise GradingFailure(
+            "The gradient of self_attention does not match how its outputs change, so training follows "
+            "the wrong direction: part of the computation is cut from the autograd graph (.detach(), "
+            ".data, numpy, or a tensor rebuilt from values)."
+        )
 
 
 @pytest.mark.graded("2.1.14")
-def test_attention_trains_gpt(a2s2, table, tolerances, note):
+def test_attention_trains_gpt(a2s2, table, tolerances, note, hidden_seed):
     require_from_scratch(a2s2, "self_attention")
-    timeout = table.test("2.1.14").timeout - 30
+    training = small_gpt.plan(hidden_seed)
+    timeout = table.test("2.1.14").timeout - 60
     try:
-        report = a2s2.run(
-            "grader.drivers.gpt_training:train_and_probe",
-            {},
+        reply = a2s2.run(
+            "grader.drivers.gpt_training:train",
+            training.driver_params(),
             timeout=timeout,
             uses=("init_qkv_proj", "self_attention"),
         )
@@ -244,34 +295,31 @@ def test_attention_trains_gpt(a2s2, table, tolerances, note):
         raise GradingFailure(
             f"Training a small GPT with your init_qkv_proj and self_attention failed: {raised}"
         ) from None
-    forbidden = report.get("forbidden_calls") if isinstance(report, dict) else None
-    if forbidden:
-        raise GradingFailure(
-            f"While the GPT trained, self_attention called {forbidden[0]}. This exercise builds attention "
-            "from scratch: scaled_dot_product_attention, multi_head_attention_forward and "
-            "nn.MultiheadAttention may not be used."
+    attend = _remote_attention(a2s2)
+    try:
+        trained = small_gpt.model_with(
+            training, reply.get("weights") if isinstance(reply, dict) else None, attend
         )
-    before, after = _number(report, "initial_loss"), _number(report, "final_loss")
-    steps = int(_number(report, "steps"))
+    except small_gpt.WeightsRejected as rejected:
+        if str(rejected) == "nan":
+            raise GradingFailure(NAN_LOSS) from None
+        raise GradingFailure(f"Training the small GPT with your attention went wrong: {rejected}.") from None
+    _check_gradient(a2s2, hidden_seed)
+    before = small_gpt.held_out_loss(
+        small_gpt.model_with(training, training.initial_weights, attend), training
+    )
+    after = small_gpt.held_out_loss(trained, training)
     if not (math.isfinite(before) and math.isfinite(after)):
-        raise GradingFailure(
-            "Training a small GPT with your init_qkv_proj and self_attention made the loss NaN or infinite: "
-            "look for rows of attention weights that are all masked, or a division by zero."
-        )
-    if _number(report, "projection_grad_norm") <= GPT_MIN_PROJECTION_GRAD:
-        raise GradingFailure(
-            "No gradient reaches W_Q, W_K and W_V when the GPT trains, so the attention cannot learn. "
-            "Something in self_attention cuts the autograd graph: .detach(), .data, .item(), numpy, "
-            "torch.no_grad() or building a new tensor from the values."
-        )
-    if _number(report, "padding_leak") > tolerances.gpt_padding_leak:
+        raise GradingFailure(NAN_LOSS)
+    if not within(small_gpt.padding_leak(trained, training), tolerances.gpt_padding_leak):
         raise GradingFailure(
             "In the GPT, a token's prediction changes when padding is appended after it, so tokens see "
             "positions that come later. With causal=True, each token may attend only to itself and earlier "
             "tokens: a lower-triangular mask applied before the softmax."
         )
     least = tolerances.gpt_loss_drop
-    if before - after < least:
+    steps = small_gpt.STEPS
+    if not within(least, before - after):
         raise GradingFailure(
             f"A small GPT trained with your attention for {steps} steps lowered its held-out loss from "
             f"{before:.2f} to {after:.2f}; a correct attention lowers it by at least {least:g}."

@@ -6,18 +6,23 @@ import time
 import pytest
 import torch
 
+from grader.comparison import NotANumber, as_number, within
 from grader.errors import GradingFailure
+from grader.replies import UnusableReply
+from grader.sst2 import reference_steps
 from grader.sst2.accuracy import heldout_accuracy
-from grader.sst2.batches import encode_batch, probe_model
+from grader.sst2.batches import PREFIX_STEPS, encode_batch, probe_model
 from grader.sst2.feedback import (
     evaluation_problems,
     long_example,
+    observations_readable,
     raise_probe_error,
     training_problems,
+    training_record_readable,
     truncation_problem,
     unit_examples,
 )
-from grader.sst2.resources import load_resources
+from grader.sst2.resources import OFFLINE, load_resources
 
 PROBES = "grader.drivers.sst2_probes"
 THRESHOLD_DRIVER = "grader.drivers.sst2_threshold:train_for_threshold"
@@ -28,57 +33,93 @@ log = logging.getLogger("grader")
 
 
 @pytest.mark.graded("3.1.3")
-def test_collate_fn_truncates_at_512_tokens(a2s3, profile):
+def test_collate_fn_truncates_at_512_tokens(a2s3, profile, hidden_seed):
     resources = load_resources(profile)
-    batch = [long_example(resources.tokenizer(), seed=314)] + unit_examples(2, seed=315)
+    batch = [long_example(resources.tokenizer(), seed=hidden_seed)] + unit_examples(2, seed=hidden_seed + 1)
     reply = raise_probe_error(
         a2s3.run(
             f"{PROBES}:probe_collate",
             {"model_dir": resources.model_dir, "batches": [batch]},
             timeout=PROBE_TIMEOUT,
-        )
+        ),
+        "SST2Dataset.collate_fn",
+        {"batches": list},
     )
+    if len(reply["batches"]) != 1 or not isinstance(reply["batches"][0], dict):
+        raise UnusableReply("SST2Dataset.collate_fn", "no record of the batch")
     problem = truncation_problem(reply["batches"][0])
     if problem:
         raise GradingFailure(problem)
 
 
-def _as_number(value):
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    return value
+def _accuracy_cases(seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Predictions and labels of several lengths, drawn from the run's secret."""
+    generator = torch.Generator().manual_seed(seed)
+    cases = []
+    for length in (10, 4, 3, 17):
+        labels = torch.randint(0, 2, (length,), generator=generator)
+        flips = torch.rand(length, generator=generator) < 0.4
+        cases.append((torch.where(flips, 1 - labels, labels), labels))
+    return cases
 
 
 @pytest.mark.graded("3.3.1")
-def test_compute_accuracy(a2s3):
-    cases = [
-        (torch.tensor([0, 1, 1, 0, 1, 0, 0, 1, 1, 1]), torch.tensor([0, 1, 0, 0, 1, 1, 0, 1, 0, 1])),
-        (torch.tensor([1, 1, 1, 1]), torch.tensor([0, 1, 0, 0])),
-        (torch.tensor([0, 1, 0]), torch.tensor([0, 1, 0])),
-    ]
-    for predictions, labels in cases:
-        got = _as_number(a2s3.call("compute_accuracy", predictions, labels))
+def test_compute_accuracy(a2s3, note, hidden_seed):
+    notes = set()
+    for predictions, labels in _accuracy_cases(hidden_seed):
         agree, total = int((predictions == labels).sum()), len(labels)
-        if not isinstance(got, int | float) or abs(got - agree / total) > 1e-6:
+        try:
+            got, how = as_number(a2s3.call("compute_accuracy", predictions, labels), "compute_accuracy")
+        except NotANumber as wrong:
+            raise GradingFailure(f"{wrong}: the fraction of predictions that equal their labels.") from None
+        if not within(abs(got - agree / total), 1e-6):
             raise GradingFailure(
                 f"compute_accuracy gave {got!r} for {total} predictions of which {agree} equal their labels; "
                 f"expected {agree / total:g}, the fraction that agree."
             )
+        if how:
+            notes.add(how)
+    for text in sorted(notes):
+        note(text)
 
 
 @pytest.mark.graded("3.3.2")
-def test_train_one_epoch(a2s3, profile):
+def test_train_one_epoch(a2s3, profile, hidden_seed):
     resources = load_resources(profile)
+    examples, batch_size, learning_rate = unit_examples(24, seed=hidden_seed), 8, 1e-3
     params = {
         "model_dir": resources.model_dir,
-        "examples": unit_examples(24, seed=332),
-        "batch_size": 8,
-        "learning_rate": 1e-3,
+        "examples": examples,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "seed": hidden_seed,
     }
-    reply = raise_probe_error(a2s3.run(f"{PROBES}:probe_train_one_epoch", params, timeout=PROBE_TIMEOUT))
-    problems = training_problems(reply)
-    if problems:
-        raise GradingFailure(" ".join(problems))
+    reply = raise_probe_error(
+        a2s3.run(f"{PROBES}:probe_train_one_epoch", params, timeout=PROBE_TIMEOUT),
+        "train_one_epoch",
+        {"weights": dict},
+    )
+    device = "cuda" if profile.device == "cuda" and torch.cuda.is_available() else "cpu"
+    epoch = reference_steps.Epoch(
+        resources.model_dir, examples, batch_size, learning_rate, hidden_seed, device
+    )
+    variant = reference_steps.matching_variant(reply["weights"], epoch)
+    if variant is not None and variant.name == "correct":
+        return
+    observed = training_problems(reply) if training_record_readable(reply) else []
+    if observed:
+        raise GradingFailure(" ".join(observed))
+    if variant is not None:
+        raise GradingFailure(variant.message)
+    if reference_steps.unchanged(reply["weights"], resources.model_dir):
+        raise GradingFailure(
+            "After train_one_epoch the model's parameters were unchanged: nothing was learned."
+        )
+    raise GradingFailure(
+        "The weights train_one_epoch left after one epoch differ from those of a correct epoch on the same "
+        "batches: for every batch, clear the gradients, compute the loss with labels=, backpropagate it "
+        "unchanged, and step the optimizer once, with the model in training mode."
+    )
 
 
 def _labels_for_known_accuracy(
@@ -98,18 +139,35 @@ def _labels_for_known_accuracy(
 
 
 @pytest.mark.graded("3.3.3")
-def test_evaluate(a2s3, profile):
+def test_evaluate(a2s3, profile, note, hidden_seed):
     resources = load_resources(profile)
-    examples = unit_examples(40, seed=333)
+    count = 30 + hidden_seed % 60
+    examples = unit_examples(count, seed=hidden_seed)
     batch_size = 16
     expected = _labels_for_known_accuracy(
-        resources.model_dir, resources.tokenizer(), examples, batch_size, wrong_every=3
+        resources.model_dir,
+        resources.tokenizer(),
+        examples,
+        batch_size,
+        wrong_every=2 + hidden_seed // 60 % 5,
     )
     params = {"model_dir": resources.model_dir, "examples": examples, "batch_size": batch_size}
-    reply = raise_probe_error(a2s3.run(f"{PROBES}:probe_evaluate", params, timeout=PROBE_TIMEOUT))
-    problems = evaluation_problems(reply, expected, len(examples))
+    reply = raise_probe_error(
+        a2s3.run(f"{PROBES}:probe_evaluate", params, timeout=PROBE_TIMEOUT),
+        "evaluate",
+        {"forwards": list, "unchanged": bool, "gradients": bool},
+    )
+    if not observations_readable(reply, ("training", "grad_enabled")):
+        raise UnusableReply("evaluate", "a malformed record of the forward passes")
+    try:
+        accuracy, how = as_number(reply.get("accuracy"), "evaluate")
+    except NotANumber as wrong:
+        raise GradingFailure(f"{wrong}: the accuracy as a float in [0, 1].") from None
+    problems = evaluation_problems(reply, accuracy, expected, count)
     if problems:
         raise GradingFailure(" ".join(problems))
+    if how:
+        note(how)
 
 
 @pytest.mark.graded("3.5.1")
@@ -143,23 +201,54 @@ def test_pipeline_finetunes_past_the_threshold(a2s3, profile, table, cuda_availa
     accuracy = heldout_accuracy(resources, reply["weights"], heldout, profile.device)
     log.info(
         "3.5.1: training in the sandbox took %.1f s, the held-out count %.1f s; accuracy %.4f",
-        float(reply.get("seconds", -1)),
+        seconds if isinstance(seconds := reply.get("seconds"), int | float) else -1.0,
         time.monotonic() - counting_started,
         accuracy,
     )
     threshold = profile.threshold
     count = len(resources.splits[heldout])
-    note(
-        "The model finetuned with your SST2Dataset, collate_fn and train_one_epoch "
-        f"({params['epochs']} epochs, "
-        f"batch size {params['batch_size']}, learning rate {params['learning_rate']:g}) reached an accuracy "
-        f"of {accuracy:.4f} on {count} held-out sentences, counted by the grader (threshold {threshold:g})."
+    settings = (
+        f"{params['epochs']} epochs, batch size {params['batch_size']}, "
+        f"learning rate {params['learning_rate']:g}"
     )
-    leaderboard("SST-2 held-out accuracy", round(accuracy, 4))
+    if profile.model == OFFLINE:
+        # No GPU graded this run: the number is the stand-in's, says nothing about SST-2, and is posted
+        # on no leaderboard.
+        note(
+            "No GPU was available, so this was a check of your pipeline on a small stand-in, not SST-2: "
+            "the grader finetuned a tiny RoBERTa, starting from random weights, on generated SST-2-style "
+            f"sentences with your SST2Dataset, collate_fn and train_one_epoch, using the stand-in's own "
+            f"settings ({settings}; not the course's). It reached an accuracy of {accuracy:.4f} on {count} "
+            f"held-out generated sentences, counted by the grader (threshold {threshold:g})."
+        )
+    else:
+        note(
+            f"The model finetuned with your SST2Dataset, collate_fn and train_one_epoch ({settings}) reached "
+            f"an accuracy of {accuracy:.4f} on {count} held-out SST-2 sentences, counted by the grader "
+            f"(threshold {threshold:g})."
+        )
+        leaderboard("SST-2 held-out accuracy", round(accuracy, 4))
     if accuracy < threshold:
         raise GradingFailure(
             f"Finetuned with your pipeline, the model reached {accuracy:.4f} on held-out data, below the "
             f"threshold of {threshold:g}. A model near 0.5 has learned nothing: check that train_one_epoch "
             "clears the gradients, backpropagates the model's loss and steps the optimizer for every batch, "
             "and that collate_fn keeps each label with its text."
+        )
+    run = reference_steps.ThresholdRun(
+        resources.model_dir,
+        params["examples"],
+        params["batch_size"],
+        params["learning_rate"],
+        params["adam_eps"],
+        params["seed"],
+        profile.device,
+    )
+    if not reference_steps.prefix_verified(reply.get("prefix"), run):
+        raise GradingFailure(
+            f"The grader replayed the first {PREFIX_STEPS} steps of this run with the notebook's steps on "
+            "the same batches, and the run's weights after them differ: the finetuned model did not come "
+            "from your SST2Dataset, collate_fn and train_one_epoch as the notebook defines them (one "
+            "optimizer step per batch, after clearing the gradients, on the loss the model returns with "
+            "labels=)."
         )

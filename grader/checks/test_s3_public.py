@@ -3,6 +3,7 @@
 import pytest
 
 from grader.errors import GradingFailure
+from grader.replies import UnusableReply
 from grader.sst2.feedback import collate_problems, raise_probe_error, unit_examples
 from grader.sst2.resources import load_resources
 
@@ -19,11 +20,15 @@ def test_dataset_length_indexing_iteration(a2s3, profile):
             f"{PROBES}:probe_dataset",
             {"model_dir": resources.model_dir, "examples": examples},
             timeout=PROBE_TIMEOUT,
-        )
+        ),
+        "SST2Dataset",
+        {"items": list, "iterated": list},
     )
     expected = [[e["text"], e["label"]] for e in examples]
-    if reply["length"] != len(examples):
-        raise GradingFailure(f"len() of a dataset of {len(examples)} examples gave {reply['length']}.")
+    if len(reply["items"]) != len(examples):
+        raise UnusableReply("SST2Dataset", "no record of each item")
+    if reply.get("length") != len(examples):
+        raise GradingFailure(f"len() of a dataset of {len(examples)} examples gave {reply.get('length')}.")
     for index, (got, want) in enumerate(zip(reply["items"], expected, strict=True)):
         if got != want:
             raise GradingFailure(
@@ -46,9 +51,13 @@ def test_collate_fn_keys_dtypes_padding_labels(a2s3, profile):
             f"{PROBES}:probe_collate",
             {"model_dir": resources.model_dir, "batches": batches},
             timeout=PROBE_TIMEOUT,
-        )
+        ),
+        "SST2Dataset.collate_fn",
+        {"batches": list},
     )
     tokenizer = resources.tokenizer()
+    if len(reply["batches"]) != len(batches) or not all(isinstance(b, dict) for b in reply["batches"]):
+        raise UnusableReply("SST2Dataset.collate_fn", "no record of each batch")
     for batch_reply, examples in zip(reply["batches"], batches, strict=True):
         problems = collate_problems(batch_reply, tokenizer, examples)
         if problems:

@@ -98,6 +98,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--verbose", action="store_true", help="also print the instructor log to stderr")
     parser.add_argument("--quiet", action="store_true", help="do not print the score table")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the run's secret seed, from the instructor log of an earlier run: replays that run exactly "
+        "(default: a new secret each run; hidden tests draw their inputs from it)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -125,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         tests=args.tests,
         public_only=args.public_only,
         sandbox_user=args.sandbox_user,
+        seed=args.seed,
     )
     results = grade(options)
     if not args.quiet:

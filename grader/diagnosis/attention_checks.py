@@ -15,11 +15,12 @@ from typing import Any
 
 import torch
 
+from grader.comparison import tensor_problem
 from grader.diagnosis.closeness import matches
-from grader.diagnosis.from_scratch import RUNTIME_TRACE, find_forbidden_use, uses_loops
+from grader.diagnosis.from_scratch import FROM_SCRATCH_RULE, find_forbidden_use, uses_loops
 from grader.errors import GradingFailure
+from grader.integrity import Flag, failure_message
 from grader.oracles.mha import reference_self_attention
-from grader.sandbox.wire import Opaque
 
 #: The known-bug diagnosis rebuilds every bug from working helpers, so the students' local checker
 #: leaves it out (handout/checker_manifest.py withholds it). Without it a failure still says where
@@ -76,7 +77,10 @@ class Case:
 
 
 def require_from_scratch(section: Any, name: str) -> None:
-    """Fail when ``name`` (or a function of the submission it calls) uses PyTorch's own attention."""
+    """Fail when the kept code has a construct the static review flags (grader.integrity), or when
+    ``name`` (or a function of the submission it calls) names PyTorch's own attention."""
+    if section.findings:
+        raise GradingFailure(failure_message(section.findings, section.filename, section.number))
     use = find_forbidden_use(name, section.function_node, section.sliced.tree)
     if use is not None:
         raise GradingFailure(use.message())
@@ -88,56 +92,27 @@ def note_loops(section: Any, name: str, note: Callable[[str], None]) -> None:
 
 
 def call_from_scratch(section: Any, name: str, *args: Any, device: str | None = None, **kwargs: Any) -> Any:
-    """Call ``name`` with the forbidden functions traced; fail if any of them ran."""
-    report = section.call_detailed(name, *args, device=device, trace=RUNTIME_TRACE, **kwargs)
-    if report.traced:
+    """Call ``name`` with its operators recorded; fail if PyTorch's own attention ran, or if the
+    recording cannot be trusted (its canary is missing)."""
+    report = section.call_detailed(name, *args, device=device, record=True, **kwargs)
+    recording = report.recording
+    if recording is None or recording.tampered:
         raise GradingFailure(
-            f"{name} called {report.traced[0]} while running. This exercise builds attention from scratch: "
-            "scaled_dot_product_attention, multi_head_attention_forward and nn.MultiheadAttention may not "
-            "be used."
+            f"While {name} ran, the grader's record of the operations it performed was switched off or "
+            "altered, so it cannot be graded. Code written for the exercise never touches it; the course "
+            "staff have been told."
         )
+    if recording.forbidden:
+        # Reading the code found no forbidden name (require_from_scratch ran first): a hidden route.
+        ran = next((n for n in recording.forbidden if not n.startswith("aten.")), recording.forbidden[0])
+        route = f"{name} ran {', '.join(recording.forbidden)} by a route its code does not name"
+        section.session.integrity.add([Flag(section.number, "recorder", route, section.filename)])
+        raise GradingFailure(f"{name} ran PyTorch's own attention ({ran}). {FROM_SCRATCH_RULE}")
     if device and device.startswith("cuda") and any(not d.startswith("cuda") for d in report.devices):
         raise GradingFailure(
             f"{name} was given CUDA tensors but returned a CPU tensor; keep results on the inputs' device."
         )
     return report.value
-
-
-def _kind(value: Any) -> str:
-    return value.type_name if isinstance(value, Opaque) else type(value).__name__
-
-
-def tensor_problem(
-    got: Any, want: torch.Tensor, tolerance: float, dtype: torch.dtype | None = None
-) -> str | None:
-    """What is wrong with ``got`` as an approximation of ``want``, or None when it is right."""
-    shape = tuple(want.shape)
-    if not isinstance(got, torch.Tensor):
-        return f"returned a {_kind(got)}; expected a tensor of shape {shape}"
-    if tuple(got.shape) != shape:
-        return f"returned shape {tuple(got.shape)}; expected {shape}"
-    if dtype is not None and got.dtype != dtype:
-        return f"returned {got.dtype} for {dtype} inputs; return the inputs' dtype"
-    got, want = got.double(), want.double()
-    agree = (got == want) | ((got - want).abs() <= tolerance)
-    if bool(agree.all()):
-        return None
-    if bool(torch.isnan(got).any()) and not bool(torch.isnan(want).any()):
-        return f"returned NaN at {int(torch.isnan(got).sum())} of {got.numel()} entries"
-    wrong = int((~agree).sum())
-    one_sided = ~agree & (torch.isinf(got) != torch.isinf(want))
-    if bool(one_sided.any()):
-        where = tuple(int(i) for i in torch.nonzero(one_sided)[0])
-        return (
-            f"differs from the expected result at {wrong} of {got.numel()} entries, "
-            f"{int(one_sided.sum())} of them infinite on one side only (the first at index {where})"
-        )
-    diff = torch.where(agree, torch.zeros_like(got), (got - want).abs())
-    where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
-    return (
-        f"differs from the expected result at {wrong} of {got.numel()} entries, by up to "
-        f"{float(diff.max()):.3g} (at index {where}; allowed: {tolerance:g})"
-    )
 
 
 @dataclass(frozen=True)

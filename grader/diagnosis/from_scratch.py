@@ -1,10 +1,12 @@
-"""The from-scratch rule of §2.1, checked by reading the code; the run-time half is ``RUNTIME_TRACE``.
+"""The from-scratch rule of §2.1, checked by reading the code; the run-time half is the operator recorder.
 
 The exercise is to build attention by hand, so PyTorch's ready-made attention may not be used. Reading
 the function (and every function of the submission it calls, and the module's import aliases) catches
-plain and renamed uses; wrapping the functions during the call (``RUNTIME_TRACE``) catches what
-reading cannot, such as a name built from strings. Loops are allowed; ``uses_loops`` only feeds an
-ungraded note.
+plain and renamed uses and says where they are. What reading cannot see (a name built from strings,
+``torch.ops``, a copied code object) is caught twice over: the static review of ``grader.integrity``
+flags the constructs such routes need, and the operator recorder (``grader/sandbox/op_recorder.py``)
+sees the attention kernels themselves run, with a canary the trusted side verifies. Loops are allowed;
+``uses_loops`` only feeds an ungraded note.
 """
 
 import ast
@@ -16,11 +18,9 @@ FORBIDDEN_NAMES = frozenset(
     {"scaled_dot_product_attention", "multi_head_attention_forward", "MultiheadAttention"}
 )
 
-#: Dotted names the child wraps during a call; any of them being called breaks the rule.
-#: ``nn.MultiheadAttention`` is caught through the second: its forward calls it.
-RUNTIME_TRACE = (
-    "torch.nn.functional.scaled_dot_product_attention",
-    "torch.nn.functional.multi_head_attention_forward",
+FROM_SCRATCH_RULE = (
+    "This exercise builds attention from scratch: scaled_dot_product_attention, "
+    "multi_head_attention_forward and nn.MultiheadAttention may not be used, even under another name."
 )
 
 FunctionLookup = Callable[[str], ast.FunctionDef | None]
@@ -36,11 +36,7 @@ class ForbiddenUse:
 
     def message(self) -> str:
         via = " -> ".join(self.chain)
-        return (
-            f"{via} uses {self.used} (line {self.line}). This exercise builds attention from scratch: "
-            "scaled_dot_product_attention, multi_head_attention_forward and nn.MultiheadAttention "
-            "may not be used, even under another name."
-        )
+        return f"{via} uses {self.used} (line {self.line}). {FROM_SCRATCH_RULE}"
 
 
 def module_aliases(module: ast.Module | None) -> dict[str, str]:

@@ -1,9 +1,11 @@
-"""Runs in the student's process: drives the §3 pieces one at a time and records what they did.
+"""Runs in the student's process: drives the §3 pieces one at a time and returns what they made.
 
 Each probe builds what the student's function receives (a dataset, samples, a model, a dataloader,
-an optimizer), calls the function, and reports plain observations: lengths, texts and labels,
-tensors, the model's mode and the autograd state at each forward pass, the state of the gradients at
-each optimizer step. The trusted checks compare them with the grader's own expectations.
+an optimizer), calls the function, and returns its artefacts: the items, the tensors, the weights
+``train_one_epoch`` left, the accuracy ``evaluate`` returned. The trusted checks compare those with
+their own tokenisation, reference epoch and count. The observations recorded beside them (the model's
+mode and the autograd state at each forward pass, the gradients at each step) only word a failure or
+take points away; student code could forge them, so they never grant any.
 
 A NotImplementedError from the student's code is let through (the grader reports "not implemented
 yet"); any other exception is reported as text naming the call that raised it.
@@ -15,12 +17,12 @@ import operator
 from collections.abc import Callable
 from functools import partial
 from types import ModuleType, SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
-from grader.sst2.batches import encode_batch, load_tokenizer, probe_model
+from grader.sst2.batches import load_tokenizer, probe_loader, probe_model
+from grader.sst2.batches import watched as watched_name
 
 
 class ProbeError(Exception):
@@ -135,11 +137,6 @@ def _probe_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _loader(model_dir: str, examples: list[dict], batch_size: int) -> DataLoader:
-    collate = partial(encode_batch, load_tokenizer(model_dir))
-    return DataLoader(cast(Any, examples), batch_size=batch_size, shuffle=False, collate_fn=collate)
-
-
 def _watch_forward(model: torch.nn.Module, forwards: list[dict], losses: list[int]) -> None:
     """Record the mode, the autograd state and the use of labels= at every forward pass."""
 
@@ -163,11 +160,17 @@ def _watch_forward(model: torch.nn.Module, forwards: list[dict], losses: list[in
 
 @_reporting
 def probe_train_one_epoch(
-    student: ModuleType, model_dir: str, examples: list[dict], batch_size: int, learning_rate: float
+    student: ModuleType,
+    model_dir: str,
+    examples: list[dict],
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
 ) -> dict:
-    """Run train_one_epoch once on a model left in eval mode; record every forward pass and step."""
+    """Run train_one_epoch once on a model left in eval mode; return the weights it left, with a record
+    of every forward pass and step (grader.sst2.reference_steps judges the weights)."""
     model = probe_model(model_dir).to(_probe_device()).eval()
-    loader = _loader(model_dir, examples, batch_size)
+    loader = probe_loader(model_dir, examples, batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, eps=1e-8)
     forwards: list[dict] = []
     loss_backwards: list[int] = []
@@ -190,11 +193,13 @@ def probe_train_one_epoch(
 
     optimizer.register_step_pre_hook(before_step)
     before = watched.detach().clone()
+    torch.manual_seed(seed)
     _attempt(
         "train_one_epoch(model, dataloader, optimizer, 0)",
         lambda: student.train_one_epoch(model, loader, optimizer, 0),
     )
     return {
+        "weights": {name: p.detach().cpu() for name, p in model.named_parameters() if watched_name(name)},
         "batches": len(loader),
         "forwards": forwards,
         "steps": steps,
@@ -208,15 +213,13 @@ def probe_train_one_epoch(
 def probe_evaluate(student: ModuleType, model_dir: str, examples: list[dict], batch_size: int) -> dict:
     """Run evaluate on a model left in train mode; record every forward pass and any change made."""
     model = probe_model(model_dir).to(_probe_device()).train()
-    loader = _loader(model_dir, examples, batch_size)
+    loader = probe_loader(model_dir, examples, batch_size)
     forwards: list[dict] = []
     _watch_forward(model, forwards, [])
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     accuracy = _attempt("evaluate(model, dataloader)", lambda: student.evaluate(model, loader))
-    if isinstance(accuracy, torch.Tensor) and accuracy.numel() == 1:
-        accuracy = accuracy.item()
     return {
-        "accuracy": accuracy if isinstance(accuracy, int | float) else f"<{type(accuracy).__name__}>",
+        "accuracy": accuracy,
         "forwards": forwards,
         "unchanged": all(torch.equal(before[name], p.detach()) for name, p in model.named_parameters()),
         "gradients": any(p.grad is not None for p in model.parameters()),

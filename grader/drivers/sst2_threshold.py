@@ -3,7 +3,9 @@
 The student's ``SST2Dataset``, ``collate_fn`` and ``train_one_epoch`` are driven with the course's
 settings (seed, batch size, AdamW with the given learning rate and eps, a fixed number of epochs).
 Only the training split arrives here; the trained weights go back as tensors, and the grader
-measures their accuracy on held-out data in its own process.
+measures their accuracy on held-out data in its own process. The weights after the first
+``PREFIX_STEPS`` batches go back too: the grader replays those steps itself to verify that the run
+came from the student's functions (grader.sst2.reference_steps.verify_prefix).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from grader.sst2.batches import load_tokenizer
+from grader.sst2.batches import PREFIX_STEPS, load_tokenizer, watched
 
 
 def train_for_threshold(
@@ -51,9 +53,38 @@ def train_for_threshold(
     )
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, eps=adam_eps)
+    watched_loader = _PrefixSnapshot(loader, model)
     started = time.monotonic()
     for epoch in range(epochs):
-        student.train_one_epoch(model, loader, optimizer, epoch)
+        student.train_one_epoch(model, watched_loader, optimizer, epoch)
     seconds = time.monotonic() - started
     weights = {name: tensor.detach().to("cpu").clone() for name, tensor in model.state_dict().items()}
-    return {"weights": weights, "seconds": seconds}
+    return {"weights": weights, "seconds": seconds, "prefix": watched_loader.snapshot}
+
+
+class _PrefixSnapshot:
+    """The dataloader as the student's code sees it; notes the watched weights once the first
+    ``PREFIX_STEPS`` batches of the first epoch have been handed out (or the epoch ended)."""
+
+    def __init__(self, loader: DataLoader, model: torch.nn.Module) -> None:
+        self._loader, self._model = loader, model
+        self.snapshot: dict | None = None
+
+    def __len__(self) -> int:
+        return len(self._loader)
+
+    def __getattr__(self, name: str):
+        return getattr(self._loader, name)
+
+    def _take(self) -> None:
+        if self.snapshot is None:
+            self.snapshot = {
+                n: p.detach().cpu().clone() for n, p in self._model.named_parameters() if watched(n)
+            }
+
+    def __iter__(self):
+        for index, batch in enumerate(self._loader):
+            if index == PREFIX_STEPS:
+                self._take()
+            yield batch
+        self._take()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from grader.comparison import max_abs_error
 from grader.sandbox.wire import Opaque
 
 SEED = 447
@@ -131,8 +132,8 @@ def as_matrix(answer: object, name: str, rows: int) -> torch.Tensor:
 
 
 def max_error(got: torch.Tensor, want: torch.Tensor) -> float:
-    """The assignment's error: the largest absolute element-wise difference."""
-    return float((got - want).abs().max())
+    """The assignment's error: the largest absolute element-wise difference (inf where NaN arises)."""
+    return max_abs_error(got, want)
 
 
 def changed_key_rows(student_key: torch.Tensor, key: torch.Tensor, atol: float = 1e-3) -> list[int]:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from grader.sandbox import notebook_habits, wire
+from grader.sandbox.op_recorder import OpRecorder
 
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 MAX_MESSAGE = 2000
@@ -69,6 +70,9 @@ class Child:
         self.filename = "<submission>"
         self.load_failures: list[dict[str, Any]] = []
         self.pid = os.getpid()
+        self.request_id: str | None = None
+        # Created before any student code runs; see op_recorder.py for why that is not enough alone.
+        self.recorder = OpRecorder()
         sys.modules["student"] = self.module
 
     def student_frame(self, error: BaseException) -> dict[str, Any]:
@@ -141,54 +145,6 @@ class Child:
             return {k: Child.to_device(v, device) for k, v in value.items()}
         return value
 
-    @staticmethod
-    def _resolve(dotted: str) -> tuple[Any, str, Any] | None:
-        """(owner, attribute, object) for a dotted name, classes included (`torch.nn.Module.forward`)."""
-        parts = dotted.split(".")
-        for split in range(len(parts) - 1, 0, -1):
-            try:
-                owner = importlib.import_module(".".join(parts[:split]))
-            except ImportError:
-                continue
-            try:
-                for part in parts[split:-1]:
-                    owner = getattr(owner, part)
-                return owner, parts[-1], getattr(owner, parts[-1])
-            except AttributeError:
-                return None
-        return None
-
-    @staticmethod
-    def install_traces(
-        names: list[str], calls: list[str], alias_owners: tuple[Any, ...] = ()
-    ) -> list[tuple[Any, str, Any]]:
-        """Wrap each named function so calls to it are recorded in `calls`; return what to restore.
-
-        Names the student bound to the same function (`from torch.nn.functional import
-        scaled_dot_product_attention as sdpa`) in any of `alias_owners` are wrapped too.
-        """
-        restore = []
-        for dotted in names:
-            resolved = Child._resolve(dotted)
-            if resolved is None:
-                continue
-            owner, attr, original = resolved
-
-            def traced(*args: Any, __original: Any = original, __name: str = dotted, **kwargs: Any) -> Any:
-                calls.append(__name)
-                return __original(*args, **kwargs)
-
-            targets = [(owner, attr)] + [
-                (alias_owner, name)
-                for alias_owner in alias_owners
-                for name, value in list(vars(alias_owner).items())
-                if value is original
-            ]
-            for target, name in targets:
-                setattr(target, name, traced)
-                restore.append((target, name, original))
-        return restore
-
     def call(self, header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> tuple[dict[str, Any], Any]:
         name = header["name"]
         function, missing = self.lookup(name)
@@ -203,15 +159,38 @@ class Child:
         args = self.to_device(wire.decode(header.get("args", []), tensors), device)
         kwargs = self.to_device(wire.decode(header.get("kwargs", {}), tensors), device)
         self.seed(header.get("seed"))
-        calls: list[str] = []
-        restore = self.install_traces(header.get("trace", []), calls, (self.module,))
+        cotangent = header.get("cotangent")
+        if cotangent is not None:
+            cotangent = self.to_device(wire.decode(cotangent, tensors), device)
+        canary = header.get("record")
         try:
-            return {"ok": True, "traced": calls}, function(*args, **kwargs)
+            if canary:
+                with self.recorder:
+                    self.recorder.run_canary(canary[0])
+                    value = self.run_function(function, args, kwargs, cotangent)
+                    self.recorder.run_canary(canary[1])
+            else:
+                value = self.run_function(function, args, kwargs, cotangent)
         except BaseException as error:  # noqa: BLE001 - student code may raise anything
             return {"ok": False, "error": self.failure(error, name)}, None
-        finally:
-            for owner, attr, original in restore:
-                setattr(owner, attr, original)
+        return ({"ok": True, "recorded": self.recorder.report()} if canary else {"ok": True}), value
+
+    def run_function(self, function: Any, args: list, kwargs: dict, cotangent: Any) -> Any:
+        """Call the function; with a cotangent, also its vector-Jacobian product for the tensor
+        arguments (zeros where no gradient reaches one): ``{"output": ..., "grads": [...]}``."""
+        inputs = []
+        if cotangent is not None:
+            inputs = [
+                a.requires_grad_() for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()
+            ]
+        value = function(*args, **kwargs)
+        if cotangent is not None:
+            grads = None
+            if isinstance(value, torch.Tensor) and value.requires_grad and value.shape == cotangent.shape:
+                found = torch.autograd.grad(value, inputs, cotangent.to(value.dtype), allow_unused=True)
+                grads = [torch.zeros_like(a) if g is None else g for a, g in zip(inputs, found, strict=True)]
+            value = {"output": value, "grads": grads}
+        return value
 
     def get(self, header: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         value, missing = self.lookup(header["name"])
@@ -237,8 +216,10 @@ class Child:
         if header.get("ok") and "value" not in header:
             try:
                 header["value"], tensors, header["devices"] = wire.encode(value)
-            except (wire.WireError, RecursionError) as error:
+            except Exception as error:  # noqa: BLE001 - a student's container may raise anything
                 header = {"ok": False, "error": {"kind": "bad_value", "message": _clean(str(error))}}
+        # The request's id, which student code never sees: a reply it forged cannot carry it.
+        header["id"] = self.request_id
         wire.write_message(self.fd_out, header, tensors)
 
     def serve(self) -> None:
@@ -251,6 +232,7 @@ class Child:
             except EOFError:
                 return
             op = header.get("op")
+            self.request_id = header.get("id")
             if op == "bye":
                 return
             if op == "load":

@@ -64,7 +64,9 @@ class _Encoder:
     def tensor(self, value: torch.Tensor, kind: str) -> dict[str, Any]:
         key = f"t{len(self.tensors)}"
         self.devices.append(str(value.device))
-        data = value.detach()
+        with torch._C.DisableTorchFunctionSubclass():
+            # A subclass's own methods never run: what crosses is the plain tensor's data.
+            data = torch.Tensor.detach(value).as_subclass(torch.Tensor)
         if data.is_complex() or data.layout != torch.strided:
             raise WireError(f"a {data.dtype} tensor with layout {data.layout} cannot be returned")
         self.tensors[key] = data.to("cpu").contiguous().clone()
@@ -118,9 +120,21 @@ def encode(value: Any) -> tuple[Any, dict[str, torch.Tensor], list[str]]:
 
 
 def decode(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
-    """Rebuild a value from its tree; tensors come back on the CPU, numpy arrays as numpy."""
+    """Rebuild a value from its tree; tensors come back on the CPU, numpy arrays as numpy.
+
+    Any tree that is not one ``encode`` makes raises WireError.
+    """
+    try:
+        return _decode(tree, tensors)
+    except WireError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as error:
+        raise WireError(f"malformed value ({type(error).__name__})") from None
+
+
+def _decode(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(tree, list):
-        return [decode(item, tensors) for item in tree]
+        return [_decode(item, tensors) for item in tree]
     if not isinstance(tree, dict):
         return tree
     tag = tree.get("__t")
@@ -133,13 +147,13 @@ def decode(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if tag == "float":
         return float(tree["repr"])
     if tag == "tuple":
-        return tuple(decode(item, tensors) for item in tree["items"])
+        return tuple(_decode(item, tensors) for item in tree["items"])
     if tag == "dict":
-        return {k: decode(v, tensors) for k, v in tree["items"].items()}
+        return {k: _decode(v, tensors) for k, v in tree["items"].items()}
     if tag == "mapping":
-        return RemoteMapping(str(tree["type"]), {k: decode(v, tensors) for k, v in tree["items"].items()})
+        return RemoteMapping(str(tree["type"]), {k: _decode(v, tensors) for k, v in tree["items"].items()})
     if tag == "object":
-        return RemoteObject(str(tree["type"]), {k: decode(v, tensors) for k, v in tree["fields"].items()})
+        return RemoteObject(str(tree["type"]), {k: _decode(v, tensors) for k, v in tree["fields"].items()})
     if tag == "opaque":
         return Opaque(str(tree["type"]), str(tree["text"]))
     raise WireError(f"unknown value tag {tag!r}")

@@ -14,6 +14,8 @@ MAX_TOKENS = 512
 #: The tokenizer arguments the assignment prescribes for ``collate_fn``.
 TOKENIZER_ARGUMENTS = {"padding": True, "max_length": MAX_TOKENS, "truncation": True, "return_tensors": "pt"}
 PROBE_MODEL_SEED = 4471
+#: Steps of the threshold run the grader replays to verify that its weights came from the student's code.
+PREFIX_STEPS = 2
 
 
 @lru_cache(maxsize=4)
@@ -53,3 +55,28 @@ def probe_model(model_dir: str):
         out_proj.weight.copy_(torch.randn(out_proj.weight.shape, generator=generator) * 2.0)
         out_proj.bias.zero_()
     return model
+
+
+def watched(name: str) -> bool:
+    """The parameters 3.3.2 compares after an epoch: the head, the first encoder layer, the
+    embeddings' norm (enough to tell every step apart, small enough to send back from a GPU run)."""
+    return name.startswith("classifier.") or ".layer.0." in name or "embeddings.LayerNorm" in name
+
+
+def probe_loader(model_dir: str, examples: list[dict[str, Any]], batch_size: int):
+    """The dataloader the §3 probes give the student's functions, and 3.3.2's reference epoch uses.
+
+    It has a generator of its own: each iterator a dataloader makes draws a seed, and without one it
+    draws from torch's global generator, which dropout uses too. A progress bar that makes an extra
+    iterator (``tqdm.auto`` does) would then shift every dropout mask of an honest epoch.
+    """
+    from functools import partial
+
+    import torch
+    from torch.utils.data import DataLoader
+
+    collate = partial(encode_batch, load_tokenizer(model_dir))
+    dataset: Any = examples  # a list serves as a map-style dataset
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, collate_fn=collate, generator=torch.Generator()
+    )

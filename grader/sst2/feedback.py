@@ -11,7 +11,9 @@ from typing import Any
 import torch
 
 from grader.assets.sentences import generate_split
+from grader.comparison import within
 from grader.errors import GradingFailure
+from grader.replies import UnusableReply
 from grader.sst2.batches import MAX_TOKENS, encode_batch
 
 EXPECTED_KEYS = ["label_encoding", "text_encoding"]
@@ -31,13 +33,23 @@ def long_example(tokenizer, seed: int) -> dict:
     return {"text": " ".join(sentences[:count]), "label": 0}
 
 
-def raise_probe_error(reply: Any) -> dict:
-    """The probe's reply; GradingFailure when the student's code raised inside it."""
+def raise_probe_error(reply: Any, probe: str, fields: dict[str, type | tuple[type, ...]]) -> dict:
+    """The probe's reply, checked: GradingFailure when the student's code raised inside it, and
+    UnusableReply when a field the check reads is missing or of another type."""
+    if isinstance(reply, dict) and isinstance(reply.get("error"), str) and reply["error"]:
+        raise GradingFailure(reply["error"])
     if not isinstance(reply, dict):
-        raise GradingFailure("The grader could not read what your code did (the reply was malformed).")
-    if reply.get("error"):
-        raise GradingFailure(f"{reply['error']}")
+        raise UnusableReply(probe, "not a record of the run")
+    for name, kind in fields.items():
+        if not isinstance(reply.get(name), kind):
+            raise UnusableReply(probe, f"no usable {name}")
     return reply
+
+
+def _encoding(reply: dict) -> dict:
+    """The text_encoding the probe recorded, or an empty one when the record has none."""
+    encoding = reply.get("encoding")
+    return encoding if isinstance(encoding, dict) else {}
 
 
 def _describe(value: Any) -> str:
@@ -56,7 +68,7 @@ def collate_problems(reply: dict, tokenizer, examples: list[dict]) -> list[str]:
     if reply["keys"] != EXPECTED_KEYS:
         return [f"collate_fn returned the keys {reply['keys']}; expected exactly {EXPECTED_KEYS}."]
     want = encode_batch(tokenizer, examples)
-    encoding = reply.get("encoding") or {}
+    encoding = _encoding(reply)
     problems = [
         _encoding_problem(name, encoding, want["text_encoding"][name])
         for name in ("input_ids", "attention_mask")
@@ -119,7 +131,7 @@ def _labels_problem(labels: Any, expected_labels: torch.Tensor) -> str | None:
 
 def truncation_problem(reply: dict) -> str | None:
     """Whether a batch holding a text longer than 512 tokens came back cut to 512."""
-    ids = (reply.get("encoding") or {}).get("input_ids")
+    ids = _encoding(reply).get("input_ids")
     if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
         return f"collate_fn did not return input_ids as a 2-D tensor (got {_describe(ids)})."
     if ids.shape[1] > MAX_TOKENS:
@@ -132,6 +144,16 @@ def truncation_problem(reply: dict) -> str | None:
             f"A text longer than {MAX_TOKENS} tokens was cut to {ids.shape[1]} tokens; expected {MAX_TOKENS}."
         )
     return None
+
+
+def training_record_readable(reply: dict) -> bool:
+    """Whether the probe's record of an epoch has the fields ``training_problems`` reads."""
+    return (
+        observations_readable(reply, ("training", "labels"))
+        and isinstance(reply.get("steps"), list)
+        and all(isinstance(step, str) for step in reply["steps"])
+        and all(isinstance(reply.get(key), int) for key in ("batches", "backwards", "loss_backwards"))
+    )
 
 
 def training_problems(reply: dict) -> list[str]:
@@ -175,8 +197,17 @@ def training_problems(reply: dict) -> list[str]:
     return problems
 
 
-def evaluation_problems(reply: dict, expected_accuracy: float, count: int) -> list[str]:
-    """What evaluate did wrong, from the probe's record and the grader's own count."""
+def observations_readable(reply: dict, fields: tuple[str, ...]) -> bool:
+    """Whether every forward pass the probe recorded is a dict of booleans with ``fields``."""
+    forwards = reply.get("forwards")
+    return isinstance(forwards, list) and all(
+        isinstance(f, dict) and all(isinstance(f.get(name), bool) for name in fields) for f in forwards
+    )
+
+
+def evaluation_problems(reply: dict, accuracy: float, expected_accuracy: float, count: int) -> list[str]:
+    """What evaluate did wrong: the accuracy against the grader's own count (the verdict), then the
+    probe's record (which can only add problems: student code could forge it, not make it pass)."""
     forwards = reply["forwards"]
     if not forwards:
         return ["evaluate never ran the model."]
@@ -195,10 +226,7 @@ def evaluation_problems(reply: dict, expected_accuracy: float, count: int) -> li
         problems.append("evaluate changed the model's parameters; evaluating must not train.")
     elif reply["gradients"]:
         problems.append("evaluate computed gradients; evaluating needs none.")
-    accuracy = reply["accuracy"]
-    if not isinstance(accuracy, int | float):
-        problems.append(f"evaluate returned {accuracy}; expected the accuracy as a float in [0, 1].")
-    elif abs(accuracy - expected_accuracy) > 1e-6:
+    if not within(abs(accuracy - expected_accuracy), 1e-6):
         problems.append(
             f"evaluate returned {accuracy:.4f}, but on the same {count} examples the model's predictions "
             f"(the larger of its two logits) match {round(expected_accuracy * count)} labels: "

@@ -1,0 +1,165 @@
+"""The pieces verdicts rest on: fail-closed comparisons, reply schema, static review, operator recorder,
+the gradient check. (End to end, on attack submissions: tests/test_hostile_verdicts.py.)"""
+
+import ast
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from corpus_grading import REPO
+
+from grader.comparison import NotANumber, as_number, max_abs_error, tensor_problem, within
+from grader.intake.normalise import normalise_file
+from grader.intake.slicer import slice_source
+from grader.integrity import FROM_SCRATCH_SECTION, new_canary, review, verify_recording
+from grader.replies import load_problem, reply_problem
+from grader.sandbox import wire
+from grader.sandbox.op_recorder import OpRecorder
+from grader.session import _kept_tree
+from grader.table import load_table
+from grader.verdicts import FINITE_DIFFERENCE_STEP, directional_derivative, gradient_problem
+
+
+def test_nan_and_infinite_errors_are_never_within_tolerance():
+    assert not within(math.nan, 1.0)
+    assert not within(math.inf, 1.0)
+    assert within(0.5, 1.0)
+    want = torch.zeros(3)
+    assert max_abs_error(torch.tensor([0.0, math.nan, 0.0]), want) == math.inf
+    assert max_abs_error(torch.tensor([-math.inf]), torch.tensor([-math.inf])) == 0.0
+
+
+def test_tensor_problem_fails_closed_on_nan_infinity_and_integer_results():
+    want = torch.tensor([1.0, 2.0])
+    assert "NaN" in tensor_problem(torch.tensor([1.0, math.nan]), want, 1e-5)
+    assert "infinite on one side" in tensor_problem(torch.tensor([1.0, math.inf]), want, 1e-5)
+    assert "floating-point" in tensor_problem(torch.tensor([1, 2]), want, 1e-5)
+    assert tensor_problem(torch.tensor([1.0, 2.0]), want, 1e-5) is None
+
+
+def test_as_number_accepts_unambiguous_forms_with_a_note_and_refuses_the_rest():
+    assert as_number(0.5, "evaluate") == (0.5, None)
+    value, note = as_number(torch.tensor(0.25), "evaluate")
+    assert value == 0.25 and "one-element" in note
+    assert as_number(torch.tensor([0.75]).numpy(), "evaluate")[0] == 0.75
+    for bad in (math.nan, math.inf, True, "0.5", torch.tensor([0.1, 0.2]), None):
+        with pytest.raises(NotANumber):
+            as_number(bad, "evaluate")
+
+
+def test_replies_that_do_not_meet_the_schema_are_named():
+    assert reply_problem({"ok": True, "value": 1}) is None
+    assert (
+        reply_problem({"ok": False, "error": {"kind": "raised", "type": "ValueError", "message": "x"}})
+        is None
+    )
+    assert reply_problem({"ok": False, "error": {"message": "forged"}}) == "an error of no known kind"
+    assert reply_problem({"ok": False, "error": {"kind": "raised", "message": "no type"}}) is not None
+    assert reply_problem({"ok": "yes"}) is not None
+    assert reply_problem([1, 2]) is not None
+    assert (
+        load_problem({"ok": True, "failures": [{"type": "E", "message": "m", "binds": ["x"], "lineno": 3}]})
+        is None
+    )
+    assert load_problem({"ok": True, "failures": [{"binds": "x"}]}) is not None
+
+
+def test_a_malformed_value_tree_is_a_wire_error():
+    for tree in (
+        {"__t": "tuple"},
+        {"__t": "dict", "items": [1]},
+        {"__t": "tensor", "key": "t9"},
+        {"__t": "?"},
+    ):
+        with pytest.raises(wire.WireError):
+            wire.decode(tree, {})
+
+
+def _review(source: str, section: int = FROM_SCRATCH_SECTION) -> list[str]:
+    return [finding.what for finding in review(ast.parse(source), section)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch.nn.functional as F\nf = getattr(F, 'scaled_dot' + '_product_attention')",
+        "import torch\nf = torch._C._nn.scaled_dot_product_attention",
+        "import torch\nf = torch.ops.aten._scaled_dot_product_attention_math",
+        "f = eval('F.sdpa')",
+        "import importlib",
+        "def f(g): return g.__code__",
+        "import torch\ntorch.sys.modules['grader'] = None",
+        "import gc\nobjects = gc.get_objects()",
+        "import sys\nframe = sys._getframe(1)",
+        "import ctypes",
+        "import grader.sandbox.child",
+        "import threading",
+        "from sys import modules",
+        "import torch.nn.functional as F\nf = F.__getattribute__('x')",
+    ],
+)
+def test_the_review_flags_constructs_honest_attention_code_never_needs(source):
+    assert _review(source)
+
+
+def test_the_review_keeps_torch_specific_items_to_section_2():
+    assert not _review("import torch\nf = torch.ops.aten.add", section=3)
+    assert _review("import torch\ntorch.sys.modules['x'] = 1", section=3)
+    assert not _review("import gc\ngc.collect()\nmodel.eval()\nx = getattr(config, name)", section=3)
+
+
+def test_no_reference_notebook_is_flagged():
+    table = load_table()
+    for number, section in table.sections.items():
+        normalised = normalise_file(REPO / "reference" / f"{section.file}.py")
+        sliced = slice_source(normalised.text, section.answers, normalised.filename)
+        assert review(_kept_tree(sliced), number) == [], section.file
+
+
+def _recorded(function) -> tuple[list[str], bool]:
+    recorder, canary = OpRecorder(), new_canary()
+    with recorder:
+        recorder.run_canary(canary[0])
+        function()
+        recorder.run_canary(canary[1])
+    recording = verify_recording(recorder.report(), canary)
+    return list(recording.forbidden), recording.tampered
+
+
+def test_the_recorder_sees_attention_by_every_route_and_nothing_in_honest_code():
+    x = torch.randn(1, 2, 4, 8)
+    routes = [
+        lambda: F.scaled_dot_product_attention(x, x, x),
+        lambda: torch.ops.aten._scaled_dot_product_attention_math(x, x, x),
+        lambda: torch.nn.MultiheadAttention(8, 2, batch_first=True)(x[0], x[0], x[0]),
+    ]
+    for route in routes:
+        forbidden, tampered = _recorded(route)
+        assert forbidden and not tampered
+    assert _recorded(lambda: torch.softmax(x @ x.transpose(-2, -1), -1) @ x) == ([], False)
+
+
+def test_a_record_without_the_canary_counts_as_tampered():
+    canary = new_canary()
+    assert verify_recording({"forbidden": [], "canary": [0.5, 0.25]}, canary).tampered
+    assert verify_recording({"forbidden": []}, canary).tampered
+    assert verify_recording("forged", canary).tampered
+    assert not verify_recording({"forbidden": [], "canary": list(canary)}, canary).tampered
+
+
+def test_a_gradient_is_checked_against_finite_differences_of_the_outputs():
+    x, direction, cotangent = torch.randn(5), torch.randn(5), torch.randn(5)
+
+    def f(t: torch.Tensor) -> torch.Tensor:
+        return torch.sin(t) * 3
+
+    finite = directional_derivative(
+        f(x + FINITE_DIFFERENCE_STEP * direction), f(x - FINITE_DIFFERENCE_STEP * direction), cotangent
+    )
+    true_grad = cotangent * 3 * torch.cos(x)
+    assert gradient_problem({"grads": [true_grad]}, (direction,), finite) is None
+    assert gradient_problem({"grads": [torch.zeros(5)]}, (direction,), finite) == "none"
+    assert gradient_problem({"grads": None}, (direction,), finite) == "none"
+    assert gradient_problem({"grads": [true_grad * 2]}, (direction,), finite) == "inconsistent"
+    assert gradient_problem({"grads": ["x"]}, (direction,), finite) == "malformed"
