@@ -137,6 +137,6 @@ def test_the_fixtures_and_errors_named_exist() -> None:
     assert fixtures - sections and all(hasattr(GradingPlugin, name) for name in fixtures - sections)
     assert sections <= fixtures
     fields = {field.name for field in dataclasses.fields(Profile)}
-    assert set(re.findall(r"`\.(\w+)`", text)) <= fields | {"devices", "traced"}
+    assert set(re.findall(r"`\.(\w+)`", text)) <= fields | {"devices", "recording"}
     errors = re.findall(r"`([A-Z]\w+)`", text.split("Failures raised by")[1].split("(all in")[0])
     assert errors and all(isinstance(getattr(grader.errors, name), type) for name in errors)
