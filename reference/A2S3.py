@@ -167,7 +167,10 @@ print("labels:", toy_batch["label_encoding"])
 # %%
 def initialize_datasets(tokenizer):
     """One SST2Dataset per split of DATASET_NAME (a few hundred examples each when QUICK)."""
-    raw = load_dataset(DATASET_NAME)
+    # On the Hub, gpt3mix/sst2 is a loading script, which `datasets` 4 and later refuse to run; the
+    # Hub keeps a Parquet copy of the same data on the branch refs/convert/parquet.
+    revision = None if os.path.isdir(DATASET_NAME) else "refs/convert/parquet"
+    raw = load_dataset(DATASET_NAME, revision=revision)
     split_datasets = {}
     for split in ("train", "validation", "test"):
         data = raw[split]

@@ -12,6 +12,8 @@ the weights it measures came from the student's functions (``prefix_verified``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -22,6 +24,23 @@ from grader.sst2.batches import PREFIX_STEPS, encode_batch, load_tokenizer, prob
 
 #: Relative distance below which two updates are the same (float noise, GPU reductions included).
 SAME_UPDATE = 0.05
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Replay on one CPU thread, as the student's process trains (grader/drivers).
+
+    With another thread count the float reductions differ, and AdamW's first step, which moves each
+    weight by about the learning rate in the direction of its gradient's sign, turns that noise into
+    whole-step differences wherever a gradient is near zero: the reference solution then matched no
+    variant on a multi-core machine.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,11 @@ class Epoch:
 
 def run_epoch(epoch: Epoch, variant: Variant) -> dict[str, torch.Tensor]:
     """The watched weights after one epoch run as ``variant`` says, from the probe model in eval mode."""
+    with one_thread():
+        return _epoch_weights(epoch, variant)
+
+
+def _epoch_weights(epoch: Epoch, variant: Variant) -> dict[str, torch.Tensor]:
     device = epoch.device
     model = probe_model(epoch.model_dir).to(device).eval()
     loader = probe_loader(epoch.model_dir, epoch.examples, epoch.batch_size)
@@ -149,6 +173,11 @@ class ThresholdRun:
 def threshold_prefix(run: ThresholdRun, variant: Variant | None) -> dict[str, torch.Tensor]:
     """The watched weights after the threshold run's first PREFIX_STEPS batches, replayed here as
     ``variant`` says (None: before any step), with the seeds and loader the driver uses."""
+    with one_thread():
+        return _prefix_weights(run, variant)
+
+
+def _prefix_weights(run: ThresholdRun, variant: Variant | None) -> dict[str, torch.Tensor]:
     import random
 
     import numpy as np
