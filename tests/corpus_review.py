@@ -73,15 +73,29 @@ def _entries(lines: list[str]) -> dict[str, tuple[int, int]]:
 
 
 def updated_entry(body: list[str], old_diagnosis: dict[str, str], observed: Observed) -> list[str]:
-    """An entry's lines (without its header) with ``failed`` and ``diagnosis`` set from ``observed``."""
+    """An entry's lines (without its header) with ``failed`` and ``diagnosis`` set from ``observed``.
+
+    Both are rewritten where they stand, so the entry's other keys (``flagged``, comments) keep their
+    place and an unchanged corpus gives back its file byte for byte.
+    """
     diagnosis = {
         number: words for number, words in old_diagnosis.items() if words in observed.feedback.get(number, "")
     }
-    kept = [line for line in body if not line.startswith(("failed =", "diagnosis ="))]
-    lines = [f"failed = {toml_list(observed.failed)}"]
+    lines = list(body)
+    failed_at = next((i for i, line in enumerate(lines) if line.startswith("failed =")), None)
+    if failed_at is None:
+        lines.insert(0, "")
+        failed_at = 0
+    lines[failed_at] = f"failed = {toml_list(observed.failed)}"
+    diagnosis_at = next((i for i, line in enumerate(lines) if line.startswith("diagnosis =")), None)
+    if diagnosis_at is not None:
+        del lines[diagnosis_at]
     if diagnosis:
-        lines.append(f"diagnosis = {toml_inline_table(diagnosis)}")
-    return lines + kept
+        lines.insert(
+            failed_at + 1 if diagnosis_at is None else diagnosis_at,
+            f"diagnosis = {toml_inline_table(diagnosis)}",
+        )
+    return lines
 
 
 def updated_expectations(text: str, observed: dict[str, Observed], old: dict[str, dict]) -> str:
