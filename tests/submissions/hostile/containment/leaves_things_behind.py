@@ -3,10 +3,10 @@
 Files in /tmp, /var/tmp, /dev/shm and its own temporary folder, a 3,000-deep folder chain (deeper
 than a recursive cleanup can follow), System V shared memory, a semaphore set and a message queue,
 a POSIX message queue, and a process in its own session that keeps forking a new copy of itself.
-The grader must end with nothing of it left: files, IPC objects or processes.
+The grader must end with nothing of it left: files, IPC objects or processes. The IPC objects are
+made by a second interpreter, whose code is a string the grader's review of the notebook never sees.
 """
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -30,7 +30,19 @@ key141[2] = (key[0] + key[1]) / 2
 key142 = key.clone()
 key142[2] = query132 / query132.norm()
 
+IPC = """
+import ctypes, os
 IPC_CREAT = 0o1000
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmget(0, 64 << 20, IPC_CREAT | 0o600)
+libc.semget(0, 1, IPC_CREAT | 0o600)
+libc.msgget(0, IPC_CREAT | 0o600)
+try:
+    rt = ctypes.CDLL("librt.so.1", use_errno=True)
+    rt.mq_open(b"/a2-leftover", os.O_CREAT | os.O_RDWR, 0o600, None)
+except OSError:
+    pass
+"""
 HOPPER = """
 import os, time
 while True:
@@ -68,16 +80,8 @@ def probe(answer):
             deep_chain(chain)
         except OSError:
             pass
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.shmget(0, 64 << 20, IPC_CREAT | 0o600)
-    libc.semget(0, 1, IPC_CREAT | 0o600)
-    libc.msgget(0, IPC_CREAT | 0o600)
-    try:
-        rt = ctypes.CDLL("librt.so.1", use_errno=True)
-        rt.mq_open(b"/a2-leftover", os.O_CREAT | os.O_RDWR, 0o600, None)
-    except OSError:
-        pass
     quiet = subprocess.DEVNULL
+    subprocess.run([sys.executable, "-c", IPC], stdout=quiet, stderr=quiet, check=False)
     subprocess.Popen([sys.executable, "-c", HOPPER], start_new_session=True, stdout=quiet, stderr=quiet)
     return answer
 
