@@ -59,7 +59,10 @@ SURGERY_ATTRIBUTES = {
     "FunctionType",
     "CodeType",
 }
-TAMPER_MODULES = {"grader", "ctypes", "cffi", "inspect", "builtins", "importlib", "marshal"}
+TAMPER_MODULES = {"grader", "ctypes", "cffi", "inspect", "builtins", "marshal"}
+#: The one part of importlib that notebooks use honestly: Colab users reload a module they edited
+#: (``importlib.reload(tinygpt)``). Everything else in it loads code by a name the review cannot read.
+HONEST_IMPORTLIB = {"reload"}
 #: Modules §2.1's functions never need: running work elsewhere hides it from the recorder.
 CONCURRENCY_MODULES = {"threading", "_thread", "multiprocessing", "concurrent", "subprocess", "signal"}
 PROCESS_CALLS = {"fork", "system", "execv", "execve", "popen"}
@@ -126,10 +129,22 @@ class _Context:
     torch_names: set[str]
 
 
+def _importlib_findings(node: ast.AST) -> list[str]:
+    """Imports of importlib's loaders; ``import importlib`` alone is judged by the attributes used."""
+    if isinstance(node, ast.Import):
+        return [f"imports {alias.name}" for alias in node.names if alias.name.startswith("importlib.")]
+    if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "importlib":
+        if node.module != "importlib":
+            return [f"imports from {node.module}"]
+        return [f"imports {a.name} from importlib" for a in node.names if a.name not in HONEST_IMPORTLIB]
+    return []
+
+
 def _import_findings(node: ast.AST, context: _Context) -> list[str]:
     found = []
     if isinstance(node, ast.ImportFrom):
         found += [f"imports {a.name} from {node.module}" for a in node.names if a.name in SURGERY_ATTRIBUTES]
+    found += _importlib_findings(node)
     for module in _imported_modules(node):
         root = module.split(".")[0]
         if root in TAMPER_MODULES:
@@ -146,6 +161,8 @@ def _attribute_finding(node: ast.Attribute, context: _Context) -> str | None:
     parts = dotted.split(".")
     if node.attr in SURGERY_ATTRIBUTES and (node.attr != "modules" or "sys" in parts):
         return f"uses {dotted or node.attr}, which reaches into the running program"
+    if parts[0] == "importlib" and len(parts) == 2 and node.attr not in HONEST_IMPORTLIB:
+        return f"uses {dotted}, which loads code by a name the grader cannot read"
     if context.from_scratch and parts[0] in context.torch_names and node.attr in TORCH_INTERNALS:
         return f"uses PyTorch internals ({dotted})"
     if context.from_scratch and parts[0] == "os" and node.attr in PROCESS_CALLS:

@@ -87,7 +87,9 @@ def _review(source: str, section: int = FROM_SCRATCH_SECTION) -> list[str]:
         "import torch\nf = torch._C._nn.scaled_dot_product_attention",
         "import torch\nf = torch.ops.aten._scaled_dot_product_attention_math",
         "f = eval('F.sdpa')",
-        "import importlib",
+        "import importlib\nm = importlib.import_module('torch.nn.' + 'functional')",
+        "from importlib import import_module",
+        "import importlib.util",
         "def f(g): return g.__code__",
         "import torch\ntorch.sys.modules['grader'] = None",
         "import gc\nobjects = gc.get_objects()",
@@ -107,6 +109,12 @@ def test_the_review_keeps_torch_specific_items_to_section_2():
     assert not _review("import torch\nf = torch.ops.aten.add", section=3)
     assert _review("import torch\ntorch.sys.modules['x'] = 1", section=3)
     assert not _review("import gc\ngc.collect()\nmodel.eval()\nx = getattr(config, name)", section=3)
+
+
+def test_reloading_an_edited_module_is_an_honest_colab_habit():
+    """Colab users edit tinygpt and reload it; the review reads what importlib is used for."""
+    assert not _review("import importlib\nimport tinygpt\nimportlib.reload(tinygpt)")
+    assert not _review("from importlib import reload\nimport tinygpt\nreload(tinygpt)")
 
 
 def test_no_reference_notebook_is_flagged():
