@@ -136,8 +136,7 @@ class StudentSection:
             return current
         for other in [key for key in self._processes if key != visibility]:
             # Public tests are done (they run first): their process goes before the hidden one starts.
-            self.session.log_output(self, self._processes[other])
-            self._processes.pop(other).stop()
+            self._stop_and_log(self._processes.pop(other))
         process = self.session.spawn(self.number)
         self.starts += 1
         units = [unit.__dict__ for unit in self.sliced.units]
@@ -358,9 +357,13 @@ class StudentSection:
     def close(self) -> None:
         """Stop the section's processes, logging what they printed."""
         for process in self._processes.values():
-            self.session.log_output(self, process)
-            process.stop()
+            self._stop_and_log(process)
         self._processes.clear()
+
+    def _stop_and_log(self, process: StudentProcess) -> None:
+        """Stop first: what the child printed last sits in its buffers until it exits."""
+        process.stop()
+        self.session.log_output(self, process)
 
 
 def _kept_tree(sliced: Sliced) -> ast.Module:
