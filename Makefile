@@ -27,7 +27,7 @@ lint: setup
 
 # One torch thread: the models in the tests are tiny, and on two shared cores one thread is faster.
 test: setup lint
-	OMP_NUM_THREADS=1 $(PY) -m pytest
+	OMP_NUM_THREADS=1 $(PY) -m pytest --durations=20
 
 # Everything but the tests marked slow (tests/conftest.py lists them): a quick check while working.
 test-fast: setup

@@ -1,6 +1,6 @@
 """The trusted process against the hostile corpus: its peak memory, and what a spinning §2 costs.
 
-Each case is graded in a fresh `python` that runs grader.runner in-process (so its peak resident set,
+Each case is graded in a fresh `python` that runs grader.grading_run in-process (so its peak resident set,
 `ru_maxrss` of RUSAGE_SELF, is the trusted process's alone, not the sandboxed child's). The cases:
 tests/submissions/hostile/containment/ with its placeholders left empty, a 100 MB `.py`, a 60 MB
 `.ipynb`, an expression nested 100,000 deep, a §2 whose helper returns 1 GiB, and a §2 whose every
@@ -24,10 +24,10 @@ HOSTILE = REPO / "tests" / "submissions" / "hostile" / "containment"
 MEASURE = """
 import json, resource, sys, time
 from pathlib import Path
-from grader.runner import RunOptions, grade
+from grader.grading_run import RunOptions, grade_submission
 started = time.monotonic()
 sections = {int(number) for number in sys.argv[3].split(",")}
-results = grade(RunOptions(Path(sys.argv[1]), Path(sys.argv[2]), sections=sections))
+results = grade_submission(RunOptions(Path(sys.argv[1]), Path(sys.argv[2]), sections=sections))
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "seconds": time.monotonic() - started, "score": results["score"]}))
 """

@@ -60,7 +60,7 @@ def _model_and_tokenizer(tiny: bool):
     from transformers import RobertaConfig, RobertaForSequenceClassification
 
     from grader.assets import offline_assets
-    from grader.sst2.batches import load_tokenizer
+    from grader.sections.s3.batches import load_tokenizer
 
     tokenizer = load_tokenizer(str(offline_assets().model_dir))
     if tiny:

@@ -1,4 +1,8 @@
-"""The one comparison every check uses: it fails closed.
+"""How every check reads and compares the student's values: one module, and it fails closed.
+
+The checks of all three sections go through it: ``as_number`` and ``as_matrix`` read a reply as a
+number or a matrix (or say why they cannot), ``tensor_problem`` compares a tensor with the expected
+one, ``within`` compares an error with a tolerance, and ``describe`` names a value in a message.
 
 A comparison written as ``error > tolerance`` passes when the error is NaN (every comparison with NaN
 is false), so a student whose answer overflows to NaN would be marked right. Every check here asks
@@ -102,15 +106,54 @@ def as_number(value: Any, what: str) -> tuple[float, str | None]:
         note = f"{what} returned a one-element tensor or array; return a Python number (e.g. with .item())."
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise NotANumber(f"{what} returned {_shown(value)}; expected a number")
+        raise NotANumber(f"{what} returned {describe(value)}; expected a number")
     if not math.isfinite(value):
         raise NotANumber(f"{what} returned {value}; expected a finite number")
     return float(value), note
 
 
-def _shown(value: Any) -> str:
+def describe(value: Any) -> str:
+    """A value as messages name it: a tensor by dtype and shape, a bool or text as written, anything
+    else by its type (never its contents, which may be large or the expected answer)."""
     if isinstance(value, torch.Tensor):
         return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
     if isinstance(value, bool | str):
         return repr(value)
     return f"a {kind_of(value)}"
+
+
+class NotAMatrix(ValueError):
+    """A value that should be a matrix of numbers is not; the message says what is wrong with it."""
+
+
+def as_matrix(value: Any, name: str, rows: int, columns: int) -> torch.Tensor:
+    """``value`` as a finite float64 (rows, columns) tensor, or NotAMatrix saying what is wrong.
+
+    Tensors, numpy arrays, nested lists/tuples of numbers and any float dtype are accepted; when one
+    row is asked for, a single vector may be given as (columns,) or (1, columns).
+    """
+    expected = f"({columns},) or (1, {columns})" if rows == 1 else f"({rows}, {columns})"
+    if value is None:
+        raise NotAMatrix(f"{name} is None: it has not been answered yet (not implemented yet).")
+    if isinstance(value, Opaque) and value.type_name == "ellipsis":
+        raise NotAMatrix(f"{name} is still `...`: it has not been answered yet (not implemented yet).")
+    try:
+        if isinstance(value, torch.Tensor):
+            matrix = value.detach().cpu().double()
+        else:
+            matrix = torch.as_tensor(np.asarray(value, dtype=np.float64))
+    except (TypeError, ValueError, RuntimeError):
+        raise NotAMatrix(
+            f"{name} is a {kind_of(value)}, not numbers the grader can read; "
+            f"give a tensor, numpy array or list of numbers of shape {expected}."
+        ) from None
+    if matrix.is_complex():
+        raise NotAMatrix(f"{name} holds complex numbers; give real numbers of shape {expected}.")
+    shape = tuple(matrix.shape)
+    if rows == 1 and shape == (columns,):
+        matrix = matrix.unsqueeze(0)
+    if tuple(matrix.shape) != (rows, columns):
+        raise NotAMatrix(f"{name} has shape {shape}; expected {expected}.")
+    if not torch.isfinite(matrix).all():
+        raise NotAMatrix(f"{name} contains NaN or infinity; every entry must be a finite number.")
+    return matrix

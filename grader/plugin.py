@@ -18,7 +18,7 @@ import torch
 
 from grader import errors
 from grader.errors import TIMEOUT, GradingFailure
-from grader.results import Outcome
+from grader.results import CheckOutcome
 from grader.session import GradingSession, StudentSection
 from grader.table import AssignmentTable, Profile, TestRow, Tolerances
 
@@ -30,27 +30,27 @@ INTERNAL_ERROR = (
 )
 
 
-def _failure(excinfo: pytest.ExceptionInfo[BaseException], row: TestRow) -> Outcome | None:
+def _failure(excinfo: pytest.ExceptionInfo[BaseException], row: TestRow) -> CheckOutcome | None:
     """The student-facing outcome of a failure, or None if it is a grader bug."""
     error = excinfo.value
     if isinstance(error, GradingFailure):
-        return Outcome(False, str(error), status=error.status)
+        return CheckOutcome(False, str(error), status=error.status)
     if isinstance(error, AssertionError):
-        return Outcome(False, str(error).strip() or "The check's condition was not met.")
+        return CheckOutcome(False, str(error).strip() or "The check's condition was not met.")
     if excinfo.typename == "Failed" and "Timeout" in str(error):
         message = f"This test did not finish within its limit of {row.timeout:g} s and was stopped."
-        return Outcome(False, message, status=TIMEOUT)
+        return CheckOutcome(False, message, status=TIMEOUT)
     return None
 
 
 class GradingPlugin:
-    """Registered into an in-process pytest run by grader.runner."""
+    """Registered into an in-process pytest run by grader.grading_run."""
 
     def __init__(self, session: GradingSession, rows: list[TestRow]) -> None:
         self.session = session
         self.rows = {row.number: row for row in rows}
         self.known = {row.number for row in session.table.tests}
-        self.outcomes: dict[str, Outcome] = {}
+        self.outcomes: dict[str, CheckOutcome] = {}
         self.notes: dict[str, list[str]] = {}
         self.leaderboard_entries: list[dict[str, Any]] = []
 
@@ -94,20 +94,20 @@ class GradingPlugin:
         if number is None or number in self.outcomes and report.when == "teardown":
             return
         if report.when == "call" and report.passed:
-            self._record(number, Outcome(True))
+            self._record(number, CheckOutcome(True))
         elif report.failed or report.skipped:
-            outcome: Outcome | None
+            outcome: CheckOutcome | None
             if report.skipped:
                 reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else ""
-                outcome = Outcome(False, f"This test was skipped: {reason}")
+                outcome = CheckOutcome(False, f"This test was skipped: {reason}")
             else:
                 outcome = _failure(call.excinfo, self.rows[number]) if call.excinfo else None
             if outcome is None:
                 log.error("internal error in test %s (%s):\n%s", number, item.nodeid, report.longreprtext)
-                outcome = Outcome(False, INTERNAL_ERROR, status=errors.INTERNAL_ERROR)
+                outcome = CheckOutcome(False, INTERNAL_ERROR, status=errors.INTERNAL_ERROR)
             self._record(number, outcome)
 
-    def _record(self, number: str, outcome: Outcome) -> None:
+    def _record(self, number: str, outcome: CheckOutcome) -> None:
         outcome.notes = tuple(self.notes.get(number, ()))
         self.outcomes.setdefault(number, outcome)
 

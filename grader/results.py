@@ -25,7 +25,7 @@ SCHEMA_PATH = Path(__file__).with_name("schemas") / "gradescope-results.schema.j
 
 
 @dataclass
-class Outcome:
+class CheckOutcome:
     """How one test ended: passed or not, the student-facing message, ungraded notes, and the status
     the class gradebook shows (one of grader.errors.TEST_STATUSES; empty means passed or failed)."""
 
@@ -35,7 +35,7 @@ class Outcome:
     status: str = ""
 
 
-def test_entry(row: TestRow, outcome: Outcome) -> dict[str, Any]:
+def test_entry(row: TestRow, outcome: CheckOutcome) -> dict[str, Any]:
     parts = [outcome.message.strip()] if outcome.message.strip() else []
     parts += [f"Note: {note}" for note in outcome.notes]
     return {
@@ -59,13 +59,13 @@ def test_entry(row: TestRow, outcome: Outcome) -> dict[str, Any]:
 
 def build_results(
     rows: list[TestRow],
-    outcomes: dict[str, Outcome],
+    outcomes: dict[str, CheckOutcome],
     output: str,
     execution_time: float,
     leaderboard: list[dict[str, Any]] | None = None,
     missing_reason: str = "No check was run for this test.",
 ) -> dict[str, Any]:
-    missing = Outcome(False, missing_reason, status=INTERNAL_ERROR)
+    missing = CheckOutcome(False, missing_reason, status=INTERNAL_ERROR)
     tests = [test_entry(row, outcomes.get(row.number, missing)) for row in rows]
     results: dict[str, Any] = {
         "score": round(sum(test["score"] for test in tests), 4),

@@ -44,7 +44,7 @@ from grader.errors import (
 )
 from grader.intake.discover import Found, discover, names_notebook
 from grader.intake.normalise import IntakeError, Normalised
-from grader.intake.private_copy import PrivateCopy, Refused, copy_submission
+from grader.intake.private_copy import PrivateCopy, RefusedFile, copy_submission
 from grader.intake.sections import read_section
 from grader.intake.slicer import Sliced
 from grader.integrity import (
@@ -393,7 +393,7 @@ class GradingSession:
         self.uploaded_dir = submission_dir
         self.submission_dir = submission_dir
         self.copy: PrivateCopy | None = None
-        self.refused: dict[int, list[Refused]] = {}
+        self.refused: dict[int, list[RefusedFile]] = {}
         self.table = table
         self.profile = profile
         self.sandbox_user = sandbox_user
@@ -489,7 +489,7 @@ class GradingSession:
         return self._view
 
     def _model_folder(self) -> Path | None:
-        from grader.sst2.resources import ProfileResourcesMissing, model_folder
+        from grader.sections.s3.resources import ProfileResourcesMissing, model_folder
 
         try:
             return model_mount(Path(model_folder(self.profile)).resolve())

@@ -21,8 +21,8 @@ checks them against its own oracle:
   operator recorder carries a canary the trusted side verifies (``grader.integrity``);
 - what the student's process computes for a verdict is recomputed here: 2.1.14's losses and padding
   leak come from this process's own GPT calling the student's ``self_attention``
-  (``grader.oracles.small_gpt``); §3's accuracy is counted here, and ``train_one_epoch`` is judged by
-  the weights it produces from weights and batches chosen here (``grader.sst2.reference_steps``).
+  (``grader.sections.s2.small_gpt``); §3's accuracy is counted here, and ``train_one_epoch`` is judged by
+  the weights it produces from weights and batches chosen here (``grader.sections.s3.reference_steps``).
 
 docs/verdicts.md says the same for staff, with what runs where for every test.
 """

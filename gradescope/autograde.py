@@ -29,9 +29,9 @@ import time
 from pathlib import Path
 
 from grader.cluster.forward import finish_forward, start_forward
+from grader.grading_run import CONFINEMENT_KEY
 from grader.packaged_course import apply_packaged_course
 from grader.results import build_results, results_are_valid, write_results
-from grader.runner import CONFINEMENT_KEY
 from grader.table import TABLE_PATH, load_table
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ def open_to_sandbox(path: Path, top: Path) -> None:
 
 def open_profile_model(profile_name: str) -> None:
     """Opens the profile's model folder (the student's process loads it; the data stays closed)."""
-    from grader.sst2.resources import ProfileResourcesMissing, load_resources
+    from grader.sections.s3.resources import ProfileResourcesMissing, load_resources
 
     try:
         model_dir = Path(load_resources(load_table().profile(profile_name)).model_dir).resolve()
@@ -132,7 +132,7 @@ def add_top_note(results_path: Path, note: str) -> None:
     write_results(results_path, results)
 
 
-def grade(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
+def grade_into_results(root: Path, sandbox_user: str, grader_timeout: float | None) -> int:
     """Grades root/submission into root/results/results.json; returns 0 once that file is written."""
     results_dir = root / "results"
     results_path = results_dir / "results.json"
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         "less two minutes)",
     )
     args = parser.parse_args(argv)
-    sys.exit(grade(args.root, args.sandbox_user, args.timeout))
+    sys.exit(grade_into_results(args.root, args.sandbox_user, args.timeout))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ When a public check starts importing a new module, that test fails and names the
 
 from __future__ import annotations
 
-# The public checks, their pytest settings, and everything the checker, the runner, the sandbox and
+# The public checks, their pytest settings, and everything the checker, the grading run, the sandbox and
 # those checks import; plus the files they read (the table, its course overlays, the results schema).
 SHIPPED_FILES = (
     "grader/__init__.py",
@@ -27,14 +27,8 @@ SHIPPED_FILES = (
     "grader/comparison.py",
     "grader/courses/447.toml",
     "grader/courses/517.toml",
-    "grader/diagnosis/__init__.py",
-    "grader/diagnosis/attention_checks.py",
-    "grader/diagnosis/closeness.py",
-    "grader/diagnosis/from_scratch.py",
-    "grader/diagnosis/query_feedback.py",
-    "grader/drivers/device_probe.py",
-    "grader/drivers/sst2_probes.py",
     "grader/errors.py",
+    "grader/grading_run.py",
     "grader/import_closure.py",
     "grader/intake/__init__.py",
     "grader/intake/discover.py",
@@ -45,15 +39,10 @@ SHIPPED_FILES = (
     "grader/intake/slicer.py",
     "grader/intake/tolerant.py",
     "grader/integrity.py",
-    "grader/oracles/__init__.py",
-    "grader/oracles/mha.py",
-    "grader/oracles/query_crafting.py",
     "grader/packaged_course.py",
     "grader/plugin.py",
     "grader/replies.py",
-    "grader/report.py",
     "grader/results.py",
-    "grader/runner.py",
     "grader/sandbox/__init__.py",
     "grader/sandbox/child.py",
     "grader/sandbox/cleanup.py",
@@ -67,30 +56,44 @@ SHIPPED_FILES = (
     "grader/sandbox/staging.py",
     "grader/sandbox/wire.py",
     "grader/schemas/gradescope-results.schema.json",
+    "grader/score_table.py",
+    "grader/sections/__init__.py",
+    "grader/sections/s1/__init__.py",
+    "grader/sections/s1/feedback.py",
+    "grader/sections/s1/oracle.py",
+    "grader/sections/s2/__init__.py",
+    "grader/sections/s2/closeness.py",
+    "grader/sections/s2/drivers/__init__.py",
+    "grader/sections/s2/drivers/device_probe.py",
+    "grader/sections/s2/from_scratch.py",
+    "grader/sections/s2/judging.py",
+    "grader/sections/s2/mha.py",
+    "grader/sections/s3/__init__.py",
+    "grader/sections/s3/batches.py",
+    "grader/sections/s3/drivers/__init__.py",
+    "grader/sections/s3/drivers/probes.py",
+    "grader/sections/s3/feedback.py",
+    "grader/sections/s3/resources.py",
     "grader/session.py",
-    "grader/sst2/__init__.py",
-    "grader/sst2/batches.py",
-    "grader/sst2/feedback.py",
-    "grader/sst2/resources.py",
     "grader/student_check/__init__.py",
     "grader/student_check/check.py",
     "grader/table.py",
 )
 
-# Where the checker starts: its own logic, the runner and report it calls, the sandbox's two programs.
+# Where the checker starts: its own logic, the grading run and score table, the sandbox's two programs.
 ENTRY_MODULES = (
     "grader.student_check.check",
-    "grader.runner",
-    "grader.report",
+    "grader.grading_run",
+    "grader.score_table",
     "grader.sandbox.child",
     "grader.sandbox.launch",
 )
 
-# Drivers the public checks hand to the sandbox by name (`section.run("grader.drivers.NAME:function")`).
-PUBLIC_DRIVERS = ("grader.drivers.device_probe", "grader.drivers.sst2_probes")
+# Drivers the public checks hand to the sandbox by name (`section.run("MODULE:function")`).
+PUBLIC_DRIVERS = ("grader.sections.s2.drivers.device_probe", "grader.sections.s3.drivers.probes")
 
 # Modules that shipped code imports where they exist and does without where they do not, each with
 # the reason it stays with the course staff.
 WITHHELD = {
-    "grader.diagnosis.attention_bugs": "rebuilds every known §2.1 bug from working helpers",
+    "grader.sections.s2.known_bugs": "rebuilds every known §2.1 bug from working helpers",
 }

@@ -31,7 +31,7 @@ SLOW_MODULES = {
     "test_batch_slurm.py",
 }
 SLOW_TESTS = {
-    "test_runner.py::test_grading_the_whole_reference_twice_gives_identical_results",
+    "test_grading_run.py::test_grading_the_whole_reference_twice_gives_identical_results",
     "test_handout.py::test_student_notebook_runs_until_its_first_todo",
     "test_forward.py::test_a_forwarded_threshold_run_replaces_the_cpu_result",
     "test_containment.py::test_batch_grades_every_hostile_submission_and_nothing_leaks_or_stays",

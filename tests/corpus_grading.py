@@ -99,7 +99,7 @@ def grade_all(submissions: list[Submission], section: int, workdir: Path) -> dic
     """
     numbers = [row.number for row in load_table().tests if row.section == section]
 
-    def grade(submission: Submission) -> dict:
+    def grade_one(submission: Submission) -> dict:
         folder = workdir / submission.name
         target = folder / "submission" / submission.expectation.upload_as
         target.parent.mkdir(parents=True)
@@ -113,7 +113,7 @@ def grade_all(submissions: list[Submission], section: int, workdir: Path) -> dic
         return json.loads(results.read_text())
 
     with ThreadPoolExecutor(PARALLEL_GRADERS) as pool:
-        return dict(zip((s.name for s in submissions), pool.map(grade, submissions), strict=True))
+        return dict(zip((s.name for s in submissions), pool.map(grade_one, submissions), strict=True))
 
 
 def failed_tests(results: dict) -> set[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib import image
 
-from grader.batch.report import write_histogram
+from grader.batch.class_report import write_histogram
 
 BAR_COLOUR = np.array([0x3B, 0x6E, 0xA5]) / 255
 

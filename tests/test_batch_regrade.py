@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader.batch.discovery import Submission
-from grader.batch.runner import BatchOptions, BatchRunner, read_outcome, submission_dir
+from grader.batch.pool import BatchOptions, BatchRunner, read_outcome, submission_dir
 from grader.table import load_table
 
 REPO = Path(__file__).resolve().parent.parent
@@ -135,8 +135,8 @@ def test_a_rerun_grades_only_unfinished_submissions_and_grader_errors(graded_cla
 
 def test_a_grader_that_dies_without_results_is_an_error_not_a_stop(tmp_path: Path, monkeypatch) -> None:
     dying = [sys.executable, "-c", "import sys; print('grader crashed'); sys.exit(3)"]
-    monkeypatch.setattr("grader.batch.runner.grade_command", lambda *_: dying)
+    monkeypatch.setattr("grader.batch.pool.grade_command", lambda *_: dying)
     runner = BatchRunner(tmp_path, BatchOptions("offline", 1, 30))
-    outcome = runner.grade(Submission("7", tmp_path))
+    outcome = runner.grade_one(Submission("7", tmp_path))
     assert outcome.status == "error" and "status 3" in outcome.message and "grader crashed" in outcome.message
     assert read_outcome(submission_dir(tmp_path, Submission("7", tmp_path))) == outcome

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.runner import BatchOptions
+from grader.batch.pool import BatchOptions
 from grader.cluster import localslurm
 from grader.cluster.localslurm import free_ports
 from grader.cluster.slurm import SlurmOptions, sbatch_command

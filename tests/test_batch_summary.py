@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.batch.class_report import HISTOGRAM_FILE, SECTIONS_FILE, write_report
 from grader.batch.discovery import (
     BatchInputError,
     Submission,
@@ -22,8 +23,7 @@ from grader.batch.discovery import (
 )
 from grader.batch.gradebook import write_gradebook
 from grader.batch.grades import collect_rows
-from grader.batch.report import HISTOGRAM_FILE, SECTIONS_FILE, write_report
-from grader.batch.runner import OUTCOME_FILE, RESULTS_FILE, Outcome, read_outcome, submission_dir
+from grader.batch.pool import OUTCOME_FILE, RESULTS_FILE, RunOutcome, read_outcome, submission_dir
 from grader.table import load_table
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,7 +124,7 @@ def test_a_zip_with_a_path_outside_its_folder_is_refused(tmp_path: Path) -> None
     assert not (tmp_path / "escaped.py").exists()
 
 
-def _finish(out: Path, submission: Submission, outcome: Outcome, results: dict | None) -> None:
+def _finish(out: Path, submission: Submission, outcome: RunOutcome, results: dict | None) -> None:
     folder = submission_dir(out, submission)
     folder.mkdir(parents=True)
     (folder / OUTCOME_FILE).write_text(json.dumps(outcome.__dict__))
@@ -175,19 +175,19 @@ def _graded_class(tmp_path: Path) -> tuple[Path, list]:
     }
     flagged["extra_data"] = {"integrity": {"flagged": True, "flags": [forged, {**forged, "section": 2}]}}
     first = {**full, "1.3.2": (0.0, "wrong"), "1.4.2": (0.0, "| **bold** |")}
-    _finish(out, submissions[0], Outcome("1", "ok", 3.0), _results(first))
-    _finish(out, submissions[1], Outcome("2", "ok", 2.5), flagged)
+    _finish(out, submissions[0], RunOutcome("1", "ok", 3.0), _results(first))
+    _finish(out, submissions[1], RunOutcome("2", "ok", 2.5), flagged)
     _finish(
-        out, submissions[2], Outcome("3", "ok", 2.0), _results({**full, "1.2.1": (0.0, off.format(0.54))})
+        out, submissions[2], RunOutcome("3", "ok", 2.0), _results({**full, "1.2.1": (0.0, off.format(0.54))})
     )
-    _finish(out, submissions[3], Outcome("4", "timeout", 60.0, "grading did not finish"), None)
-    _finish(out, submissions[4], Outcome("5", "ok", 1.0), _results(none, dict.fromkeys(full, "no file")))
+    _finish(out, submissions[3], RunOutcome("4", "timeout", 60.0, "grading did not finish"), None)
+    _finish(out, submissions[4], RunOutcome("5", "ok", 1.0), _results(none, dict.fromkeys(full, "no file")))
     template = dict.fromkeys(full, "not implemented")
-    _finish(out, submissions[5], Outcome("6", "ok", 1.0), _results(none, template))
+    _finish(out, submissions[5], RunOutcome("6", "ok", 1.0), _results(none, template))
     _finish(
-        out, submissions[6], Outcome("7", "ok", 1.0), _results(none, dict.fromkeys(full, "student error"))
+        out, submissions[6], RunOutcome("7", "ok", 1.0), _results(none, dict.fromkeys(full, "student error"))
     )
-    _finish(out, submissions[7], Outcome("8", "error", 1.0, "the grader exited with status 1"), None)
+    _finish(out, submissions[7], RunOutcome("8", "error", 1.0, "the grader exited with status 1"), None)
     outcomes = {s.id: read_outcome(submission_dir(out, s)) for s in submissions}
     return out, collect_rows(submissions, outcomes, out, graded)
 

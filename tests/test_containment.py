@@ -28,8 +28,8 @@ from test_gradescope_autograder import autograder_root, autograder_zip  # noqa: 
 
 from grader.assets.offline import HELDOUT_SEED_FILE, offline_assets
 from grader.errors import StudentTimedOut
+from grader.grading_run import CONFINEMENT_KEY, RunOptions, grade_submission
 from grader.results import validate
-from grader.runner import CONFINEMENT_KEY, RunOptions, grade
 from grader.sandbox import identity as identity_module
 from grader.sandbox.cleanup import remove_tree
 from grader.session import GradingSession
@@ -75,7 +75,7 @@ def installation_secrets() -> list[str]:
         str(path)
         for path in (
             REPO / "grader" / "checks" / "test_s2_hidden.py",
-            REPO / "grader" / "oracles" / "attention.py",
+            REPO / "grader" / "sections" / "s2" / "oracle.py",
             REPO / "reference" / "A2S2.py",
             REPO / ".git",
             REPO / "dist",
@@ -210,7 +210,7 @@ def grade_core(tmp_path: Path, source: str, **options) -> dict[str, dict]:
     submission = tmp_path / "submission"
     submission.mkdir(exist_ok=True)
     (submission / "A2S1.py").write_text(source)
-    results = grade(
+    results = grade_submission(
         RunOptions(submission, tmp_path / "results.json", sections={1}, checks_dir=CORE_CHECKS, **options)
     )
     validate(results)
@@ -232,7 +232,7 @@ def test_a_function_that_timed_out_is_not_called_again(tmp_path):
             section.call("answer", timeout=1)
         assert str(again.value) == str(first.value)
         with pytest.raises(StudentTimedOut) as in_driver:
-            section.run("grader.drivers.gpt_training:train_and_probe", uses=("answer",))
+            section.run("grader.sections.s2.drivers.gpt_training:train_and_probe", uses=("answer",))
         assert str(in_driver.value) == str(first.value)
         assert section.call("other") == "fine"
         assert section.starts == 2, "the second call must not start a process to spin again"
@@ -253,7 +253,9 @@ def test_oversized_and_special_files_are_refused_by_name(tmp_path):
     os.mkfifo(submission / "A2S1.py")
     with (submission / "A2S1 (1).py").open("w") as handle:
         handle.write("# padding\n" * (21 << 17))
-    results = grade(RunOptions(submission, tmp_path / "results.json", sections={1}, checks_dir=CORE_CHECKS))
+    results = grade_submission(
+        RunOptions(submission, tmp_path / "results.json", sections={1}, checks_dir=CORE_CHECKS)
+    )
     validate(results)
     output = {test["number"]: test for test in results["tests"]}["1.2.1"]["output"]
     assert "A2S1.py is not a regular file" in output

@@ -7,20 +7,20 @@ import pytest
 import torch
 
 from grader.comparison import tensor_problem
-from grader.diagnosis.attention_bugs import (
+from grader.errors import GradingFailure
+from grader.sections.s1.feedback import explain_query_failure
+from grader.sections.s1.oracle import QUESTIONS, grader_key_value
+from grader.sections.s2 import oracle
+from grader.sections.s2.from_scratch import find_forbidden_use, uses_loops
+from grader.sections.s2.judging import Failure, raise_failures
+from grader.sections.s2.known_bugs import (
     HELPER_BUGS,
     SELF_ATTENTION_BUGS,
     KnownBug,
     diagnose_helper,
     diagnose_self_attention,
 )
-from grader.diagnosis.attention_checks import Failure, raise_failures
-from grader.diagnosis.from_scratch import find_forbidden_use, uses_loops
-from grader.diagnosis.query_feedback import explain_query_failure
-from grader.errors import GradingFailure
-from grader.oracles import attention as oracle
-from grader.oracles.mha import reference_self_attention
-from grader.oracles.query_crafting import QUESTIONS, grader_key_value
+from grader.sections.s2.mha import reference_self_attention
 
 
 def _qkv(b=2, n_tok=7, n_embd=12, seed=0):

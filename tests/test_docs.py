@@ -19,8 +19,8 @@ import pytest
 from corpus_grading import handout_exports
 
 import grader.errors
+from grader.grading_run import RunOptions, grade_submission
 from grader.plugin import GradingPlugin
-from grader.runner import RunOptions, grade
 from grader.session import StudentSection
 from grader.table import TABLE_PATH, Profile, load_table
 
@@ -111,7 +111,9 @@ def test_the_example_check_runs_and_passes_the_reference(tmp_path: Path) -> None
     submission = tmp_path / "submission"
     submission.mkdir()
     (submission / "A2S2.py").write_text(reference.text)
-    results = grade(RunOptions(submission, tmp_path / "results.json", tests={"2.1.1"}, checks_dir=checks))
+    results = grade_submission(
+        RunOptions(submission, tmp_path / "results.json", tests={"2.1.1"}, checks_dir=checks)
+    )
     (test,) = results["tests"]
     assert test["number"] == "2.1.1" and test["status"] == "passed", test
 
@@ -123,7 +125,9 @@ def test_the_api_block_names_what_exists() -> None:
         methods
     )
     assert {"sliced", "filename"} <= set(StudentSection.__init__.__code__.co_names)
-    for module, function in re.findall(r'"(grader\.drivers\.\w+):(\w+)"', DOC.read_text()):
+    drivers = re.findall(r'"(grader\.sections\.s\d\.drivers\.\w+):(\w+)"', DOC.read_text())
+    assert drivers
+    for module, function in drivers:
         assert hasattr(importlib.import_module(module), function), f"{module}:{function}"
     options = re.findall(r"call_detailed\([^)]*\b(\w+)=", code)
     assert options and all(o in inspect.signature(StudentSection.call_detailed).parameters for o in options)
@@ -140,3 +144,30 @@ def test_the_fixtures_and_errors_named_exist() -> None:
     assert set(re.findall(r"`\.(\w+)`", text)) <= fields | {"devices", "recording"}
     errors = re.findall(r"`([A-Z]\w+)`", text.split("Failures raised by")[1].split("(all in")[0])
     assert errors and all(isinstance(getattr(grader.errors, name), type) for name in errors)
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``dotted`` is a module, or a name defined in one (``grader.comparison.within``)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(target, name):
+                return False
+            target = getattr(target, name)
+        return True
+    return False
+
+
+def test_every_path_and_module_the_page_names_exists() -> None:
+    text = DOC.read_text()
+    paths = set(re.findall(r"`((?:grader|handout|tests|reference)/[\w/.*-]*)`", text))
+    modules = set(re.findall(r"`(grader(?:\.\w+)+)`", text))
+    assert paths and modules
+    # `sN` and `a2sN` stand for any section.
+    missing = [path for path in sorted(paths) if not any(REPO.glob(path.rstrip("/").replace("sN", "s[0-9]")))]
+    assert missing == []
+    assert [module for module in sorted(modules) if not _resolves(module)] == []

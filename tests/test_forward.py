@@ -31,7 +31,7 @@ from grader.cluster.forward import (
     start_forward,
 )
 from grader.cluster.localslurm import free_ports
-from grader.results import Outcome, build_results, write_results
+from grader.results import CheckOutcome, build_results, write_results
 from grader.table import load_table
 from gradescope.package import zip_entries
 
@@ -103,7 +103,7 @@ def forward_dir(tmp_path_factory: pytest.TempPathFactory):
 def _cpu_results(path: Path, passed: bool) -> dict:
     """A results.json as the CPU stand-in leaves it for §3's threshold test."""
     rows = load_table().select(numbers={"3.5.1"})
-    outcome = Outcome(passed, "Held-out accuracy 0.99 (threshold 0.90).")
+    outcome = CheckOutcome(passed, "Held-out accuracy 0.99 (threshold 0.90).")
     write_results(path, build_results(rows, {"3.5.1": outcome}, "graded on the offline profile", 1))
     return json.loads(path.read_text())
 

@@ -24,7 +24,7 @@ from handout.colab_export import export_reference
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
 LOAD_FULL_PROFILE = """
-from grader.sst2.resources import ProfileResourcesMissing, load_resources
+from grader.sections.s3.resources import ProfileResourcesMissing, load_resources
 from grader.table import load_table
 try:
     resources = load_resources(load_table().profile("full"))
@@ -105,7 +105,7 @@ def test_an_empty_cache_gives_one_clear_message_for_the_staff(tmp_path):
     assert printed.startswith(
         "MISSING The grader could not load the model 'roberta-base' for the 'full' profile"
     )
-    assert "not with your code" in printed and "python -m grader.sst2.prepare full" in printed
+    assert "not with your code" in printed and "python -m grader.sections.s3.prepare full" in printed
     assert "Traceback" not in printed
 
 

@@ -22,7 +22,7 @@ from corpus_grading import (
 )
 
 from grader.assets import offline_assets
-from grader.runner import RunOptions, grade
+from grader.grading_run import RunOptions, grade_submission
 from grader.table import load_table
 
 SECTION = 3
@@ -56,7 +56,7 @@ def grade_leaving_out(submission: Submission, left_out: set[str], workdir) -> di
     target.parent.mkdir(parents=True)
     target.write_text(submission.text)
     options = RunOptions(target.parent, workdir / submission.name / "results.json", tests=numbers)
-    return grade(options)
+    return grade_submission(options)
 
 
 @pytest.fixture(scope="module")

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from gradescope_layout import HARNESS_LINE, HOSTILE, HOSTILE_FUNCTIONS, by_number
 
+from grader.grading_run import NOT_FINISHED
 from grader.packaged_course import COURSE_FILE
 from grader.results import validate
-from grader.runner import NOT_FINISHED
 from grader.table import load_table
 from gradescope.autograde import NO_GPU_NOTE
 from gradescope.package import build_zip

@@ -6,17 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from grader.oracles import attention as oracle
-from grader.oracles.mha import reference_self_attention
-from grader.oracles.query_crafting import (
+from grader.comparison import NotAMatrix, as_matrix, max_abs_error
+from grader.sections.s1.oracle import (
+    N_DIMS,
     QUESTIONS,
-    AnswerRejected,
-    as_matrix,
     attention_output,
     changed_key_rows,
     grader_key_value,
-    max_error,
 )
+from grader.sections.s2 import oracle
+from grader.sections.s2.mha import reference_self_attention
 
 # The values the handout prints for K and V (contract.md): the grader must rebuild exactly these.
 PRINTED_K = [[0.47, 0.65, 0.60], [0.64, 0.50, -0.59], [-0.03, -0.48, -0.88], [0.43, -0.83, 0.35]]
@@ -49,9 +48,9 @@ def test_model_answers_meet_each_target_and_a_plain_key_row_does_not(number):
     key, value = grader_key_value()
     queries, used_key = _model_answers(key)[number]
     question = QUESTIONS[number]
-    assert max_error(attention_output(queries, used_key, value), question.target(value)) <= 0.05
+    assert max_abs_error(attention_output(queries, used_key, value), question.target(value)) <= 0.05
     weak = key[3:4].expand(question.query_rows, 3)
-    assert max_error(attention_output(weak, used_key, value), question.target(value)) > 0.05
+    assert max_abs_error(attention_output(weak, used_key, value), question.target(value)) > 0.05
 
 
 @pytest.mark.parametrize(
@@ -64,7 +63,7 @@ def test_model_answers_meet_each_target_and_a_plain_key_row_does_not(number):
     ],
 )
 def test_as_matrix_accepts_the_shapes_and_types_students_use(answer):
-    matrix = as_matrix(answer, "query121", 1)
+    matrix = as_matrix(answer, "query121", 1, N_DIMS)
     assert matrix.dtype == torch.float64
     assert torch.allclose(matrix, torch.tensor([[0.1, 0.2, 0.3]], dtype=torch.float64))
 
@@ -81,8 +80,8 @@ def test_as_matrix_accepts_the_shapes_and_types_students_use(answer):
     ],
 )
 def test_as_matrix_rejects_bad_answers_with_a_reason(answer, rows, message):
-    with pytest.raises(AnswerRejected, match=message.replace("(", r"\(").replace(")", r"\)")):
-        as_matrix(answer, "query", rows)
+    with pytest.raises(NotAMatrix, match=message.replace("(", r"\(").replace(")", r"\)")):
+        as_matrix(answer, "query", rows, N_DIMS)
 
 
 def test_changed_key_rows_names_only_the_rows_that_moved():

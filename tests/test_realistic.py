@@ -28,7 +28,7 @@ INTERNAL = (
     "Traceback (most recent call last)",
     "internal error",
     "grader.sandbox",
-    "grader.drivers",
+    "grader.sections",
     "<definition>",
 )
 

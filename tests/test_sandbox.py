@@ -1,7 +1,7 @@
 """The sandbox against hostile submissions: every one ends with a valid results.json, the right test
 failed with a clear message, the other tests unaffected, and nothing the student started left behind.
 
-These grade real files through grader.runner with the small checks in tests/core_checks. As root (CI),
+These grade real files through grader.grading_run with the small checks in tests/core_checks. As root (CI),
 the child really drops to an unprivileged uid; the tests that need that say so.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from grader.commands.grade import configure_logging
+from grader.grading_run import RunOptions, grade_submission
 from grader.results import validate
-from grader.runner import RunOptions, grade
 from grader.sandbox.identity import unreachable_folders
 from grader.table import load_table
 
@@ -50,7 +50,9 @@ def grade_file(tmp_path: Path, body: str, **options) -> tuple[dict, dict[str, di
     submission.mkdir(exist_ok=True)
     (submission / "A2S1.py").write_text(HEADER + textwrap.dedent(body))
     results_path = tmp_path / "out" / "results.json"
-    results = grade(RunOptions(submission, results_path, sections={1}, checks_dir=CORE_CHECKS, **options))
+    results = grade_submission(
+        RunOptions(submission, results_path, sections={1}, checks_dir=CORE_CHECKS, **options)
+    )
     on_disk = json.loads(results_path.read_text())
     validate(on_disk)
     assert on_disk == results
@@ -199,7 +201,7 @@ def test_a_syntax_error_fails_what_its_cell_defines_with_the_line_and_lists_ever
     submission = tmp_path / "submission"
     submission.mkdir()
     (submission / "A2S1.py").write_text("import torch\nquery121 = torch.ones(3\n")
-    results = grade(RunOptions(submission, tmp_path / "results.json", checks_dir=CORE_CHECKS))
+    results = grade_submission(RunOptions(submission, tmp_path / "results.json", checks_dir=CORE_CHECKS))
     validate(results)
     tests = {test["number"]: test for test in results["tests"]}
     assert list(tests) == [row.number for row in load_table().tests]

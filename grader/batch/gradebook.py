@@ -16,10 +16,10 @@ import csv
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from grader.batch.class_report import first_line
 from grader.batch.discovery import Submitter
 from grader.batch.escaping import csv_cell
 from grader.batch.grades import GradeRow
-from grader.batch.report import first_line
 from grader.table import TestRow
 
 GRADES_FILE = "grades.csv"

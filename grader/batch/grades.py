@@ -22,7 +22,7 @@ from typing import Any
 
 from grader import errors
 from grader.batch.discovery import Submission
-from grader.batch.runner import RESULTS_FILE, Outcome, submission_dir
+from grader.batch.pool import RESULTS_FILE, RunOutcome, submission_dir
 from grader.table import TestRow
 
 OK = "ok"
@@ -64,7 +64,7 @@ class GradeRow:
     """Everything the CSV files and the report know about one submission."""
 
     submission: Submission
-    outcome: Outcome
+    outcome: RunOutcome
     status: str
     results: Results = Results()
     extra_credit_tests: frozenset[str] = frozenset()
@@ -148,7 +148,7 @@ def read_results(path: Path) -> Results | None:
     return Results(_number(data.get("score")), tests, integrity, str(data.get("output") or ""))
 
 
-def submission_status(outcome: Outcome, results: Results | None, graded: list[TestRow]) -> str:
+def submission_status(outcome: RunOutcome, results: Results | None, graded: list[TestRow]) -> str:
     """The gradebook status of one submission (see the module's docstring)."""
     if outcome.status == "timeout":
         return TIMEOUT
@@ -173,7 +173,7 @@ def submission_status(outcome: Outcome, results: Results | None, graded: list[Te
 
 
 def collect_rows(
-    submissions: list[Submission], outcomes: dict[str, Outcome], out_dir: Path, graded: list[TestRow]
+    submissions: list[Submission], outcomes: dict[str, RunOutcome], out_dir: Path, graded: list[TestRow]
 ) -> list[GradeRow]:
     """One row per submission that has an outcome, scores read from its results.json when it is `ok`."""
     extra_credit = frozenset(row.number for row in graded if row.extra_credit)

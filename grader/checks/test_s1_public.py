@@ -7,22 +7,20 @@ own ``query132`` (the question says the query stays unchanged), and may change o
 import pytest
 import torch
 
-from grader.comparison import within
-from grader.diagnosis.query_feedback import explain_query_failure
+from grader.comparison import NotAMatrix, as_matrix, max_abs_error, within
 from grader.errors import GradingFailure, NotAnswered
-from grader.oracles.query_crafting import (
+from grader.sandbox.wire import Opaque
+from grader.sections.s1.feedback import explain_query_failure
+from grader.sections.s1.oracle import (
+    N_DIMS,
     N_ROWS,
     QUESTIONS,
     REPLACEABLE_KEY_ROW,
-    AnswerRejected,
     Question,
-    as_matrix,
     attention_output,
     changed_key_rows,
     grader_key_value,
-    max_error,
 )
-from grader.sandbox.wire import Opaque
 
 
 def _answer(section, name: str, rows: int) -> torch.Tensor:
@@ -32,8 +30,8 @@ def _answer(section, name: str, rows: int) -> torch.Tensor:
             raise NotAnswered(name)
         raise GradingFailure(f"{name} is a {value.type_name}; give a tensor, numpy array or list of numbers.")
     try:
-        return as_matrix(value, name, rows)
-    except AnswerRejected as rejected:
+        return as_matrix(value, name, rows, N_DIMS)
+    except NotAMatrix as rejected:
         raise GradingFailure(str(rejected)) from None
 
 
@@ -47,7 +45,7 @@ def _check_output(
             f"With your answer the scores q · k are so large that the softmax overflows and the attention "
             f"output is NaN; the task: {question.goal}. A large number S such as 100 is enough."
         )
-    error = max_error(output, question.target(value))
+    error = max_abs_error(output, question.target(value))
     if not within(error, tolerance):
         raise GradingFailure(explain_query_failure(question, queries, key, value, tolerance))
     note(f"Error {error:.4f} (allowed: {tolerance}).")

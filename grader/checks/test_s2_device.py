@@ -1,18 +1,18 @@
 """§2.1 device portability (A2S2): attention must make its tensors on the device of its inputs.
 
 The handout says so ("make masks on the device of the scores"). On a CPU run, and in the students'
-checker, self_attention runs once with its inputs on the `meta` device (grader/drivers/device_probe.py):
-a mask made on a fixed device then fails as it would on a GPU, and the student gets an ungraded note
-before the GPU run. On a GPU run the check is graded: self_attention runs on CUDA inputs and its result
-is compared with the reference in this process.
+checker, self_attention runs once with its inputs on the `meta` device
+(grader/sections/s2/drivers/device_probe.py): a mask made on a fixed device then fails as it would on
+a GPU, and the student gets an ungraded note before the GPU run. On a GPU run the check is graded:
+self_attention runs on CUDA inputs and its result is compared with the reference in this process.
 """
 
 import pytest
 
-from grader.diagnosis.attention_checks import Case, check_self_attention_cases
 from grader.errors import GradingFailure, NotImplementedYet
+from grader.sections.s2.judging import Case, check_self_attention_cases
 
-PROBE = "grader.drivers.device_probe:probe"
+PROBE = "grader.sections.s2.drivers.device_probe:probe"
 CASE = Case(2, 5, 8, 2, causal=True)
 SEED = 2115
 NOTE = (

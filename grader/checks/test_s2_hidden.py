@@ -13,9 +13,10 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from grader.comparison import tensor_problem, within
-from grader.diagnosis.attention_bugs import helper_matches
-from grader.diagnosis.attention_checks import (
+from grader.comparison import describe, tensor_problem, within
+from grader.errors import GradingFailure, StudentRaised
+from grader.sections.s2 import oracle, small_gpt
+from grader.sections.s2.judging import (
     Case,
     call_from_scratch,
     check_self_attention_cases,
@@ -25,9 +26,7 @@ from grader.diagnosis.attention_checks import (
     raise_failures,
     require_from_scratch,
 )
-from grader.errors import GradingFailure, StudentRaised
-from grader.oracles import attention as oracle
-from grader.oracles import small_gpt
+from grader.sections.s2.known_bugs import helper_matches
 from grader.verdicts import FINITE_DIFFERENCE_STEP, directional_derivative, gradient_problem
 
 NAN_LOSS = (
@@ -52,10 +51,6 @@ def _randn(base: int, *shape: int, seed: int, scale: float = 1.0) -> torch.Tenso
     return torch.randn(shape, generator=torch.Generator().manual_seed(base + seed)) * scale
 
 
-def _shown(t: torch.Tensor) -> str:
-    return f"tensor of shape {tuple(t.shape)}"
-
-
 def _check_helper(
     a2s2, name: str, calls: list[tuple[tuple, torch.Tensor, str]], tolerance: float, note
 ) -> None:
@@ -77,7 +72,9 @@ def test_pairwise_similarities(a2s2, tolerances, note, hidden_seed):
         (_randn(hidden_seed, 2, 3, 5, 4, seed=3), _randn(hidden_seed, 2, 3, 7, 4, seed=4)),
         (_randn(hidden_seed, 1, 1, 1, 1, 8, seed=5), _randn(hidden_seed, 1, 1, 1, 6, 8, seed=6)),
     ]
-    calls = [((q, k), oracle.pairwise_similarities(q, k), f"Q {_shown(q)}, K {_shown(k)}") for q, k in pairs]
+    calls = [
+        ((q, k), oracle.pairwise_similarities(q, k), f"Q {describe(q)}, K {describe(k)}") for q, k in pairs
+    ]
     try:
         _check_helper(a2s2, "pairwise_similarities", calls, tolerances.attention, note)
     except StudentRaised as raised:
@@ -110,7 +107,7 @@ def test_attn_scaled(a2s2, tolerances, note, hidden_seed):
 def test_attn_softmax(a2s2, tolerances, note, hidden_seed):
     shapes = [(2, 3, 5, 5), (4, 6, 6), (1, 1, 1, 1), (2, 2, 3, 9)]
     inputs = [_randn(hidden_seed, *shape, seed=20 + i, scale=3.0) for i, shape in enumerate(shapes)]
-    calls = [((a,), oracle.attn_softmax(a), _shown(a)) for a in inputs]
+    calls = [((a,), oracle.attn_softmax(a), describe(a)) for a in inputs]
     _check_helper(a2s2, "attn_softmax", calls, tolerances.attention, note)
 
 
@@ -123,7 +120,7 @@ def test_compute_outputs(a2s2, tolerances, note, hidden_seed):
             torch.softmax(_randn(hidden_seed, *a_shape, seed=30 + i), dim=-1),
             _randn(hidden_seed, *v_shape, seed=40 + i),
         )
-        calls.append(((a, v), oracle.compute_outputs(a, v), f"A {_shown(a)}, V {_shown(v)}"))
+        calls.append(((a, v), oracle.compute_outputs(a, v), f"A {describe(a)}, V {describe(v)}"))
     _check_helper(a2s2, "compute_outputs", calls, tolerances.attention, note)
 
 
@@ -171,7 +168,7 @@ def test_apply_causal_mask(a2s2, tolerances, note, hidden_seed):
         got = call_from_scratch(a2s2, "apply_causal_mask", mask, a)
         want = oracle.apply_causal_mask(mask, a)
         failure = judge(
-            f"apply_causal_mask(mask, A {_shown(a)})",
+            f"apply_causal_mask(mask, A {describe(a)})",
             got,
             want,
             tolerances.attention,
@@ -199,7 +196,7 @@ def test_split_heads(a2s2, tolerances, note, hidden_seed):
     calls = []
     for i, (shape, n_heads) in enumerate(settings):
         x = _randn(hidden_seed, *shape, seed=60 + i)
-        calls.append(((x, n_heads), oracle.split_heads(x, n_heads), f"x {_shown(x)}, {n_heads}"))
+        calls.append(((x, n_heads), oracle.split_heads(x, n_heads), f"x {describe(x)}, {n_heads}"))
     _check_helper(a2s2, "split_heads", calls, tolerances.attention, note)
 
 
@@ -207,7 +204,7 @@ def test_split_heads(a2s2, tolerances, note, hidden_seed):
 def test_merge_heads(a2s2, tolerances, note, hidden_seed):
     shapes = [(2, 3, 5, 4), (1, 8, 1, 1), (3, 1, 7, 6), (2, 4, 65, 12)]
     inputs = [_randn(hidden_seed, *shape, seed=70 + i) for i, shape in enumerate(shapes)]
-    calls = [((y,), oracle.merge_heads(y), f"y {_shown(y)}") for y in inputs]
+    calls = [((y,), oracle.merge_heads(y), f"y {describe(y)}") for y in inputs]
     _check_helper(a2s2, "merge_heads", calls, tolerances.attention, note)
 
 
@@ -286,7 +283,7 @@ def test_attention_trains_gpt(a2s2, table, tolerances, note, hidden_seed):
     timeout = table.test("2.1.14").timeout - 60
     try:
         reply = a2s2.run(
-            "grader.drivers.gpt_training:train",
+            "grader.sections.s2.drivers.gpt_training:train",
             training.driver_params(),
             timeout=timeout,
             uses=("init_qkv_proj", "self_attention"),

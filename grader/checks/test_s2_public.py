@@ -7,7 +7,7 @@ the GPU. (The hidden checks use distinct Q, K and V, which catch more bugs.)
 
 import pytest
 
-from grader.diagnosis.attention_checks import (
+from grader.sections.s2.judging import (
     Case,
     check_self_attention_cases,
     note_loops,

@@ -9,23 +9,22 @@ import torch
 from grader.comparison import NotANumber, as_number, within
 from grader.errors import GradingFailure
 from grader.replies import UnusableReply
-from grader.sst2 import reference_steps
-from grader.sst2.accuracy import heldout_accuracy
-from grader.sst2.batches import PREFIX_STEPS, encode_batch, probe_model
-from grader.sst2.feedback import (
+from grader.sections.s3 import reference_steps
+from grader.sections.s3.accuracy import heldout_accuracy
+from grader.sections.s3.batches import PREFIX_STEPS, encode_batch, probe_model
+from grader.sections.s3.feedback import raise_probe_error, unit_examples
+from grader.sections.s3.hidden_feedback import (
     evaluation_problems,
     long_example,
     observations_readable,
-    raise_probe_error,
     training_problems,
     training_record_readable,
     truncation_problem,
-    unit_examples,
 )
-from grader.sst2.resources import OFFLINE, load_resources
+from grader.sections.s3.resources import OFFLINE, load_resources
 
-PROBES = "grader.drivers.sst2_probes"
-THRESHOLD_DRIVER = "grader.drivers.sst2_threshold:train_for_threshold"
+PROBES = "grader.sections.s3.drivers.probes"
+THRESHOLD_DRIVER = "grader.sections.s3.drivers.threshold:train_for_threshold"
 PROBE_TIMEOUT = 120
 #: Seconds of the threshold test's limit kept for the grader's own accuracy count.
 COUNTING_MARGIN = 60

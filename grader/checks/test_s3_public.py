@@ -4,10 +4,10 @@ import pytest
 
 from grader.errors import GradingFailure
 from grader.replies import UnusableReply
-from grader.sst2.feedback import collate_problems, raise_probe_error, unit_examples
-from grader.sst2.resources import load_resources
+from grader.sections.s3.feedback import collate_problems, raise_probe_error, unit_examples
+from grader.sections.s3.resources import load_resources
 
-PROBES = "grader.drivers.sst2_probes"
+PROBES = "grader.sections.s3.drivers.probes"
 PROBE_TIMEOUT = 120
 
 

@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from grader.batch.runner import PACKAGE_ROOT
+from grader.batch.pool import PACKAGE_ROOT
 from grader.results import validate
 
 THRESHOLD_TEST = "3.5.1"
@@ -40,36 +40,36 @@ DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_TIMEOUT = 1500.0
 
 
-class Refused(Exception):
+class RequestRefused(Exception):
     """The request is not one this command serves; the message says why (it goes back to the caller)."""
 
 
 def read_capped(stream: BinaryIO, max_bytes: int) -> bytes:
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise Refused(f"the file is larger than {max_bytes} bytes")
+        raise RequestRefused(f"the file is larger than {max_bytes} bytes")
     return data
 
 
 def validate_upload(data: bytes, kind: str) -> str:
     """The upload as text, if it can be an exported A2S3 notebook of the kind named."""
     if kind not in FORMATS:
-        raise Refused(f"the requested command must be one of {', '.join(FORMATS)}")
+        raise RequestRefused(f"the requested command must be one of {', '.join(FORMATS)}")
     if not data.strip():
-        raise Refused("the file is empty")
+        raise RequestRefused("the file is empty")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise Refused("the file is not UTF-8 text") from None
+        raise RequestRefused("the file is not UTF-8 text") from None
     if "\x00" in text:
-        raise Refused("the file holds NUL bytes")
+        raise RequestRefused("the file holds NUL bytes")
     if kind == "ipynb":
         try:
             notebook = json.loads(text)
         except ValueError:
-            raise Refused("the notebook is not JSON") from None
+            raise RequestRefused("the notebook is not JSON") from None
         if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-            raise Refused("the notebook has no list of cells")
+            raise RequestRefused("the notebook has no list of cells")
     return text
 
 
@@ -96,7 +96,7 @@ def grade_on_slurm(submission: Path, results: Path, config: dict[str, Any]) -> N
         subprocess.run(command, env=environment, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         subprocess.run(["scancel", f"--name={name}"], env=environment, capture_output=True, check=False)
-        raise Refused(f"the cluster did not finish within {timeout:g} s") from None
+        raise RequestRefused(f"the cluster did not finish within {timeout:g} s") from None
 
 
 def threshold_reply(results: Path) -> dict[str, Any]:
@@ -105,10 +105,10 @@ def threshold_reply(results: Path) -> dict[str, Any]:
         data = json.loads(results.read_text(encoding="utf-8"))
         validate(data)
     except (OSError, ValueError) as error:
-        raise Refused(f"the grading job wrote no valid results ({error})") from None
+        raise RequestRefused(f"the grading job wrote no valid results ({error})") from None
     entry = next((test for test in data["tests"] if test.get("number") == THRESHOLD_TEST), None)
     if entry is None:
-        raise Refused("the grading job's results lack the threshold test")
+        raise RequestRefused("the grading job's results lack the threshold test")
     return {"test": entry, "leaderboard": data.get("leaderboard", [])}
 
 
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = tomllib.loads(args.config.read_text(encoding="utf-8"))
         reply = serve(sys.stdin.buffer, kind, config)
-    except Refused as refused:
+    except RequestRefused as refused:
         print(json.dumps({"error": str(refused)}), flush=True)
         return 1
     except (OSError, tomllib.TOMLDecodeError) as error:

@@ -31,7 +31,7 @@ from typing import Any
 
 from grader.errors import FAILED, PASSED
 from grader.intake.discover import discover
-from grader.results import Outcome, test_entry, write_results
+from grader.results import CheckOutcome, test_entry, write_results
 from grader.table import load_table
 
 FORWARD_DIR = Path("/etc/a2grader/forward")
@@ -163,7 +163,9 @@ def forwarded_entry(reply: dict[str, Any]) -> dict[str, Any]:
     extra = test.get("extra_data")
     detail = str((extra.get("status") if isinstance(extra, dict) else None) or status)
     message = f"{FORWARDED_NOTE}\n\n{test.get('output', '')}".strip()
-    return test_entry(load_table().test(THRESHOLD_TEST), Outcome(status == PASSED, message, status=detail))
+    return test_entry(
+        load_table().test(THRESHOLD_TEST), CheckOutcome(status == PASSED, message, status=detail)
+    )
 
 
 def settle(results_path: Path, reply: dict[str, Any] | None, reason: str) -> str:

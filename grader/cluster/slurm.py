@@ -29,10 +29,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from grader.batch.discovery import Submission
-from grader.batch.runner import (
+from grader.batch.pool import (
     PACKAGE_ROOT,
     BatchOptions,
-    Outcome,
+    RunOutcome,
     read_outcome,
     split_finished,
     submission_dir,
@@ -144,7 +144,7 @@ def wait(job_id: str, submissions: list[Submission], out_dir: Path) -> None:
 
 def run_on_slurm(
     submissions: list[Submission], out_dir: Path, options: BatchOptions, slurm: SlurmOptions
-) -> dict[str, Outcome]:
+) -> dict[str, RunOutcome]:
     """Grades what is not finished yet as one job array; returns every submission's outcome.
     Ctrl-C cancels the array; what finished is kept for the next run."""
     pending, outcomes = split_finished(submissions, out_dir, options.force)
@@ -164,7 +164,7 @@ def run_on_slurm(
             message = (
                 f"the Slurm task of job {job_id} ended without grading it (see its log in {SLURM_FOLDER}/)"
             )
-            outcome = Outcome(submission.id, "error", 0.0, message)
+            outcome = RunOutcome(submission.id, "error", 0.0, message)
             write_outcome(folder, outcome)
         outcomes[submission.id] = outcome
     return outcomes

@@ -1,7 +1,7 @@
 """One Slurm array task of a batch: `python -m grader.cluster.task MANIFEST INDEX`.
 
 Grades the submissions the manifest lists under INDEX, one after the other, exactly as the local
-batch grades each one (grader.batch.runner.BatchRunner): its own grader process, the sandbox, the
+batch grades each one (grader.batch.pool.BatchRunner): its own grader process, the sandbox, the
 time limit, the outcome.json written last. Slurm sets INDEX from SLURM_ARRAY_TASK_ID.
 """
 
@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from grader.batch.discovery import Submission
-from grader.batch.runner import BatchOptions, BatchRunner, become_subreaper
+from grader.batch.pool import BatchOptions, BatchRunner, become_subreaper
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     become_subreaper()
     runner = BatchRunner(Path(manifest["out_dir"]), options)
     for entry in manifest["tasks"][args.index]:
-        outcome = runner.grade(Submission(entry["id"], Path(entry["folder"])))
+        outcome = runner.grade_one(Submission(entry["id"], Path(entry["folder"])))
         print(
             f"{outcome.id}: {outcome.status} in {outcome.seconds:g} s {outcome.message}".rstrip(), flush=True
         )

@@ -16,12 +16,12 @@ import shlex
 from collections import Counter
 from pathlib import Path
 
+from grader.batch.class_report import write_report
 from grader.batch.discovery import BatchInputError, find_submissions, resolve_input
 from grader.batch.escaping import terminal_text
 from grader.batch.gradebook import GRADES_FILE, write_gradebook
 from grader.batch.grades import GRADER_ERROR, STATUSES, GradeRow, collect_rows
-from grader.batch.report import write_report
-from grader.batch.runner import BatchOptions, default_timeout, run_batch
+from grader.batch.pool import BatchOptions, default_timeout, run_batch
 from grader.cluster.slurm import SlurmError, SlurmOptions, run_on_slurm
 from grader.commands.grade import add_run_options
 from grader.table import TableError, load_table

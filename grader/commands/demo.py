@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from grader.commands.grade import configure_logging
-from grader.report import score_table
-from grader.runner import RunOptions, grade
+from grader.grading_run import RunOptions, grade_submission
+from grader.score_table import score_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = REPO_ROOT / "dist" / "reference_submission"
@@ -29,7 +29,7 @@ def run(_: argparse.Namespace) -> int:
         print(f"error: {SAMPLE} does not exist; run `make handout` first")
         return 2
     configure_logging(OUT / "results.log", verbose=False)
-    results = grade(RunOptions(SAMPLE, OUT / "results.json", profile="offline"))
+    results = grade_submission(RunOptions(SAMPLE, OUT / "results.json", profile="offline"))
     print(score_table(results))
     print(f"\nresults: {OUT / 'results.json'}\nlog:     {OUT / 'results.log'}")
     return 0

@@ -8,8 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from grader.report import score_table
-from grader.runner import GRADER_ERROR, RunOptions, grade
+from grader.grading_run import GRADER_ERROR, RunOptions, grade_submission
+from grader.score_table import score_table
 from grader.table import TableError, load_table
 
 
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         sandbox_user=args.sandbox_user,
         seed=args.seed,
     )
-    results = grade(options)
+    results = grade_submission(options)
     if not args.quiet:
         print(score_table(results))
     if results["output"] == GRADER_ERROR:

@@ -170,7 +170,7 @@ def neutralise(text: str) -> str:
     return "\n".join(out)
 
 
-def decode(raw: bytes, filename: str) -> tuple[str, tuple[str, ...]]:
+def decode_source(raw: bytes, filename: str) -> tuple[str, tuple[str, ...]]:
     """The file's text, by its byte-order mark, its coding line or UTF-8; notes on what was replaced."""
     encoding = next((name for bom, name in BOMS if raw.startswith(bom)), None)
     if encoding is None:
@@ -258,7 +258,7 @@ def _flatten_notebook(raw: str, filename: str) -> _Flat:
 
 def normalise_file(path: Path) -> Normalised:
     """Read a `.py` or `.ipynb` export and return parseable source with line provenance."""
-    raw, notes = decode(path.read_bytes(), path.name)
+    raw, notes = decode_source(path.read_bytes(), path.name)
     if path.suffix.lower() != ".ipynb":
         return Normalised(neutralise(raw), path.name, None, notes, find_headings(raw))
     flat = _flatten_notebook(raw, path.name)

@@ -32,7 +32,7 @@ FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 @dataclass(frozen=True)
-class Refused:
+class RefusedFile:
     """A file of the submission that was not copied, and why (in the student's terms)."""
 
     path: Path
@@ -47,7 +47,7 @@ class PrivateCopy:
     """Where the copy is, and what was left out."""
 
     root: Path
-    refused: list[Refused] = field(default_factory=list)
+    refused: list[RefusedFile] = field(default_factory=list)
 
     def remove(self) -> None:
         remove_tree(self.root)
@@ -68,13 +68,13 @@ def copy_submission(source: Path, max_file_bytes: int) -> PrivateCopy:
                     entries += 1
                     if entries > MAX_ENTRIES:
                         reason = f"was not read: the submission holds more than {MAX_ENTRIES} files"
-                        copy.refused.append(Refused(relative / entry.name, reason))
+                        copy.refused.append(RefusedFile(relative / entry.name, reason))
                         return copy
                     try:
                         child = _copy_entry(folder_fd, entry.name, relative, copy, max_file_bytes)
                     except OSError as error:
                         reason = f"could not be read ({error.strerror or error})"
-                        copy.refused.append(Refused(relative / entry.name, reason))
+                        copy.refused.append(RefusedFile(relative / entry.name, reason))
                         continue
                     if child is not None:
                         pending.append(child)
@@ -93,24 +93,24 @@ def _copy_entry(
     path = relative / name
     info = os.lstat(name, dir_fd=folder_fd)
     if stat.S_ISLNK(info.st_mode):
-        copy.refused.append(Refused(path, "is a symbolic link; upload the file itself"))
+        copy.refused.append(RefusedFile(path, "is a symbolic link; upload the file itself"))
         return None
     if stat.S_ISDIR(info.st_mode):
         if len(path.parts) > MAX_DEPTH:
-            copy.refused.append(Refused(path, f"is more than {MAX_DEPTH} folders deep"))
+            copy.refused.append(RefusedFile(path, f"is more than {MAX_DEPTH} folders deep"))
             return None
         (copy.root / path).mkdir(mode=0o700)
         return os.open(name, DIRECTORY_FLAGS, dir_fd=folder_fd), path
     if not stat.S_ISREG(info.st_mode):
-        copy.refused.append(Refused(path, "is not a regular file"))
+        copy.refused.append(RefusedFile(path, "is not a regular file"))
         return None
     fd = os.open(name, FILE_FLAGS, dir_fd=folder_fd)
     try:
         opened = os.fstat(fd)
         if not stat.S_ISREG(opened.st_mode):
-            copy.refused.append(Refused(path, "is not a regular file"))
+            copy.refused.append(RefusedFile(path, "is not a regular file"))
             return None
-        too_big = Refused(path, f"is larger than {max_file_bytes >> 20} MB, the most the grader reads")
+        too_big = RefusedFile(path, f"is larger than {max_file_bytes >> 20} MB, the most the grader reads")
         if opened.st_size > max_file_bytes:
             copy.refused.append(too_big)
             return None

@@ -32,8 +32,12 @@ OWNER_ONLY_MASK = ~0o077 & 0o7777
 
 
 def runtime_modules(root: Path = REPO_ROOT) -> set[Path]:
-    """The source files the student's process imports: the child runtime, every driver, what they import."""
-    drivers = [f"grader.drivers.{path.stem}" for path in sorted((root / "grader" / "drivers").glob("*.py"))]
+    """The source files the student's process imports: the child runtime, every driver (the modules in
+    ``grader/sections/*/drivers/``), and what they import."""
+    drivers = [
+        ".".join(path.relative_to(root).with_suffix("").parts)
+        for path in sorted(root.glob("grader/sections/*/drivers/*.py"))
+    ]
     return import_closure(["grader.sandbox.child", *drivers], root)
 
 

@@ -108,8 +108,8 @@ def run_check(paths: list[Path]) -> int:
     from grader.packaged_course import apply_packaged_course
 
     apply_packaged_course(BUNDLE_ROOT)
-    from grader.report import score_table
-    from grader.runner import RunOptions, grade
+    from grader.grading_run import RunOptions, grade_submission
+    from grader.score_table import score_table
     from grader.table import load_table
 
     table = load_table()
@@ -123,7 +123,7 @@ def run_check(paths: list[Path]) -> int:
         sections = {stems[stem] for stem in found}
         print(f"Checking {', '.join(sorted(found))} against the public tests (this takes a minute)...")
         options = RunOptions(submission, submission / "results.json", sections=sections, public_only=True)
-        results = grade(options, table)
+        results = grade_submission(options, table)
     print()
     # What was graded, and any file that could not be read (with its line), comes first, once.
     print(results.get("output", "").strip())

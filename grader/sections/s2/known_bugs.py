@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from grader.diagnosis.closeness import matches
-from grader.oracles import attention as oracle
+from grader.sections.s2 import oracle
+from grader.sections.s2.closeness import matches
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ the targets are the ones the handout states in words, so nothing hidden is revea
 
 import torch
 
-from grader.oracles.query_crafting import Question, attention_output, attention_weights, max_error
+from grader.comparison import max_abs_error
+from grader.sections.s1.oracle import Question, attention_output, attention_weights
 
 #: Factors tried to tell "right direction, too small" apart from "wrong direction".
 _STRENGTHS = (10.0, 100.0, 1000.0)
@@ -22,7 +23,7 @@ def explain_query_failure(
     """A student-facing explanation of why ``queries`` (with ``key``) does not do what ``question`` asks."""
     target = question.target(value)
     weights = attention_weights(queries, key)
-    error = max_error(weights @ value, target)
+    error = max_abs_error(weights @ value, target)
     lines = [
         f"The attention output is off by up to {error:.3f} (allowed: {tolerance}); the task: {question.goal}."
     ]
@@ -46,7 +47,7 @@ def explain_query_failure(
         lines.append("The weights go to the wrong values: check which keys your query lines up with.")
     else:
         for factor in _STRENGTHS:
-            if max_error(attention_output(queries * factor, key, value), target) <= tolerance:
+            if max_abs_error(attention_output(queries * factor, key, value), target) <= tolerance:
                 lines.append(
                     f"The weights lean the right way but are not sharp enough: a query {factor:g} times "
                     "as long would pass. Use a large number S."

@@ -1,6 +1,6 @@
 """Runs in the student's process: trains the small GPT of 2.1.14 with the student's attention.
 
-Everything it uses comes from the trusted side (``grader/oracles/small_gpt.py``): the sizes, the
+Everything it uses comes from the trusted side (``grader/sections/s2/small_gpt.py``): the sizes, the
 starting weights, the batch of every step, the learning rate. It returns the trained weights and
 nothing else; every measurement that decides the test is made on the trusted side.
 """

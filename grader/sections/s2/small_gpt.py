@@ -6,7 +6,7 @@ student's ``init_qkv_proj`` and ``self_attention``. What runs where:
 - here, in the trusted process: the corpus (documents alternating two words, "b d b d ...", so the
   next word is the one before the current one: a bigram model cannot predict it, attention can),
   drawn from the run's secret; the starting weights; the batches of every step;
-- in the student's process (``grader/drivers/gpt_training.py``): the training itself, from exactly
+- in the student's process (``grader/sections/s2/drivers/gpt_training.py``): the training itself, from exactly
   those weights and batches; it returns the trained weights, nothing else;
 - here again: every number the verdict rests on. The held-out loss before and after training and the
   padding leak are computed by this process's own GPT, whose attention layers send their inputs to the

@@ -11,17 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from grader.comparison import max_abs_error
-from grader.sandbox.wire import Opaque
-
 SEED = 447
 N_ROWS, N_DIMS = 4, 3
 #: The row of K that §1.4 lets the student replace.
 REPLACEABLE_KEY_ROW = 2
-
-
-class AnswerRejected(ValueError):
-    """A §1 answer that cannot be graded as it is (wrong type, shape, NaN or inf); the message says why."""
 
 
 def grader_key_value() -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,45 +88,6 @@ QUESTIONS: dict[str, Question] = {
         Question("1.4.2", "key142", 1, lambda v: v[2:3], _weights([0, 0, 1, 0]), "return v2"),
     )
 }
-
-
-def as_matrix(answer: object, name: str, rows: int) -> torch.Tensor:
-    """The student's answer as a float64 (rows, 3) tensor, or ``AnswerRejected`` saying what is wrong.
-
-    Tensors, numpy arrays, nested lists/tuples of numbers and any float dtype are accepted; a single
-    vector may be given as (3,) or (1, 3).
-    """
-    expected = "(3,) or (1, 3)" if rows == 1 else f"({rows}, 3)"
-    if answer is None:
-        raise AnswerRejected(f"{name} is None: it has not been answered yet (not implemented yet).")
-    if isinstance(answer, Opaque) and answer.type_name == "ellipsis":
-        raise AnswerRejected(f"{name} is still `...`: it has not been answered yet (not implemented yet).")
-    try:
-        if isinstance(answer, torch.Tensor):
-            matrix = answer.detach().cpu().double()
-        else:
-            matrix = torch.as_tensor(np.asarray(answer, dtype=np.float64))
-    except (TypeError, ValueError, RuntimeError):
-        raise AnswerRejected(
-            f"{name} is a {answer.type_name if isinstance(answer, Opaque) else type(answer).__name__}, "
-            "not numbers the grader can read; "
-            f"give a tensor, numpy array or list of numbers of shape {expected}."
-        ) from None
-    if matrix.is_complex():
-        raise AnswerRejected(f"{name} holds complex numbers; give real numbers of shape {expected}.")
-    shape = tuple(matrix.shape)
-    if rows == 1 and shape == (N_DIMS,):
-        matrix = matrix.unsqueeze(0)
-    if tuple(matrix.shape) != (rows, N_DIMS):
-        raise AnswerRejected(f"{name} has shape {shape}; expected {expected}.")
-    if not torch.isfinite(matrix).all():
-        raise AnswerRejected(f"{name} contains NaN or infinity; every entry must be a finite number.")
-    return matrix
-
-
-def max_error(got: torch.Tensor, want: torch.Tensor) -> float:
-    """The assignment's error: the largest absolute element-wise difference (inf where NaN arises)."""
-    return max_abs_error(got, want)
 
 
 def changed_key_rows(student_key: torch.Tensor, key: torch.Tensor, atol: float = 1e-3) -> list[int]:

@@ -1,4 +1,4 @@
-"""Fill the caches a profile grades §3 from: ``python -m grader.sst2.prepare PROFILE``.
+"""Fill the caches a profile grades §3 from: ``python -m grader.sections.s3.prepare PROFILE``.
 
 ``offline`` builds the generated assets (no network). ``full`` downloads the profile's model and data
 set into the Hugging Face cache (``HF_HOME``); the Gradescope image runs it once when it is built,
@@ -34,7 +34,7 @@ def _download(model: str, dataset: str) -> None:
     from datasets import load_dataset
     from huggingface_hub import snapshot_download
 
-    from grader.sst2.resources import HUB_DATASET_REVISION
+    from grader.sections.s3.resources import HUB_DATASET_REVISION
 
     snapshot_download(model, allow_patterns=MODEL_FILES)
     load_dataset(dataset, revision=HUB_DATASET_REVISION)
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from grader.table import TableError, load_table
 
     parser = argparse.ArgumentParser(
-        prog="python -m grader.sst2.prepare", description=__doc__.split("\n\n")[0]
+        prog="python -m grader.sections.s3.prepare", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("profile", help="a profile of grader/assignment.toml, e.g. offline or full")
     args = parser.parse_args(argv)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         _protect_cache()
-    from grader.sst2.resources import ProfileResourcesMissing, load_resources
+    from grader.sections.s3.resources import ProfileResourcesMissing, load_resources
 
     try:
         resources = load_resources(profile)

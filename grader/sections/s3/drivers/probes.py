@@ -21,8 +21,8 @@ from typing import Any
 
 import torch
 
-from grader.sst2.batches import load_tokenizer, probe_loader, probe_model
-from grader.sst2.batches import watched as watched_name
+from grader.sections.s3.batches import load_tokenizer, probe_loader, probe_model
+from grader.sections.s3.batches import watched as watched_name
 
 
 class ProbeError(Exception):
@@ -168,7 +168,7 @@ def probe_train_one_epoch(
     seed: int,
 ) -> dict:
     """Run train_one_epoch once on a model left in eval mode; return the weights it left, with a record
-    of every forward pass and step (grader.sst2.reference_steps judges the weights)."""
+    of every forward pass and step (grader.sections.s3.reference_steps judges the weights)."""
     model = probe_model(model_dir).to(_probe_device()).eval()
     loader = probe_loader(model_dir, examples, batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, eps=1e-8)

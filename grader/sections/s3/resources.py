@@ -50,7 +50,7 @@ class Sst2Resources:
     splits: dict[str, list[dict]]
 
     def tokenizer(self):
-        from grader.sst2.batches import load_tokenizer
+        from grader.sections.s3.batches import load_tokenizer
 
         return load_tokenizer(self.model_dir)
 
@@ -71,7 +71,7 @@ def model_folder(profile: Profile) -> str:
             profile.name,
             f"the model '{name}'",
             f"it is not in the Hugging Face cache at {_hub_cache()} ({type(error).__name__})",
-            f"Fill the cache when the image is built: python -m grader.sst2.prepare {profile.name}",
+            f"Fill the cache when the image is built: python -m grader.sections.s3.prepare {profile.name}",
         ) from None
 
 
@@ -105,7 +105,7 @@ def _load_splits(profile: Profile) -> dict[str, list[dict]]:
             profile.name,
             f"the data set '{name}'",
             f"loading it from {config.HF_DATASETS_CACHE} failed ({type(error).__name__}: {error})",
-            f"Fill the cache when the image is built: python -m grader.sst2.prepare {profile.name}",
+            f"Fill the cache when the image is built: python -m grader.sections.s3.prepare {profile.name}",
         ) from None
     return {
         split: [{"text": str(t), "label": int(y)} for t, y in zip(data["text"], data["label"], strict=True)]
@@ -117,7 +117,7 @@ def _load_splits(profile: Profile) -> dict[str, list[dict]]:
 def _load(profile: Profile) -> Sst2Resources | ProfileResourcesMissing:
     try:
         model_dir = model_folder(profile)
-        from grader.sst2.batches import load_tokenizer
+        from grader.sections.s3.batches import load_tokenizer
 
         try:
             load_tokenizer(model_dir)

@@ -10,9 +10,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-import grader.runner
+import grader.grading_run
+from grader.grading_run import GRADER_ERROR, RunOptions, grade_submission
 from grader.results import validate
-from grader.runner import GRADER_ERROR, RunOptions, grade
 from grader.table import load_table
 from handout.build import build
 
@@ -41,8 +41,12 @@ def without_time(results: dict) -> dict:
 
 
 def test_grading_twice_gives_the_same_results(tmp_path: Path, submission: Path):
-    first = grade(RunOptions(submission, tmp_path / "a.json", sections={1}, checks_dir=CORE_CHECKS, seed=7))
-    second = grade(RunOptions(submission, tmp_path / "b.json", sections={1}, checks_dir=CORE_CHECKS, seed=7))
+    first = grade_submission(
+        RunOptions(submission, tmp_path / "a.json", sections={1}, checks_dir=CORE_CHECKS, seed=7)
+    )
+    second = grade_submission(
+        RunOptions(submission, tmp_path / "b.json", sections={1}, checks_dir=CORE_CHECKS, seed=7)
+    )
     assert without_time(first) == without_time(second)
     assert first["score"] == 7.5
     assert first["stdout_visibility"] == "hidden"
@@ -53,9 +57,9 @@ def test_an_error_in_the_grader_still_writes_every_test(tmp_path: Path, submissi
     def broken(*_args, **_kwargs):
         raise RuntimeError("grader bug")
 
-    monkeypatch.setattr(grader.runner, "_run_checks", broken)
+    monkeypatch.setattr(grader.grading_run, "_run_checks", broken)
     path = tmp_path / "results.json"
-    grade(RunOptions(submission, path, sections={1, 2}, checks_dir=CORE_CHECKS))
+    grade_submission(RunOptions(submission, path, sections={1, 2}, checks_dir=CORE_CHECKS))
     results = json.loads(path.read_text())
     validate(results)
     assert results["score"] == 0
@@ -116,7 +120,7 @@ def test_grading_the_whole_reference_twice_gives_identical_results(tmp_path: Pat
     execution_time may differ."""
     build(REPO_ROOT, tmp_path / "student", tmp_path / "dist")
     submission = tmp_path / "dist" / "reference_submission"
-    first = grade(RunOptions(submission, tmp_path / "first.json", seed=2026))
-    second = grade(RunOptions(submission, tmp_path / "second.json", seed=2026))
+    first = grade_submission(RunOptions(submission, tmp_path / "first.json", seed=2026))
+    second = grade_submission(RunOptions(submission, tmp_path / "second.json", seed=2026))
     assert without_time(first) == without_time(second)
     assert first["score"] == sum(row.points for row in load_table().tests)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from grader.errors import GradingFailure
-from grader.sst2.batches import encode_batch
-from grader.sst2.resources import Sst2Resources
+from grader.sections.s3.batches import encode_batch
+from grader.sections.s3.resources import Sst2Resources
 
 EVAL_BATCH_SIZE = 128
 

@@ -60,7 +60,7 @@ class BatchOptions:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RunOutcome:
     """How grading one submission ended (`status` is one of STATUSES)."""
 
     id: str
@@ -81,15 +81,15 @@ def submission_dir(out_dir: Path, submission: Submission) -> Path:
     return out_dir / "submissions" / submission.id
 
 
-def read_outcome(folder: Path) -> Outcome | None:
+def read_outcome(folder: Path) -> RunOutcome | None:
     """The recorded outcome of a finished submission, or None if it has not finished."""
     try:
-        return Outcome(**json.loads((folder / OUTCOME_FILE).read_text(encoding="utf-8")))
+        return RunOutcome(**json.loads((folder / OUTCOME_FILE).read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return None
 
 
-def write_outcome(folder: Path, outcome: Outcome) -> None:
+def write_outcome(folder: Path, outcome: RunOutcome) -> None:
     partial = folder / f".{OUTCOME_FILE}.partial"
     partial.write_text(json.dumps(asdict(outcome), indent=2), encoding="utf-8")
     partial.replace(folder / OUTCOME_FILE)
@@ -124,7 +124,7 @@ class BatchRunner:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
-    def grade(self, submission: Submission) -> Outcome:
+    def grade_one(self, submission: Submission) -> RunOutcome:
         """Grades one submission in a fresh grader process and records how it ended."""
         folder = submission_dir(self.out_dir, submission)
         folder.mkdir(parents=True, exist_ok=True)
@@ -160,16 +160,18 @@ class BatchRunner:
         write_outcome(folder, outcome)
         return outcome
 
-    def _judge(self, submission: Submission, folder: Path, returncode: int | None, seconds: float) -> Outcome:
+    def _judge(
+        self, submission: Submission, folder: Path, returncode: int | None, seconds: float
+    ) -> RunOutcome:
         seconds = round(seconds, 1)
         if returncode is None:
             message = f"grading did not finish within {self.options.timeout:g} s and was stopped"
-            return Outcome(submission.id, "timeout", seconds, message)
+            return RunOutcome(submission.id, "timeout", seconds, message)
         if returncode == 0 and results_are_valid(folder / RESULTS_FILE):
-            return Outcome(submission.id, "ok", seconds)
+            return RunOutcome(submission.id, "ok", seconds)
         detail = _tail(folder / CONSOLE_FILE) or "no output"
         message = f"the grader exited with status {returncode} without a valid results.json: {detail}"
-        return Outcome(submission.id, "error", seconds, message)
+        return RunOutcome(submission.id, "error", seconds, message)
 
     def reap_orphans(self) -> None:
         """Kills the processes a killed grader left behind (adopted by us, see become_subreaper)."""
@@ -236,10 +238,10 @@ def children_of(parent: int) -> list[int]:
 
 def split_finished(
     submissions: list[Submission], out_dir: Path, force: bool
-) -> tuple[list[Submission], dict[str, Outcome]]:
+) -> tuple[list[Submission], dict[str, RunOutcome]]:
     """The submissions to grade (not finished, or ended by a grader error; all with `force`) and the
     outcomes of the others, saying how many are skipped."""
-    outcomes: dict[str, Outcome] = {}
+    outcomes: dict[str, RunOutcome] = {}
     pending = []
     for submission in submissions:
         previous = None if force else read_outcome(submission_dir(out_dir, submission))
@@ -252,7 +254,7 @@ def split_finished(
     return pending, outcomes
 
 
-def run_batch(submissions: list[Submission], out_dir: Path, options: BatchOptions) -> dict[str, Outcome]:
+def run_batch(submissions: list[Submission], out_dir: Path, options: BatchOptions) -> dict[str, RunOutcome]:
     """Grades what is not finished yet (everything with `force`); returns every submission's outcome."""
     pending, outcomes = split_finished(submissions, out_dir, options.force)
     if not pending:
@@ -260,7 +262,7 @@ def run_batch(submissions: list[Submission], out_dir: Path, options: BatchOption
     become_subreaper()
     runner = BatchRunner(out_dir, options)
     with ThreadPoolExecutor(max_workers=options.jobs) as pool:
-        futures = [pool.submit(runner.grade, submission) for submission in pending]
+        futures = [pool.submit(runner.grade_one, submission) for submission in pending]
         try:
             for future in tqdm(as_completed(futures), total=len(futures), desc="Grading", unit="submission"):
                 outcome = future.result()

@@ -2,7 +2,7 @@
 
 These are working solutions of the hidden helper tests, so only hidden checks and the known-bug
 diagnosis import this module; the students' checker never ships it (``self_attention``'s oracle is
-``grader.oracles.mha``). Everything is computed in float64 so that the oracle's own rounding is far
+``grader.sections.s2.mha``). Everything is computed in float64 so that the oracle's own rounding is far
 below the 1e-5 tolerance.
 """
 

@@ -20,7 +20,14 @@ from typing import Any
 
 import torch
 
-from grader.sst2.batches import PREFIX_STEPS, encode_batch, load_tokenizer, probe_loader, probe_model, watched
+from grader.sections.s3.batches import (
+    PREFIX_STEPS,
+    encode_batch,
+    load_tokenizer,
+    probe_loader,
+    probe_model,
+    watched,
+)
 
 #: Relative distance below which two updates are the same (float noise, GPU reductions included).
 SAME_UPDATE = 0.05
@@ -28,7 +35,7 @@ SAME_UPDATE = 0.05
 
 @contextmanager
 def one_thread() -> Iterator[None]:
-    """Replay on one CPU thread, as the student's process trains (grader/drivers).
+    """Replay on one CPU thread, as the student's process trains (the drivers).
 
     With another thread count the float reductions differ, and AdamW's first step, which moves each
     weight by about the learning rate in the direction of its gradient's sign, turns that noise into

@@ -5,7 +5,7 @@ settings (seed, batch size, AdamW with the given learning rate and eps, a fixed 
 Only the training split arrives here; the trained weights go back as tensors, and the grader
 measures their accuracy on held-out data in its own process. The weights after the first
 ``PREFIX_STEPS`` batches go back too: the grader replays those steps itself to verify that the run
-came from the student's functions (grader.sst2.reference_steps.verify_prefix).
+came from the student's functions (grader.sections.s3.reference_steps.verify_prefix).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from grader.sst2.batches import PREFIX_STEPS, load_tokenizer, watched
+from grader.sections.s3.batches import PREFIX_STEPS, load_tokenizer, watched
 
 
 def train_for_threshold(

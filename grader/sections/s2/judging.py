@@ -16,23 +16,23 @@ from typing import Any
 import torch
 
 from grader.comparison import tensor_problem
-from grader.diagnosis.closeness import matches
-from grader.diagnosis.from_scratch import FROM_SCRATCH_RULE, find_forbidden_use, uses_loops
 from grader.errors import GradingFailure
 from grader.integrity import Flag, failure_message
-from grader.oracles.mha import reference_self_attention
+from grader.sections.s2.closeness import matches
+from grader.sections.s2.from_scratch import FROM_SCRATCH_RULE, find_forbidden_use, uses_loops
+from grader.sections.s2.mha import reference_self_attention
 
 #: The known-bug diagnosis rebuilds every bug from working helpers, so the students' local checker
 #: leaves it out (handout/checker_manifest.py withholds it). Without it a failure still says where
 #: the result is wrong, and that the full grader names the likely bug.
-DIAGNOSIS_MODULE = "grader.diagnosis.attention_bugs"
+DIAGNOSIS_MODULE = "grader.sections.s2.known_bugs"
 NO_DIAGNOSIS = "(When Gradescope grades it, this message also names the likely bug.)"
 
 
 def known_bugs() -> ModuleType | None:
     """The diagnosis module, or None where it is withheld (the students' checker)."""
     try:
-        import grader.diagnosis.attention_bugs as attention_bugs
+        import grader.sections.s2.known_bugs as attention_bugs
     except ModuleNotFoundError as missing:
         if missing.name != DIAGNOSIS_MODULE:
             raise

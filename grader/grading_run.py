@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from grader.plugin import GradingPlugin
-from grader.results import Outcome, build_results, write_results
+from grader.results import CheckOutcome, build_results, write_results
 from grader.session import CHECKS_DIR, GradingSession
 from grader.table import AssignmentTable, Profile, TestRow, load_table
 
@@ -124,7 +124,7 @@ def _run_checks(
     return plugin
 
 
-def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str, Any]:
+def grade_submission(options: RunOptions, table: AssignmentTable | None = None) -> dict[str, Any]:
     """Grade one submission and write its results.json; return the results."""
     started = time.monotonic()
     table = table or load_table()
@@ -146,7 +146,7 @@ def grade(options: RunOptions, table: AssignmentTable | None = None) -> dict[str
         session.start()
         plugin = _run_checks(session, rows, options.checks_dir, options.results_path, started)
         output = summary(session, rows, profile, options.public_only)
-        outcomes: dict[str, Outcome] = plugin.outcomes
+        outcomes: dict[str, CheckOutcome] = plugin.outcomes
         leaderboard = plugin.leaderboard_entries
         missing = (
             "No check was run for this test (a grader configuration error; the course staff can see it)."
