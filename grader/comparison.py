@@ -135,8 +135,6 @@ def as_matrix(value: Any, name: str, rows: int, columns: int) -> torch.Tensor:
     expected = f"({columns},) or (1, {columns})" if rows == 1 else f"({rows}, {columns})"
     if value is None:
         raise NotAMatrix(f"{name} is None: it has not been answered yet (not implemented yet).")
-    if isinstance(value, Opaque) and value.type_name == "ellipsis":
-        raise NotAMatrix(f"{name} is still `...`: it has not been answered yet (not implemented yet).")
     try:
         if isinstance(value, torch.Tensor):
             matrix = value.detach().cpu().double()
