@@ -457,3 +457,59 @@ def test_a_left_out_cell_that_sets_a_global_an_answer_reads_is_named_as_such(tmp
     )
     (note,) = read(write(tmp_path, "A2S2.py", text)).notes
     assert "it also sets `DEVICE`, which your answers use" in note
+
+
+COLAB_TIMED_CELL = """import torch
+
+# Commented out IPython magic to ensure Python compatibility.
+# %%time
+# # the query that averages v0 and v1
+# query132 = torch.tensor([1.0, 2.0, 3.0])
+#{blank}
+# print(query132)
+
+# Commented out IPython magic to ensure Python compatibility.
+# %%writefile notes.txt
+# query131 = "not Python: written to a file"
+
+# Commented out IPython magic to ensure Python compatibility.
+import numpy as np
+# %matplotlib inline
+""".replace("{blank}", " ")  # Colab writes a blank line of a commented body as "# "
+
+
+def test_colab_commented_python_cell_magics_get_their_bodies_back(tmp_path: Path):
+    normalised = normalise_file(write(tmp_path, "A2S1.py", COLAB_TIMED_CELL))
+    lines = normalised.text.split("\n")
+    assert lines[5] == "query132 = torch.tensor([1.0, 2.0, 3.0])"
+    assert lines[4] == "# the query that averages v0 and v1" and lines[6] == ""
+    assert lines[11] == '# query131 = "not Python: written to a file"'
+    assert lines[15] == "# %matplotlib inline"
+    kept = slice_source(normalised.text, ["query132", "query131"]).units
+    assert [unit.binds for unit in kept if unit.kind == "statement"] == [("query132",)]
+
+
+NBCONVERT_TIMED_CELL = """import torch
+
+# In[4]:
+
+
+get_ipython().run_cell_magic('time', '', 'query121 = 1000 * torch.ones(3)\\nprint(query121)\\n')
+
+
+# In[5]:
+
+
+get_ipython().run_cell_magic('bash', '', 'echo query122 = 1\\n')
+query122 = torch.eye(4)
+"""
+
+
+def test_nbconvert_python_cell_magics_become_their_bodies_and_lines_are_named_as_in_the_file(tmp_path: Path):
+    normalised = normalise_file(write(tmp_path, "A2S1.py", NBCONVERT_TIMED_CELL))
+    lines = normalised.text.split("\n")
+    assert lines[5:7] == ["query121 = 1000 * torch.ones(3)", "print(query121)"]
+    assert lines[12] == "pass" and lines[13] == "query122 = torch.eye(4)"
+    assert normalised.where(14) == "A2S1.py, line 13"
+    sliced = slice_source(normalised.text, ["query121", "query122"])
+    assert {name for unit in sliced.units for name in unit.binds} >= {"query121", "query122"}

@@ -5,7 +5,10 @@ Exports hold lines that are not Python: Colab's "Download .py" keeps `!pip insta
 `torch.tril?` help lines behind. Each such line becomes `pass` at the same indentation, so the file
 parses, blocks stay valid, and line numbers in messages still match the student's file. Only a line
 where a statement can start is touched: inside brackets, a string or after a backslash, a line that
-begins with `!=` or `%` is ordinary Python and stays as it is.
+begins with `!=` or `%` is ordinary Python and stays as it is. First, the code of cells run under a
+Python cell magic (`%%time`) comes back from the form its exporter gave it (cell_magics.py); where
+nbconvert wrote such a cell as one call, the lines below it move, and `file_lines` names each line
+as the file numbers it.
 
 A `.ipynb` is flattened to one text: each cell starts with a `# %%` marker line, code cells keep their
 lines, markdown cells become comment lines (so their headings are found like a jupytext export's), and
@@ -20,16 +23,15 @@ import io
 import json
 import re
 import tokenize
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from grader.intake.cell_magics import expand_nbconvert_bodies, python_magic, restore_colab_bodies
 from grader.intake.headings import Heading, find_headings, heading_before
 
 CELL_MARKER = re.compile(r"^\s*#\s*(?:In\s*\[[^\]]*\]\s*:|%%)")
 HELP_LINE = re.compile(r"^\s*(?:\?{1,2}[\w.]+|[\w.]+\?{1,2})\s*$")
 SHELL_ASSIGN = re.compile(r"^(\s*)([\w.]+(?:\s*,\s*[\w.]+)*)\s*=\s*(?:!|%|get_ipython\(\))")
-# Cell magics whose body is still Python; any other cell magic (%%bash, %%writefile …) is not.
-PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
 BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -57,6 +59,8 @@ class Normalised:
     notes: tuple[str, ...] = ()
     headings: tuple[Heading, ...] = field(default=())
     code_cells: tuple[int, ...] = ()
+    #: For a `.py` whose lines moved (cell_magics.py), the line of the file each line came from.
+    file_lines: tuple[int, ...] | None = None
 
     def line_text(self, lineno: int, width: int = 100) -> str:
         """The line as the student typed it, shortened, with invisible characters made visible."""
@@ -73,6 +77,8 @@ class Normalised:
             cell, line = self.cell_lines[lineno - 1]
             place = f"the cell {under}" if heading else f"code cell {self._code_cell_number(cell)}"
             return f"{self.filename}, line {line} of {place}"
+        if self.file_lines and 0 < lineno <= len(self.file_lines):
+            lineno = self.file_lines[lineno - 1]
         return f"{self.filename}, line {lineno}" + (f", {under}" if heading else "")
 
     def _code_cell_number(self, cell: int) -> int:
@@ -159,7 +165,7 @@ def neutralise(text: str) -> str:
             out.append("")
         elif scanner.at_statement_start and stripped.startswith("%%"):
             words = stripped[2:].split()
-            in_foreign_cell = (words[0] if words else "") not in PYTHON_CELL_MAGICS
+            in_foreign_cell = not python_magic(words[0] if words else "")
             out.append(f"{_indent(line)}pass")
         elif scanner.at_statement_start and (replacement := _shell_replacement(line)) is not None:
             out.append(replacement)
@@ -256,11 +262,22 @@ def _flatten_notebook(raw: str, filename: str) -> _Flat:
     return _Flat("\n".join(lines), tuple(origin), tuple(code_cells), tuple(notes))
 
 
+def _moved(headings: tuple[Heading, ...], origins: tuple[int, ...]) -> tuple[Heading, ...]:
+    """The headings of the file at the lines they moved to (`origins`: each line's line in the file)."""
+    first = {}
+    for lineno, origin in enumerate(origins, start=1):
+        first.setdefault(origin, lineno)
+    return tuple(replace(heading, lineno=first.get(heading.lineno, heading.lineno)) for heading in headings)
+
+
 def normalise_file(path: Path) -> Normalised:
     """Read a `.py` or `.ipynb` export and return parseable source with line provenance."""
     raw, notes = decode_source(path.read_bytes(), path.name)
     if path.suffix.lower() != ".ipynb":
-        return Normalised(neutralise(raw), path.name, None, notes, find_headings(raw))
+        text, origins = expand_nbconvert_bodies(restore_colab_bodies(raw))
+        headings = _moved(find_headings(raw), origins)
+        moved = origins if len(origins) != raw.count("\n") + 1 else None
+        return Normalised(neutralise(text), path.name, None, notes, headings, file_lines=moved)
     flat = _flatten_notebook(raw, path.name)
     headings = find_headings(flat.text)
     return Normalised(
