@@ -1,19 +1,19 @@
-"""Integrity: constructs honest code never needs, tampering with the recorder, and the staff's flag.
+"""Integrity: constructs that reach into the grading process, a tampered recorder, and what staff see.
 
-Two kinds of evidence raise the integrity flag that staff see (results.json ``extra_data.integrity``,
-never shown to students; see docs/verdicts.md):
+The rules about how answers are computed apply only to what each answer reaches (grader/reach_rules.py).
+This module names the constructs, and keeps the record staff read:
 
-- **Static review** of the code the grader keeps. §2.1 builds attention from plain tensor operations,
-  so reaching into PyTorch's internals (``torch._C``, ``torch.ops``, an attribute of a torch module
-  whose name is computed) is flagged there. In every section, code that edits or inspects the
-  grading process is flagged: ``eval``/``exec``/``compile`` of strings, dynamic imports, code-object
-  and closure surgery, ``sys.modules``/``builtins`` edits, ``gc`` and frame inspection, ``ctypes``,
-  threads and processes in §2.1, and importing the grader itself.
-- **A recording that lost its canary** (``verify_recording``): the operator recorder in the student's
-  process did not see the values the trusted side asked it to run, so it was switched off or replaced.
-
-A flagged construct fails the tests it could forge (§2.1's from-scratch tests; every test of §1 or §3)
-with a plain message; the flag itself is for staff to look at, not a verdict.
+- **Constructs** (``constructs``): code that reads or changes the grading process itself (frames, the
+  garbage collector's object lists, ``sys.modules``, builtins, code objects, ``ctypes``, the grader's
+  own modules, code compiled from strings or imported by a computed name) is *forging*: a check's
+  verdict could rest on what it changed, so an answer whose reach holds one is not graded. Other
+  unusual code (``globals()``, ``vars()``, ``__dict__``, ``inspect``, threads, processes, PyTorch's
+  internals) forges nothing; it is only noted.
+- **What staff see** (``IntegrityLog``, results.json's hidden ``extra_data.integrity``): ``flags``
+  for what touched a verdict (an answer that reached a forging construct or broke its section's
+  allowlist, a recording that lost its canary, a reply not sent by the grader's code), which set
+  ``flagged``; ``notes`` for constructs found in code that no answer reaches, which never cost a
+  point and do not set ``flagged``. The wording reports what was found; it accuses no one.
 """
 
 from __future__ import annotations
@@ -25,47 +25,61 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-#: The section whose tests carry the from-scratch rule.
-FROM_SCRATCH_SECTION = 2
-TORCH_MODULES = {"torch", "F", "nn", "functional"}
-DYNAMIC_CALLS = {"eval", "exec", "compile", "__import__", "globals", "vars", "breakpoint"}
-SURGERY_ATTRIBUTES = {
-    "__code__",
-    "__closure__",
-    "__globals__",
-    "__defaults__",
-    "__kwdefaults__",
-    "__wrapped__",
-    "__builtins__",
-    "__subclasses__",
-    "__dict__",
-    "cell_contents",
-    "__getattribute__",
-    "f_back",
-    "f_locals",
-    "f_globals",
-    "f_builtins",
-    "tb_frame",
-    "gi_frame",
-    "cr_frame",
-    "_getframe",
-    "settrace",
-    "setprofile",
-    "currentframe",
-    "get_objects",
-    "get_referrers",
-    "get_referents",
-    "modules",
-    "FunctionType",
-    "CodeType",
+DYNAMIC_CALLS = {"eval": True, "exec": True, "compile": True, "__import__": True}
+NOTED_CALLS = {"globals", "vars", "locals", "breakpoint"}
+#: Attributes that reach into the running program; True where they can change or read the grader.
+REACHING_ATTRIBUTES = {
+    "__code__": True,
+    "__closure__": True,
+    "__globals__": True,
+    "__defaults__": True,
+    "__kwdefaults__": True,
+    "__builtins__": True,
+    "__subclasses__": True,
+    "cell_contents": True,
+    "__getattribute__": True,
+    "f_back": True,
+    "f_locals": True,
+    "f_globals": True,
+    "f_builtins": True,
+    "tb_frame": True,
+    "gi_frame": True,
+    "cr_frame": True,
+    "_getframe": True,
+    "settrace": True,
+    "setprofile": True,
+    "currentframe": True,
+    "getouterframes": True,
+    "getinnerframes": True,
+    "get_objects": True,
+    "get_referrers": True,
+    "get_referents": True,
+    "FunctionType": True,
+    "CodeType": True,
+    "resolve_name": True,
+    "attrgetter": True,
+    "methodcaller": True,
+    "__wrapped__": False,
+    "__dict__": False,
 }
-TAMPER_MODULES = {"grader", "ctypes", "cffi", "inspect", "builtins", "marshal"}
+#: Modules whose import alone is a construct; True where importing them can forge.
+REACHING_MODULES = {
+    "grader": True,
+    "ctypes": True,
+    "cffi": True,
+    "marshal": True,
+    "builtins": True,
+    "inspect": False,
+    "threading": False,
+    "_thread": False,
+    "multiprocessing": False,
+    "concurrent": False,
+    "subprocess": False,
+    "asyncio": False,
+}
 #: The one part of importlib that notebooks use honestly: Colab users reload a module they edited
-#: (``importlib.reload(tinygpt)``). Everything else in it loads code by a name the review cannot read.
+#: (``importlib.reload(tinygpt)``). Everything else in it loads code by a name no reading can follow.
 HONEST_IMPORTLIB = {"reload"}
-#: Modules §2.1's functions never need: running work elsewhere hides it from the recorder.
-CONCURRENCY_MODULES = {"threading", "_thread", "multiprocessing", "concurrent", "subprocess", "signal"}
-PROCESS_CALLS = {"fork", "system", "execv", "execve", "popen"}
 TORCH_INTERNALS = {
     "_C",
     "ops",
@@ -80,14 +94,13 @@ TORCH_INTERNALS = {
 
 
 @dataclass(frozen=True)
-class Finding:
-    """One construct the review flagged: what it is, in the student's terms, and its line."""
+class Construct:
+    """One construct found in the code: what it is, in the student's terms, its line, and whether it
+    can forge a verdict."""
 
     what: str
     line: int
-
-    def message(self, filename: str) -> str:
-        return f"{self.what} ({filename}, line {self.line})"
+    forging: bool
 
 
 def _dotted(node: ast.AST) -> str:
@@ -100,132 +113,86 @@ def _dotted(node: ast.AST) -> str:
     return ".".join(reversed(parts))
 
 
-def _torch_aliases(tree: ast.Module) -> set[str]:
-    """Names the code binds to torch or one of its modules (``import torch.nn.functional as F``)."""
-    names = set(TORCH_MODULES)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] == "torch":
-                    names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
-            names.update(alias.asname or alias.name for alias in node.names)
-    return names
-
-
-def _imported_modules(node: ast.AST) -> list[str]:
+def _import_constructs(node: ast.Import | ast.ImportFrom) -> list[tuple[str, bool]]:
     if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
-    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-        return [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-    return []
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What the review of one section needs: whether §2.1's rules apply, and the names of torch."""
-
-    from_scratch: bool
-    torch_names: set[str]
-
-
-def _importlib_findings(node: ast.AST) -> list[str]:
-    """Imports of importlib's loaders; ``import importlib`` alone is judged by the attributes used."""
-    if isinstance(node, ast.Import):
-        return [f"imports {alias.name}" for alias in node.names if alias.name.startswith("importlib.")]
-    if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "importlib":
-        if node.module != "importlib":
-            return [f"imports from {node.module}"]
-        return [f"imports {a.name} from importlib" for a in node.names if a.name not in HONEST_IMPORTLIB]
-    return []
-
-
-def _import_findings(node: ast.AST, context: _Context) -> list[str]:
-    found = []
-    if isinstance(node, ast.ImportFrom):
-        found += [f"imports {a.name} from {node.module}" for a in node.names if a.name in SURGERY_ATTRIBUTES]
-    found += _importlib_findings(node)
-    for module in _imported_modules(node):
+        modules = [alias.name for alias in node.names]
+        found = [(f"imports {m}", True) for m in modules if m.startswith("importlib.")]
+    else:
+        module = node.module or ""
+        modules = [module] if node.level == 0 and module else []
+        found = [
+            (f"imports {a.name} from {module}", True)
+            for a in node.names
+            if REACHING_ATTRIBUTES.get(a.name) or (module == "sys" and a.name == "modules")
+        ]
+        if module.split(".")[0] == "importlib":
+            found += [
+                (f"imports {a.name} from {module}", True)
+                for a in node.names
+                if a.name not in HONEST_IMPORTLIB
+            ]
+    for module in modules:
         root = module.split(".")[0]
-        if root in TAMPER_MODULES:
-            found.append(f"imports {module}")
-        elif context.from_scratch and root in CONCURRENCY_MODULES:
-            found.append(f"imports {module}, which runs work outside the grader's view")
-        elif context.from_scratch and root == "torch" and set(module.split(".")[1:]) & TORCH_INTERNALS:
-            found.append(f"imports PyTorch internals ({module})")
+        if root in REACHING_MODULES:
+            found.append((f"imports {module}", REACHING_MODULES[root]))
+        elif root == "torch" and set(module.split(".")[1:]) & TORCH_INTERNALS:
+            found.append((f"imports PyTorch internals ({module})", False))
     return found
 
 
-def _attribute_finding(node: ast.Attribute, context: _Context) -> str | None:
-    dotted = _dotted(node)
+def _attribute_construct(node: ast.Attribute) -> tuple[str, bool] | None:
+    dotted = _dotted(node) or node.attr
     parts = dotted.split(".")
-    if node.attr in SURGERY_ATTRIBUTES and (node.attr != "modules" or "sys" in parts):
-        return f"uses {dotted or node.attr}, which reaches into the running program"
+    if node.attr in REACHING_ATTRIBUTES:
+        return f"uses {dotted}", REACHING_ATTRIBUTES[node.attr]
+    if node.attr == "modules" and "sys" in parts:
+        return f"uses {dotted}", True
     if parts[0] == "importlib" and len(parts) == 2 and node.attr not in HONEST_IMPORTLIB:
-        return f"uses {dotted}, which loads code by a name the grader cannot read"
-    if context.from_scratch and parts[0] in context.torch_names and node.attr in TORCH_INTERNALS:
-        return f"uses PyTorch internals ({dotted})"
-    if context.from_scratch and parts[0] == "os" and node.attr in PROCESS_CALLS:
-        return f"uses {dotted}"
+        return f"uses {dotted}", True
+    if node.attr in TORCH_INTERNALS and len(parts) > 1:
+        return f"uses PyTorch internals ({dotted})", False
     return None
 
 
-def _call_finding(node: ast.Call, context: _Context) -> str | None:
+def _call_construct(node: ast.Call) -> tuple[str, bool] | None:
     if not isinstance(node.func, ast.Name):
         return None
     name = node.func.id
     if name in DYNAMIC_CALLS:
-        return f"calls {name}()"
-    if name not in {"getattr", "setattr", "delattr", "hasattr"} or not node.args:
+        return f"calls {name}()", DYNAMIC_CALLS[name]
+    if name in NOTED_CALLS:
+        return f"calls {name}()", False
+    if name not in {"getattr", "setattr", "delattr"} or not node.args:
         return None
     owner = _dotted(node.args[0])
-    constant = len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
-    if (
-        context.from_scratch
-        and owner.split(".")[0] in context.torch_names
-        and (name != "getattr" or not constant)
-    ):
-        return f"calls {name} on {owner} with a computed name"
     if owner.split(".")[0] in {"sys", "builtins", "__builtins__"}:
-        return f"calls {name} on {owner}"
-    return None
+        return f"calls {name} on {owner}", True
+    constant = len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+    return None if constant else (f"calls {name} with a computed name", False)
 
 
-def _findings(node: ast.AST, context: _Context) -> list[str]:
-    found = _import_findings(node, context)
+def _node_constructs(node: ast.AST) -> list[tuple[str, bool]]:
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return _import_constructs(node)
+    found = None
     if isinstance(node, ast.Attribute):
-        found.append(_attribute_finding(node, context) or "")
+        found = _attribute_construct(node)
     elif isinstance(node, ast.Call):
-        found.append(_call_finding(node, context) or "")
+        found = _call_construct(node)
     elif isinstance(node, ast.Name) and node.id == "__builtins__":
-        found.append("uses __builtins__")
-    return [what for what in found if what]
+        found = ("uses __builtins__", True)
+    return [found] if found else []
 
 
-def review(tree: ast.Module, section: int) -> list[Finding]:
-    """Constructs in the kept code of ``section`` that honest code for it never needs, by line."""
-    context = _Context(section == FROM_SCRATCH_SECTION, _torch_aliases(tree))
-    findings = {
-        (what, getattr(node, "lineno", 0)) for node in ast.walk(tree) for what in _findings(node, context)
+def constructs(statements: Iterable[ast.stmt]) -> list[Construct]:
+    """Every construct in `statements` that reaches into the running program, by line."""
+    found = {
+        (what, getattr(node, "lineno", 0), forging)
+        for statement in statements
+        for node in ast.walk(statement)
+        for what, forging in _node_constructs(node)
     }
-    return sorted((Finding(what, line) for what, line in findings), key=lambda f: (f.line, f.what))
-
-
-def failure_message(findings: list[Finding], filename: str, section: int) -> str:
-    """What the student reads on each test the findings fail."""
-    listed = "; ".join(f.message(filename) for f in findings[:3])
-    more = f" (and {len(findings) - 3} more)" if len(findings) > 3 else ""
-    rule = (
-        "This exercise builds attention from plain tensor operations, so its from-scratch tests cannot "
-        "be passed by"
-        if section == FROM_SCRATCH_SECTION
-        else "The grader does not accept, in any test of this notebook,"
-    )
-    return (
-        f"{rule} code that reaches into PyTorch's internals or into the running program. Your code "
-        f"{listed}{more}. Remove it (code written for the exercise never needs it), and the course "
-        "staff have been told of it."
-    )
+    return sorted((Construct(*item) for item in found), key=lambda c: (c.line, c.what))
 
 
 # ---------------------------------------------------------------- the operator recorder's canary
@@ -266,24 +233,32 @@ def verify_recording(recorded: Any, canary: list[float]) -> Recording:
 
 @dataclass(frozen=True)
 class Flag:
-    """One reason a submission was flagged for staff."""
+    """One thing staff should look at: in which section, what kind, what was found and where."""
 
     section: int
-    kind: str  # "construct" (static review) or "recorder" (the canary went missing)
+    #: "rule" (an answer reached what its rules refuse), "recorder" (the canary went missing),
+    #: "reply" (a reply not sent by the grader's code) or "note" (found where no answer reaches).
+    kind: str
     what: str
     where: str
 
 
 class IntegrityLog:
-    """The flags of one grading run, written into results.json's hidden ``extra_data``."""
+    """The flags and notes of one grading run, written into results.json's hidden ``extra_data``."""
 
     def __init__(self) -> None:
         self.flags: list[Flag] = []
+        self.notes: list[Flag] = []
 
     def add(self, flags: Iterable[Flag]) -> None:
         for flag in flags:
-            if flag not in self.flags:
-                self.flags.append(flag)
+            kept = self.notes if flag.kind == "note" else self.flags
+            if flag not in kept:
+                kept.append(flag)
 
     def extra_data(self) -> dict[str, Any]:
-        return {"flagged": bool(self.flags), "flags": [asdict(flag) for flag in self.flags]}
+        return {
+            "flagged": bool(self.flags),
+            "flags": [asdict(flag) for flag in self.flags],
+            "notes": [asdict(flag) for flag in self.notes],
+        }

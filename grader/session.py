@@ -47,15 +47,13 @@ from grader.intake.normalise import IntakeError, Normalised
 from grader.intake.private_copy import PrivateCopy, RefusedFile, copy_submission
 from grader.intake.sections import read_section
 from grader.intake.slicer import Sliced
-from grader.integrity import (
-    FROM_SCRATCH_SECTION,
-    Flag,
-    IntegrityLog,
-    Recording,
-    failure_message,
-    new_canary,
-    review,
-    verify_recording,
+from grader.integrity import Flag, IntegrityLog, Recording, constructs, new_canary, verify_recording
+from grader.reach_rules import (
+    Allowlist,
+    allowlist_message,
+    allowlist_violations,
+    forging_message,
+    load_allowlist,
 )
 from grader.replies import UNUSABLE, UnusableReply, load_problem, reply_problem
 from grader.sandbox import wire
@@ -101,6 +99,7 @@ class StudentSection:
         normalised: Normalised,
         sliced: Sliced,
         unreadable: dict[str, str] | None = None,
+        allowlist: Allowlist | None = None,
     ) -> None:
         self.session = session
         self.unreadable = unreadable or {}
@@ -114,11 +113,52 @@ class StudentSection:
         self._timed_out: dict[str, float] = {}
         self.load_failures: list[dict[str, Any]] = []
         self.starts = 0
-        self.findings = review(_kept_tree(sliced), number)
+        self.allowlist = allowlist
+        self._rule_problems: dict[str, str | None] = {}
+        kept = {id(statement) for statement in sliced.statements}
         session.integrity.add(
-            Flag(number, "construct", finding.what, f"{self.filename}:{finding.line}")
-            for finding in self.findings
+            Flag(number, "note", f"{found.what}, in code {where}", self.normalised.where(found.line))
+            for statement in sliced.tree.body
+            for found in constructs([statement])
+            if (where := "the answers reach" if id(statement) in kept else "no answer reaches")
+            and not (found.forging and id(statement) in kept)
         )
+
+    def rule_problem(self, name: str) -> str | None:
+        """Why the tests that use answer `name` cannot be graded, or None: what `name` reaches holds a
+        construct that can forge a verdict, or something the section's allowlist does not list
+        (grader/reach_rules.py). Computed once per answer; each problem is flagged for staff."""
+        if name not in self._rule_problems:
+            self._rule_problems[name] = self._judge_reach(name)
+        return self._rule_problems[name]
+
+    def _judge_reach(self, name: str) -> str | None:
+        reach = self.sliced.reached_by([name])
+        forging = [c for c in constructs(reach) if c.forging]
+        if forging:
+            self._flag_rule(name, [(c.what, c.line) for c in forging])
+            return forging_message(name, [f"{c.what} ({self.normalised.where(c.line)})" for c in forging])
+        refused = allowlist_violations(reach, self.allowlist) if self.allowlist else []
+        if refused:
+            self._flag_rule(name, [(f"uses {v.what}", v.line) for v in refused])
+            assert self.allowlist is not None
+            return allowlist_message(
+                name, self.allowlist, [(v.written, v.what, self.normalised.where(v.line)) for v in refused]
+            )
+        return None
+
+    def _flag_rule(self, name: str, found: list[tuple[str, int]]) -> None:
+        self.session.integrity.add(
+            Flag(self.number, "rule", f"{name} reaches code that {what}", self.normalised.where(line))
+            for what, line in found
+        )
+
+    def require_rules(self, names: tuple[str, ...] | list[str]) -> None:
+        """Fail (GradingFailure) when what any of `names` reaches breaks a rule (``rule_problem``)."""
+        for name in names:
+            problem = self.rule_problem(name)
+            if problem:
+                raise GradingFailure(problem)
 
     def has(self, name: str) -> bool:
         """Whether the kept code binds `name` at top level."""
@@ -275,6 +315,7 @@ class StudentSection:
         """
         if name not in self._snapshots:
             try:
+                self.require_rules([name])
                 self._snapshots[name] = self._request({"op": "get", "name": name}, {}, name, timeout)[1]
             except GradingFailure as failure:
                 self._snapshots[name] = failure
@@ -301,6 +342,7 @@ class StudentSection:
         ``cotangent``: also return the vector-Jacobian product for the tensor arguments, as
         ``{"output": value, "grads": [...]}`` (grader.verdicts.gradient_problem checks it).
         """
+        self.require_rules([name])
         (args_tree, kwargs_tree, cotangent_tree), tensors, _ = wire.encode([list(args), kwargs, cotangent])
         header = {
             "op": "call",
@@ -341,7 +383,9 @@ class StudentSection:
         uses: tuple[str, ...] = (),
     ) -> Any:
         """Run our driver `module:function(student_module, **params)` inside the sandbox. `uses` names
-        the student functions it calls: if one of them already timed out, it fails at once."""
+        the student answers it calls: if one of them already timed out, or what one reaches breaks a
+        rule (``rule_problem``), it fails at once."""
+        self.require_rules(uses)
         for name in uses:
             if name in self._timed_out:
                 raise StudentTimedOut(name, self._timed_out[name])
@@ -364,18 +408,6 @@ class StudentSection:
         """Stop first: what the child printed last sits in its buffers until it exits."""
         process.stop()
         self.session.log_output(self, process)
-
-
-def _kept_tree(sliced: Sliced) -> ast.Module:
-    """The statements the grader keeps (and runs), as one module: what the static review reads."""
-    kept = {unit.lineno for unit in sliced.units}
-    body = [node for node in sliced.tree.body if _first_line(node) in kept]
-    return ast.Module(body=body, type_ignores=[])
-
-
-def _first_line(node: ast.stmt) -> int:
-    decorators = getattr(node, "decorator_list", [])
-    return min([node.lineno] + [d.lineno for d in decorators])
 
 
 class GradingSession:
@@ -548,9 +580,6 @@ class GradingSession:
         entry = self._sections[number]
         if isinstance(entry, SectionUnavailable):
             raise entry
-        if entry.findings and number != FROM_SCRATCH_SECTION:
-            # §2.1's from-scratch tests say this themselves; elsewhere every test could be forged.
-            raise GradingFailure(failure_message(entry.findings, entry.filename, number))
         return entry
 
     def _open(self, number: int) -> StudentSection | SectionUnavailable:
@@ -572,7 +601,9 @@ class GradingSession:
         last_part = max(int(row.number.split(".")[1]) for row in self.table.tests if row.section == number)
         try:
             answers = self.table.answers(number)
-            source = read_section(found.path, section.file, answers, (number, last_part), others)
+            source = read_section(
+                found.path, section.file, answers, (number, last_part), others, section.checked_by
+            )
         except IntakeError as error:
             # The whole reason once, at the top of the report; each test names it in one line.
             self.notes[number] = (str(error),)
@@ -588,7 +619,8 @@ class GradingSession:
         )
         if sliced.renamed_legacy:
             log.info("section %s: m_key read as key141/key142 (2024 notebook names)", number)
-        return StudentSection(self, number, source.normalised, sliced, source.unreadable_answers)
+        allowlist = load_allowlist(section.allowlist) if section.allowlist else None
+        return StudentSection(self, number, source.normalised, sliced, source.unreadable_answers, allowlist)
 
     def log_output(self, section: StudentSection, process: StudentProcess) -> None:
         text = process.output.text().strip()

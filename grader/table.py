@@ -70,6 +70,16 @@ class Section:
     file: str = setting("the notebook's name without suffix, as students upload it (A2S1)")
     title: str = setting("the section's title")
     answers: tuple[str, ...] = setting("names the student defines; checks read them", default=())
+    allowlist: str = setting(
+        "`module:NAME` of the allowlist that the code each answer reaches must keep to "
+        "(grader/reach_rules.py); empty: no allowlist, only the forging constructs are refused",
+        default="",
+    )
+    checked_by: tuple[str, ...] = setting(
+        "names the notebook's own check cells call (its test helpers): the graded part of the notebook "
+        "ends after the last top-level statement that calls one (grader/intake/sections.py)",
+        default=(),
+    )
 
     @property
     def fixture(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -165,7 +166,8 @@ main()
 plt.plot([1, 2])
 """
     kept = kept_lines(source, ["train_one_epoch"])
-    assert kept == ["import torch", "def train_one_epoch(model, loader):\n    model.train()"]
+    # `import torch` is not reached either: nothing the answer depends on reads `torch`.
+    assert kept == ["def train_one_epoch(model, loader):\n    model.train()"]
 
 
 def test_slice_follows_globals_that_a_needed_function_reads():
@@ -183,9 +185,10 @@ def f(x, model):
 
 
 def test_slice_keeps_decorators_and_the_last_definition_wins_at_load():
-    source = "import functools\n@functools.cache\ndef f():\n    return 1\ndef f():\n    return 2\n"
+    source = "import functools\ndef f():\n    return 1\n@functools.cache\ndef f():\n    return 2\n"
     kept = kept_lines(source, ["f"])
-    assert kept[1].startswith("@functools.cache")
+    assert kept[0] == "import functools" and kept[1].startswith("@functools.cache")
+    assert len(kept) == 2  # the first `def f` is replaced before anything uses it
     namespace: dict = {}
     for unit in kept:
         exec(unit, namespace)
@@ -221,8 +224,8 @@ def test_legacy_rule_does_not_apply_when_the_new_names_exist():
 
 
 def test_statements_sharing_a_line_are_kept_separately():
-    kept = kept_lines("import torch; x = 1; y = 2\nz = y\n", ["z"])
-    assert kept == ["import torch", "y = 2", "z = y"]
+    kept = kept_lines("import torch; x = 1; y = torch.ones(2)\nz = y\n", ["z"])
+    assert kept == ["import torch", "y = torch.ones(2)", "z = y"]
 
 
 # ------------------------------------------------------------------ notebooks as students leave them
@@ -303,7 +306,7 @@ DEVICE = "cpu"
 def make_causal_mask(n):
     return torch.tril(torch.ones(n, n, device=DEVICE))
 def self_attention(Q, K, V, n_heads=1, causal=True):
-    return Q
+    return Q / math.sqrt(1)
 
 """## 2.2 Experimenting with your attention"""
 import math
@@ -319,7 +322,7 @@ def test_a_section_is_graded_as_it_stood_before_the_next_sections_heading(tmp_pa
     assert source.boundary is not None and source.boundary.title.startswith("2.2")
     assert 'DEVICE = "cpu"' in kept and 'DEVICE = "cuda"' not in kept
     assert not any("Q * 2" in unit for unit in kept)
-    assert "import math" in kept
+    assert "import math" in kept  # imported below the heading, read by a function above it
 
 
 @pytest.mark.parametrize(
@@ -513,3 +516,153 @@ def test_nbconvert_python_cell_magics_become_their_bodies_and_lines_are_named_as
     assert normalised.where(14) == "A2S1.py, line 13"
     sliced = slice_source(normalised.text, ["query121", "query122"])
     assert {name for unit in sliced.units for name in unit.binds} >= {"query121", "query122"}
+
+
+def test_an_optimisation_loop_that_steps_through_an_optimiser_is_reached():
+    source = """
+import torch
+key, value = torch.randn(4, 3), torch.randn(4, 3)
+def attention(q):
+    return torch.softmax(q @ key.T, -1) @ value
+query131 = torch.zeros(3, requires_grad=True)
+optimizer = torch.optim.Adam([query131], lr=0.1)
+losses = []
+for step in range(200):
+    loss = (attention(query131) - value.mean(0)).abs().max()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    losses.append(loss.item())
+print(losses[-1])
+"""
+    kept = kept_lines(source, ["query131"])
+    assert "optimizer = torch.optim.Adam([query131], lr=0.1)" in kept
+    assert any(unit.startswith("for step in range(200):") for unit in kept)
+    assert "losses = []" in kept  # the loop appends to it
+    assert "print(losses[-1])" not in kept
+
+
+def test_a_list_filled_with_a_value_and_its_optimiser_update_the_value():
+    source = """
+import torch
+q = torch.zeros(3, requires_grad=True)
+params = []
+params.append(q)
+opt = torch.optim.SGD(params, lr=1.0)
+(q.sum() * 1.0).backward()
+opt.step()
+query121 = q.detach()
+"""
+    kept = kept_lines(source, ["query121"])
+    assert kept == [line for line in source.strip().split("\n")]
+
+
+def test_objects_built_from_a_class_or_read_only_calls_do_not_drag_in_data_pipelines():
+    source = """
+from transformers import AutoTokenizer
+from torch.utils.data import DataLoader
+tokenizer = AutoTokenizer.from_pretrained("roberta-base")
+class SST2Dataset:
+    @staticmethod
+    def collate_fn(batch):
+        return tokenizer([example.text for example in batch])
+sst2 = load_everything(tokenizer)
+for split, dataset in sst2.items():
+    print(split, len(dataset))
+loader = DataLoader(sst2["train"], collate_fn=SST2Dataset.collate_fn)
+batch = next(iter(loader))
+batch["input_ids"].to("cpu")
+"""
+    kept = kept_lines(source, ["SST2Dataset"])
+    assert 'tokenizer = AutoTokenizer.from_pretrained("roberta-base")' in kept
+    assert not any("sst2" in unit or "loader" in unit for unit in kept)
+
+
+def test_each_answer_has_its_own_reach():
+    source = """
+import math
+import torch
+SCALE = 2.0
+def attn_scaled(A, n_embd, n_heads):
+    return A / math.sqrt(n_embd / n_heads)
+def attn_softmax(A):
+    return torch.softmax(A * SCALE, dim=-1)
+def self_attention(Q, K, V, n_heads=1, causal=True):
+    return attn_softmax(attn_scaled(Q @ K.transpose(-2, -1), Q.shape[-1], n_heads)) @ V
+"""
+    sliced = slice_source(source, ["attn_scaled", "attn_softmax", "self_attention"])
+
+    def reached(name: str) -> list[str]:
+        return [ast.unparse(stmt).split("\n")[0] for stmt in sliced.reached_by([name])]
+
+    assert reached("attn_scaled") == ["import math", "def attn_scaled(A, n_embd, n_heads):"]
+    assert reached("attn_softmax") == ["import torch", "SCALE = 2.0", "def attn_softmax(A):"]
+    assert reached("self_attention") == [
+        "import math",
+        "import torch",
+        "SCALE = 2.0",
+        "def attn_scaled(A, n_embd, n_heads):",
+        "def attn_softmax(A):",
+        "def self_attention(Q, K, V, n_heads=1, causal=True):",
+    ]
+
+
+def test_a_top_level_training_loop_never_reaches_the_globals_an_answer_reads():
+    source = """
+import torch
+MODEL_NAME = "roberta-base"
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+tokenizer = AutoTokenizer.from_pretrained(MODEL_NAME)
+def train_one_epoch(model, dataloader, optimizer, epoch):
+    for batch in dataloader:
+        inputs = batch["text_encoding"].to(device)
+        tokenizer.decode(inputs["input_ids"][0])
+model = load(MODEL_NAME).to(device)
+optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
+for epoch in range(10):
+    for batch in loader:
+        inputs = batch["text_encoding"].to(device)
+        model(**inputs, labels=batch["label_encoding"]).loss.backward()
+        optimizer.step()
+        tokenizer.save_pretrained("out")
+"""
+    kept = kept_lines(source, ["train_one_epoch"])
+    assert not any(unit.startswith(("model =", "optimizer =", "for epoch")) for unit in kept)
+    assert 'MODEL_NAME = "roberta-base"' in kept and len(kept) == 5
+
+
+CHECKED = '''"""## 2.1 Implementing attention"""
+import torch
+DEVICE = "cpu"
+def make_causal_mask(n):
+    return torch.tril(torch.ones(n, n, device=DEVICE))
+def self_attention(Q, K, V, n_heads=1, causal=True):
+    return Q
+def compare_with_pytorch(n_heads, causal):
+    print(self_attention(1, 2, 3) == MHA_wrapper(1, 2, 3))
+compare_with_pytorch(n_heads=1, causal=True)
+
+DEVICE = "cuda"  # set up for the experiments below
+
+"""## 2.2 Experimenting with your attention"""
+'''
+
+
+def test_a_section_with_test_cells_is_graded_as_it_stood_when_the_last_one_ran(tmp_path: Path):
+    path = write(tmp_path, "A2S2.py", CHECKED)
+    checks = ("compare_with_pytorch", "MHA_wrapper")
+    checked = read_section(path, "A2S2", A2S2_ANSWERS, (2, 1), OTHERS, checks)
+    kept = [unit.source for unit in checked.sliced.units]
+    assert 'DEVICE = "cpu"' in kept and 'DEVICE = "cuda"' not in kept
+    assert checked.until == CHECKED.split("\n").index("compare_with_pytorch(n_heads=1, causal=True)") + 2
+    unchecked = read(path)
+    assert 'DEVICE = "cuda"' in [unit.source for unit in unchecked.sliced.units]
+
+
+def test_an_answer_first_defined_after_the_last_test_cell_keeps_the_heading_as_the_end(tmp_path: Path):
+    moved = CHECKED.replace('DEVICE = "cuda"', "def attn_softmax(A):\n    return A.softmax(-1)\nDEVICE = 'x'")
+    source = read_section(
+        write(tmp_path, "A2S2.py", moved), "A2S2", A2S2_ANSWERS, (2, 1), OTHERS, ("compare_with_pytorch",)
+    )
+    assert source.until == source.boundary.lineno
+    assert "attn_softmax" in {name for unit in source.sliced.units for name in unit.binds}

@@ -7,17 +7,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from corpus_grading import REPO
 
 from grader.comparison import NotANumber, as_number, max_abs_error, tensor_problem, within
-from grader.intake.normalise import normalise_file
-from grader.intake.slicer import slice_source
-from grader.integrity import FROM_SCRATCH_SECTION, new_canary, review, verify_recording
+from grader.integrity import constructs, new_canary, verify_recording
 from grader.replies import load_problem, reply_problem
 from grader.sandbox import wire
 from grader.sandbox.op_recorder import OpRecorder
-from grader.session import _kept_tree
-from grader.table import load_table
 from grader.verdicts import FINITE_DIFFERENCE_STEP, directional_derivative, gradient_problem
 
 
@@ -76,53 +71,48 @@ def test_a_malformed_value_tree_is_a_wire_error():
             wire.decode(tree, {})
 
 
-def _review(source: str, section: int = FROM_SCRATCH_SECTION) -> list[str]:
-    return [finding.what for finding in review(ast.parse(source), section)]
+def _forging(source: str) -> list[str]:
+    return [c.what for c in constructs(ast.parse(source).body) if c.forging]
 
 
 @pytest.mark.parametrize(
     "source",
     [
-        "import torch.nn.functional as F\nf = getattr(F, 'scaled_dot' + '_product_attention')",
-        "import torch\nf = torch._C._nn.scaled_dot_product_attention",
-        "import torch\nf = torch.ops.aten._scaled_dot_product_attention_math",
         "f = eval('F.sdpa')",
         "import importlib\nm = importlib.import_module('torch.nn.' + 'functional')",
         "from importlib import import_module",
         "import importlib.util",
+        "import pkgutil\nf = pkgutil.resolve_name('torch:nn')",
+        "import operator\nf = operator.attrgetter('sys.modules')",
         "def f(g): return g.__code__",
         "import torch\ntorch.sys.modules['grader'] = None",
         "import gc\nobjects = gc.get_objects()",
         "import sys\nframe = sys._getframe(1)",
+        "import inspect\nframe = inspect.currentframe()",
         "import ctypes",
         "import grader.sandbox.child",
-        "import threading",
         "from sys import modules",
         "import torch.nn.functional as F\nf = F.__getattribute__('x')",
     ],
 )
-def test_the_review_flags_constructs_honest_attention_code_never_needs(source):
-    assert _review(source)
+def test_constructs_that_reach_into_the_grading_process_can_forge(source):
+    assert _forging(source)
 
 
-def test_the_review_keeps_torch_specific_items_to_section_2():
-    assert not _review("import torch\nf = torch.ops.aten.add", section=3)
-    assert _review("import torch\ntorch.sys.modules['x'] = 1", section=3)
-    assert not _review("import gc\ngc.collect()\nmodel.eval()\nx = getattr(config, name)", section=3)
-
-
-def test_reloading_an_edited_module_is_an_honest_colab_habit():
-    """Colab users edit tinygpt and reload it; the review reads what importlib is used for."""
-    assert not _review("import importlib\nimport tinygpt\nimportlib.reload(tinygpt)")
-    assert not _review("from importlib import reload\nimport tinygpt\nreload(tinygpt)")
-
-
-def test_no_reference_notebook_is_flagged():
-    table = load_table()
-    for number, section in table.sections.items():
-        normalised = normalise_file(REPO / "reference" / f"{section.file}.py")
-        sliced = slice_source(normalised.text, section.answers, normalised.filename)
-        assert review(_kept_tree(sliced), number) == [], section.file
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import gc\ngc.collect()\nmodel.eval()\nx = getattr(config, name)",
+        "import torch\nf = torch.ops.aten.add",
+        "import threading, subprocess, inspect",
+        "names = globals()\nconfig = dict(vars(args))\nfields = self.__dict__",
+        "import importlib\nimport tinygpt\nimportlib.reload(tinygpt)",
+        "from importlib import reload\nimport tinygpt\nreload(tinygpt)",
+    ],
+)
+def test_honest_habits_are_at_most_notes(source):
+    """Colab users edit tinygpt and reload it; print helpers read globals(); configs use vars(args)."""
+    assert not _forging(source)
 
 
 def _recorded(function) -> tuple[list[str], bool]:

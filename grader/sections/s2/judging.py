@@ -8,6 +8,7 @@ expected values.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -17,9 +18,9 @@ import torch
 
 from grader.comparison import tensor_problem
 from grader.errors import GradingFailure
-from grader.integrity import Flag, failure_message
+from grader.integrity import Flag
+from grader.sections.s2.allowlist import FROM_SCRATCH
 from grader.sections.s2.closeness import matches
-from grader.sections.s2.from_scratch import FROM_SCRATCH_RULE, find_forbidden_use, uses_loops
 from grader.sections.s2.mha import reference_self_attention
 
 #: The known-bug diagnosis rebuilds every bug from working helpers, so the students' local checker
@@ -76,14 +77,10 @@ class Case:
         return q, k, v
 
 
-def require_from_scratch(section: Any, name: str) -> None:
-    """Fail when the kept code has a construct the static review flags (grader.integrity), or when
-    ``name`` (or a function of the submission it calls) names PyTorch's own attention."""
-    if section.findings:
-        raise GradingFailure(failure_message(section.findings, section.filename, section.number))
-    use = find_forbidden_use(name, section.function_node, section.sliced.tree)
-    if use is not None:
-        raise GradingFailure(use.message())
+def uses_loops(node: ast.FunctionDef | ast.AsyncFunctionDef | None) -> bool:
+    """Whether the function has a for/while loop or a comprehension."""
+    loop_types = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+    return node is not None and any(isinstance(inner, loop_types) for inner in ast.walk(node))
 
 
 def note_loops(section: Any, name: str, note: Callable[[str], None]) -> None:
@@ -93,7 +90,10 @@ def note_loops(section: Any, name: str, note: Callable[[str], None]) -> None:
 
 def call_from_scratch(section: Any, name: str, *args: Any, device: str | None = None, **kwargs: Any) -> Any:
     """Call ``name`` with its operators recorded; fail if PyTorch's own attention ran, or if the
-    recording cannot be trusted (its canary is missing)."""
+    recording cannot be trusted (its canary is missing).
+
+    What ``name`` reaches was already read against §2.1's allowlist (the session refuses the call
+    otherwise); the recording is the second layer, for what reading cannot see."""
     report = section.call_detailed(name, *args, device=device, record=True, **kwargs)
     recording = report.recording
     if recording is None or recording.tampered:
@@ -103,11 +103,11 @@ def call_from_scratch(section: Any, name: str, *args: Any, device: str | None = 
             "staff have been told."
         )
     if recording.forbidden:
-        # Reading the code found no forbidden name (require_from_scratch ran first): a hidden route.
+        # Reading the code found nothing outside the allowlist: a route the reading cannot see.
         ran = next((n for n in recording.forbidden if not n.startswith("aten.")), recording.forbidden[0])
         route = f"{name} ran {', '.join(recording.forbidden)} by a route its code does not name"
         section.session.integrity.add([Flag(section.number, "recorder", route, section.filename)])
-        raise GradingFailure(f"{name} ran PyTorch's own attention ({ran}). {FROM_SCRATCH_RULE}")
+        raise GradingFailure(f"{name} ran PyTorch's own attention ({ran}). {FROM_SCRATCH.rule}.")
     if device and device.startswith("cuda") and any(not d.startswith("cuda") for d in report.devices):
         raise GradingFailure(
             f"{name} was given CUDA tensors but returned a CPU tensor; keep results on the inputs' device."
