@@ -150,8 +150,8 @@ def _module_aliases(statements: list[ast.stmt], imports: dict[str, str], names: 
         target, value = statement.targets[0], statement.value
         if not (isinstance(target, ast.Name) and len(bindings.get(target.id, ())) == 1):
             continue
-        dotted = _dotted_name(value)
-        root = dotted.split(".")[0] if dotted else ""
+        dotted = _dotted_name(value) or ""
+        root = dotted.split(".")[0]
         if root in imports and root not in names:
             aliases[target.id] = imports[root] + dotted[len(root) :]
     return aliases

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import hmac
 import json
 import logging
 import os
@@ -57,7 +58,9 @@ from grader.reach_rules import (
 )
 from grader.replies import UNUSABLE, UnusableReply, load_problem, reply_problem
 from grader.sandbox import wire
+from grader.sandbox.child import STAND_INS_VARIABLE
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
+from grader.sandbox.library_versions import removed_api_notes
 from grader.sandbox.namespace import model_mount
 from grader.sandbox.process import (
     REPO_ROOT,
@@ -432,7 +435,7 @@ class GradingSession:
         self.protect = protect
         self.current_test: str | None = None
         #: The secret of this run: hidden tests draw their inputs from it; --seed replays a run.
-        self.secret = secrets.randbits(31) if seed is None else seed
+        self.secret = secrets.randbits(63) if seed is None else seed
         self.integrity = IntegrityLog()
         self.files: dict[int, Found] = {}
         #: What the student is told once per section about its file (left-out cells, the wrong notebook).
@@ -441,6 +444,7 @@ class GradingSession:
         self._identities: dict[int, Identity] = {}
         self._view: ChildView | None = None
         self._driver_reply: int | None = None
+        self._stand_ins: dict[str, str] | None = None
         self.stage: Stage | None = None
         self.confinement: dict[str, dict[str, Any]] = {}
         self.limits = SandboxLimits(
@@ -549,7 +553,8 @@ class GradingSession:
         # their code agrees with where the grader's own tensors are.
         hide_gpus = {"CUDA_VISIBLE_DEVICES": ""} if self.profile.device == "cpu" else {}
         identity = self.identity(section)
-        process = StudentProcess(identity, self.limits, self.child_view(), hide_gpus)
+        environment = hide_gpus | self.stand_ins(section)
+        process = StudentProcess(identity, self.limits, self.child_view(), environment)
         # The log keeps the launcher's words; results.json a form that is the same on every run.
         log.info("section %s: confinement %s", section, json.dumps(process.confinement, sort_keys=True))
         stable = {key: value for key, value in process.confinement.items() if key not in ("uid", "gid")}
@@ -557,15 +562,45 @@ class GradingSession:
         self.confinement[f"section {section}"] = stable
         return process
 
+    def stand_ins(self, section: int) -> dict[str, str]:
+        """For a section whose notebook loads the model and data itself (the table's `stand_ins`),
+        the environment that leads its loading cells to the profile's own; empty otherwise, or when
+        the profile's resources are missing (the checks that need them say so)."""
+        if not self.table.sections[section].stand_ins:
+            return {}
+        if self._stand_ins is None:
+            from grader.sections.s3.resources import (
+                ProfileResourcesMissing,
+                load_resources,
+                stand_in_environment,
+                student_data_files,
+            )
+
+            assert self.stage is not None, "start() stages the code"
+            try:
+                resources = load_resources(self.profile)
+            except ProfileResourcesMissing:
+                self._stand_ins = {}
+                return self._stand_ins
+            files = student_data_files(resources, self.profile.heldout_split)
+            data = self.stage.add_folder("stand-in-data", files)
+            self._stand_ins = stand_in_environment(resources.model_dir, str(data), STAND_INS_VARIABLE)
+        return self._stand_ins
+
     def seed_for_test(self) -> int:
-        """The seed of a call: fixed for public tests, drawn from the run's secret for hidden ones."""
+        """The seed of the student's process for a call: fixed for public tests; for hidden ones drawn
+        from the run's secret for that purpose alone, so that no RNG state the student's code can read
+        tells it a hidden test's inputs (drawn here, from ``hidden_seed``)."""
         if self.current_visibility() == "hidden":
-            return self.hidden_seed()
+            return self.hidden_seed("student process")
         return zlib.crc32((self.current_test or "").encode()) & 0x7FFFFFFF
 
     def hidden_seed(self, purpose: str = "") -> int:
-        """A seed for the current hidden test's inputs that only this run's secret determines."""
-        return zlib.crc32(f"{self.secret}:{self.current_test}:{purpose}".encode()) & 0x7FFFFFFF
+        """A seed for the current hidden test that only this run's secret determines. Keyed hashing:
+        one seed, even with the test's name, tells nothing of the secret or of any other seed."""
+        key = self.secret.to_bytes(16, "big", signed=True)
+        message = f"{self.current_test}:{purpose}".encode()
+        return int.from_bytes(hmac.digest(key, message, "sha256")[:4], "big") & 0x7FFFFFFF
 
     def current_visibility(self) -> str:
         """ "public" or "hidden": the current test's, which picks the student process that serves it."""
@@ -608,8 +643,8 @@ class GradingSession:
             # The whole reason once, at the top of the report; each test names it in one line.
             self.notes[number] = (str(error),)
             return SectionUnavailable(f"{error.headline} (the reason is at the top of this report).")
-        self.notes[number] = source.notes
         sliced = source.sliced
+        self.notes[number] = (*source.notes, *removed_api_notes(sliced.statements))
         log.info(
             "section %s: kept %d statements, dropped %d top-level statements (lines %s)",
             number,

@@ -75,6 +75,11 @@ class Section:
         "(grader/reach_rules.py); empty: no allowlist, only the forging constructs are refused",
         default="",
     )
+    stand_ins: bool = setting(
+        "the student's process finds the profile's model and data under the names the notebook loads "
+        "them by (roberta-base, gpt3mix/sst2, A2S3_MODEL, A2S3_DATASET), so its loading cells run",
+        default=False,
+    )
     checked_by: tuple[str, ...] = setting(
         "names the notebook's own check cells call (its test helpers): the graded part of the notebook "
         "ends after the last top-level statement that calls one (grader/intake/sections.py)",

@@ -12,10 +12,20 @@ still reach into this process, so what the recorder says is not trusted on its o
 runs a canary operator on a value the trusted side chose, and the trusted side requires that value
 back (``grader.integrity.verify_recording``). A recorder that was switched off, replaced or popped
 off the mode stack misses the canary, and the call counts as tampered with.
+
+PyTorch's modes belong to the thread that entered them, and a process the call starts has none. So
+while a recording is on, the process refuses to start a Python thread or another process
+(``NoNewWork``): work hidden there would escape the record. The reading of the code already refuses
+every route to threads and processes (grader/reach_rules.py); this is the second layer.
 """
 
 from __future__ import annotations
 
+import _posixsubprocess
+import _thread
+import os
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -34,6 +44,46 @@ FORBIDDEN_PARTS = (
 )
 #: The operator the canary runs: rare in student code, cheap, and on every backend.
 CANARY_OP = torch.ops.aten.nextafter.default
+
+
+class NoNewWork(RuntimeError):
+    """Raised when a recorded call tries to start a thread or a process."""
+
+
+#: Where a thread or a process is started, by module: refused while a recording is on.
+STARTERS = (
+    (_thread, "start_new_thread"),
+    (threading, "_start_new_thread"),
+    (os, "fork"),
+    (os, "forkpty"),
+    (os, "posix_spawn"),
+    (os, "posix_spawnp"),
+    (os, "system"),
+    (_posixsubprocess, "fork_exec"),
+)
+#: Whether a recording is on, and whether the starters are wrapped: one state per process.
+_recording = [False]
+_guarded = [False]
+
+
+def _refusing(start: Callable[..., Any]) -> Callable[..., Any]:
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        if _recording[0]:
+            raise NoNewWork("code graded as §2.1 attention may not start threads or processes")
+        return start(*args, **kwargs)
+
+    return refused
+
+
+def _guard_starters() -> None:
+    """Wrap every place a thread or process starts (once per process, before student code runs)."""
+    if _guarded[0]:
+        return
+    _guarded[0] = True
+    for module, name in STARTERS:
+        start = getattr(module, name, None)
+        if start is not None:
+            setattr(module, name, _refusing(start))
 
 
 def forbidden(name: str) -> bool:
@@ -72,17 +122,20 @@ class OpRecorder:
     def __init__(self) -> None:
         self.seen: list[str] = []
         self.canary: list[float] = []
+        _guard_starters()
         self._modes = (_Functions(self), _Operators(self))
         self._nextafter = torch.nextafter
         self._tensor = torch.tensor
 
     def __enter__(self) -> OpRecorder:
         self.seen, self.canary = [], []
+        _recording[0] = True
         for mode in self._modes:
             mode.__enter__()
         return self
 
     def __exit__(self, *error: object) -> None:
+        _recording[0] = False
         for mode in reversed(self._modes):
             try:
                 mode.__exit__(None, None, None)

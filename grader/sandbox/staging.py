@@ -55,6 +55,20 @@ class Stage:
         for folder in (self.path, *(p for p in self.code.rglob("*") if p.is_dir()), self.code):
             folder.chmod(0o555)
 
+    def add_folder(self, name: str, files: dict[str, str]) -> Path:
+        """A read-only folder of `files` beside the staged code, which the child may read too."""
+        folder = self.code / name
+        self.code.chmod(0o755)
+        try:
+            folder.mkdir()
+            for filename, text in files.items():
+                (folder / filename).write_text(text)
+                (folder / filename).chmod(0o444)
+            folder.chmod(0o555)
+        finally:
+            self.code.chmod(0o555)
+        return folder
+
     def remove(self) -> None:
         for folder in (self.path, *(p for p in self.path.rglob("*") if p.is_dir())):
             folder.chmod(0o755)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import torch
 
 from grader.assets.sentences import generate_split
-from grader.comparison import describe, within
+from grader.comparison import NotANumber, as_number, describe, within
 from grader.sections.s3.batches import MAX_TOKENS
 from grader.sections.s3.feedback import recorded_encoding
+from grader.sections.s3.reference_steps import EpochVerdict
 
 
 def long_example(tokenizer, seed: int) -> dict:
@@ -51,44 +52,58 @@ def training_record_readable(reply: dict) -> bool:
 
 
 def training_problems(reply: dict) -> list[str]:
-    """What train_one_epoch did wrong, from the probe's record of forward passes and steps."""
+    """What the probe saw train_one_epoch do that a correct epoch does not, each said as it was seen.
+
+    Only ever worded after the grader's own replay found a wrong step (student code could forge this
+    record, so it grants nothing), and only what honest variations never do: clipping rescales the
+    gradients without turning them, a scheduler's step is not the optimizer's."""
     forwards, steps, batches = reply["forwards"], reply["steps"], reply["batches"]
     if not forwards:
         return ["train_one_epoch never ran the model."]
-    problems = []
+    seen = []
     if not all(f["training"] for f in forwards):
-        problems.append(
-            "The model was in evaluation mode while train_one_epoch trained it (the grader passed it in "
-            "evaluation mode): call model.train() at the start, so that dropout is on during training."
-        )
-    if not all(f["labels"] for f in forwards):
-        problems.append("The model was called without labels=, so it computed no loss to train on.")
-    elif reply["loss_backwards"] < len(steps):
-        problems.append("The loss that was backpropagated is not the loss the model returned with labels=.")
+        seen.append("the model ran in evaluation mode (it was passed in evaluation mode)")
     if len(forwards) != batches:
-        problems.append(
-            f"The model was run {len(forwards)} times for the {batches} batches of the dataloader."
-        )
+        seen.append(f"the model ran {len(forwards)} times for the {batches} batches of the dataloader")
     if not steps:
-        problems.append("optimizer.step() was never called, so the parameters never changed.")
+        seen.append("optimizer.step() was never called")
     elif len(steps) != batches:
-        problems.append(
-            f"optimizer.step() was called {len(steps)} times for {batches} batches; "
-            "expected one step per batch."
-        )
+        seen.append(f"optimizer.step() was called {len(steps)} times for {batches} batches")
     if "accumulated" in steps:
-        problems.append(
-            "At an optimizer step the gradients still held those of earlier batches: the gradients are "
-            "not cleared before each backward pass (optimizer.zero_grad())."
-        )
+        seen.append("at an optimizer step the gradients also held those of earlier batches")
     elif "zeroed" in steps or ("no gradient" in steps and reply["backwards"] > 0):
-        problems.append(
-            "At an optimizer step the gradients were empty: they were cleared after loss.backward() and "
-            "before optimizer.step()."
-        )
+        seen.append("at an optimizer step the gradients were empty (cleared after the backward pass)")
     elif reply["backwards"] == 0 and steps:
-        problems.append("loss.backward() was never called, so there were no gradients to step with.")
-    return problems
+        seen.append("loss.backward() was never called")
+    return seen
+
+
+#: What each finding of reference_steps.judge_epoch tells the student (step counted from 1).
+EPOCH_FINDINGS = {
+    "unchanged": "After train_one_epoch, the classification head's weights were those it started with: no "
+    "optimizer step changed them.",
+    "passes": "train_one_epoch did not take exactly one pass over the dataloader's {batches} batches with "
+    "the weights changing in it: one epoch is one pass, one optimizer step per batch.",
+    "start": "The model's weights had changed before train_one_epoch took its first batch from the "
+    "dataloader; train the model you are given, as it is given.",
+    "eval mode": "At the step for batch {step} of {batches}, the weights moved as a step taken in "
+    "evaluation mode moves them (the grader passed the model in evaluation mode, and computed that step "
+    "both ways): call model.train() at the start, so that dropout is on during training.",
+    "accumulated": "At the step for batch {step} of {batches}, the weights moved along the sum of the "
+    "gradients of every batch so far rather than along this batch's (the grader computed both): the "
+    "gradients were not cleared before the backward pass; call optimizer.zero_grad() for each batch.",
+    "direction": "At the step for batch {step} of {batches}, the weights did not move along the gradient "
+    "of the model's loss on that batch, which the grader computed at the same weights with the same "
+    "dropout. Each step must backpropagate the loss the model returns with labels= and call "
+    "optimizer.step() once.",
+}
+
+
+def epoch_message(verdict: EpochVerdict, observed: list[str]) -> str:
+    """What the student reads when the replay of train_one_epoch found a wrong step: what the grader
+    computed first, then what it saw, if anything."""
+    text = EPOCH_FINDINGS[verdict.found].format(step=verdict.step + 1, batches=verdict.batches)
+    return text + (f" The grader also saw: {'; '.join(observed)}." if observed else "")
 
 
 def observations_readable(reply: dict, fields: tuple[str, ...]) -> bool:
@@ -127,3 +142,32 @@ def evaluation_problems(reply: dict, accuracy: float, expected_accuracy: float, 
             f"{expected_accuracy:.4f}."
         )
     return problems
+
+
+def reported_accuracy(value: object, expected: float) -> tuple[float, str | None]:
+    """The accuracy `evaluate` reported, and a note when it came in another unambiguous form.
+
+    The notebook asks for a float. The 2024 notebooks returned `(accuracy, loss)`, and some students
+    return a dict: from a pair, the element equal to the grader's own count is the accuracy (else the
+    first, which the failure then quotes); from a dict, its "accuracy" entry. One-element tensors and
+    numpy numbers are read as ``as_number`` reads them.
+    """
+    if isinstance(value, dict) and "accuracy" in value:
+        number, _ = as_number(value["accuracy"], "evaluate")
+        return number, 'evaluate returned a dict; its "accuracy" entry was graded. Return just the float.'
+    if not (isinstance(value, tuple | list) and 1 <= len(value) <= 2):
+        return as_number(value, "evaluate")
+    read = []
+    for item in value:
+        try:
+            read.append(as_number(item, "evaluate")[0])
+        except NotANumber:
+            continue
+    if not read:
+        raise NotANumber(f"evaluate returned {describe(value)} holding no number; expected a number")
+    chosen = next((index for index, number in enumerate(read) if within(abs(number - expected), 1e-6)), 0)
+    place = ("first", "second")[chosen] if len(read) > 1 else "only"
+    return read[chosen], (
+        f"evaluate returned a {type(value).__name__} of {len(value)}; its {place} element was graded as "
+        "the accuracy. Return just the accuracy, as a float."
+    )

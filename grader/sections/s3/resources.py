@@ -11,6 +11,7 @@ asks, instead of one traceback per test.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -136,3 +137,27 @@ def load_resources(profile: Profile) -> Sst2Resources:
     if isinstance(loaded, ProfileResourcesMissing):
         raise loaded
     return loaded
+
+
+#: The names a notebook loads the model and the data set by: in the student's process they lead to
+#: the profile's own (grader/sandbox/child.py links them), whatever the profile.
+MODEL_NAMES = ("roberta-base", "FacebookAI/roberta-base")
+DATA_NAMES = ("gpt3mix/sst2",)
+
+
+def student_data_files(resources: Sst2Resources, heldout: str) -> dict[str, str]:
+    """The data set as the notebook's `initialize_datasets` reads it in the student's process, one
+    JSON-lines file per split. The held-out split never reaches student code: its file holds the
+    validation split instead, so a notebook that loads every split still runs."""
+    shown = {split: "validation" if split == heldout else split for split in SPLITS}
+    return {
+        f"{split}.jsonl": "".join(json.dumps(example) + "\n" for example in resources.splits[source])
+        for split, source in shown.items()
+    }
+
+
+def stand_in_environment(model_dir: str, data_dir: str, variable: str) -> dict[str, str]:
+    """The student process's environment that points the notebook at the model and data: the
+    variables the notebook reads (A2S3_MODEL, A2S3_DATASET) and the names to link (in `variable`)."""
+    links = {name: model_dir for name in MODEL_NAMES} | {name: data_dir for name in DATA_NAMES}
+    return {"A2S3_MODEL": model_dir, "A2S3_DATASET": data_dir, variable: json.dumps(links)}

@@ -21,8 +21,7 @@ from typing import Any
 
 import torch
 
-from grader.sections.s3.batches import load_tokenizer, probe_loader, probe_model
-from grader.sections.s3.batches import watched as watched_name
+from grader.sections.s3.batches import StepSnapshots, load_tokenizer, probe_loader, probe_model
 
 
 class ProbeError(Exception):
@@ -167,11 +166,12 @@ def probe_train_one_epoch(
     learning_rate: float,
     seed: int,
 ) -> dict:
-    """Run train_one_epoch once on a model left in eval mode; return the weights it left, with a record
-    of every forward pass and step (grader.sections.s3.reference_steps judges the weights)."""
-    model = probe_model(model_dir).to(_probe_device()).eval()
-    loader = probe_loader(model_dir, examples, batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, eps=1e-8)
+    """Run train_one_epoch once on a model left in eval mode, with plain SGD; return the head's weights
+    before every batch's step and after the epoch (grader.sections.s3.reference_steps judges each
+    step), with a record of every forward pass and step."""
+    model = probe_model(model_dir, dropout_seed=seed).to(_probe_device()).eval()
+    loader = StepSnapshots(probe_loader(model_dir, examples, batch_size), model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
     forwards: list[dict] = []
     loss_backwards: list[int] = []
     _watch_forward(model, forwards, loss_backwards)
@@ -184,29 +184,32 @@ def probe_train_one_epoch(
         grad = watched.grad
         if grad is None or not incoming:
             steps.append("no gradient")
-        elif torch.allclose(grad, incoming[-1], rtol=1e-5, atol=1e-8):
-            steps.append("fresh")
+        elif _parallel(grad, incoming[-1]):
+            steps.append("fresh")  # as backpropagated, or rescaled as a whole (gradient clipping)
         elif not grad.any():
             steps.append("zeroed")
         else:
             steps.append("accumulated")
 
     optimizer.register_step_pre_hook(before_step)
-    before = watched.detach().clone()
-    torch.manual_seed(seed)
     _attempt(
         "train_one_epoch(model, dataloader, optimizer, 0)",
         lambda: student.train_one_epoch(model, loader, optimizer, 0),
     )
     return {
-        "weights": {name: p.detach().cpu() for name, p in model.named_parameters() if watched_name(name)},
+        "passes": loader.passes,
         "batches": len(loader),
         "forwards": forwards,
         "steps": steps,
         "backwards": len(incoming),
         "loss_backwards": len(loss_backwards),
-        "changed": bool((watched.detach() != before).any()),
     }
+
+
+def _parallel(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return bool(
+        torch.nn.functional.cosine_similarity(a.flatten().double(), b.flatten().double(), dim=0) > 0.999
+    )
 
 
 @_reporting

@@ -4,8 +4,8 @@ The student's ``SST2Dataset``, ``collate_fn`` and ``train_one_epoch`` are driven
 settings (seed, batch size, AdamW with the given learning rate and eps, a fixed number of epochs).
 Only the training split arrives here; the trained weights go back as tensors, and the grader
 measures their accuracy on held-out data in its own process. The weights after the first
-``PREFIX_STEPS`` batches go back too: the grader replays those steps itself to verify that the run
-came from the student's functions (grader.sections.s3.reference_steps.verify_prefix).
+``PREFIX_STEPS`` batches go back too: the grader checks those steps against its own gradient, to
+verify that the run came from training on its batches (reference_steps.first_step_problem).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from grader.sections.s3.batches import PREFIX_STEPS, load_tokenizer, watched
+from grader.sections.s3.batches import PREFIX_STEPS, load_tokenizer, threshold_model, watched
 
 
 def train_for_threshold(
@@ -33,8 +33,6 @@ def train_for_threshold(
     device: str,
 ) -> dict:
     """Finetune with the student's pipeline; return the trained weights and the training time."""
-    from transformers import AutoModelForSequenceClassification
-
     if device == "cpu":
         # On a shared CPU, a second thread mostly spins waiting for the first (measured: one epoch of
         # the offline profile took 3 s on one thread, 60 s on two threads of a busy 2-core machine).
@@ -51,7 +49,7 @@ def train_for_threshold(
         collate_fn=student.SST2Dataset.collate_fn,
         generator=torch.Generator().manual_seed(seed),
     )
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2).to(device)
+    model = threshold_model(model_dir, seed).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, eps=adam_eps)
     watched_loader = _PrefixSnapshot(loader, model)
     started = time.monotonic()
