@@ -64,8 +64,11 @@ def _make_stand_ins(spec: str) -> None:
         link = Path(name)
         if link.is_absolute() or ".." in link.parts or link.exists():
             continue
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(folder, target_is_directory=True)
+        try:
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(folder, target_is_directory=True)
+        except OSError as error:
+            print(f"grader: no stand-in {name!r} in {Path.cwd()}: {error}", file=sys.stderr)
 
 
 def _names_bound(code: ast.Module | str) -> list[str]:
@@ -134,6 +137,8 @@ class Child:
     def load(self, header: dict[str, Any]) -> dict[str, Any]:
         notebook_habits.install()
         library_versions.install()
+        # The notebook's relative paths (and the stand-ins' links) live in the process's own folder.
+        os.chdir(os.environ.get("HOME", "."))
         _make_stand_ins(os.environ.get(STAND_INS_VARIABLE, ""))
         self.filename = header["filename"]
         self.module.__file__ = self.filename
