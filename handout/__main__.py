@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     student_dir = args.student_dir or root / "student_template"
     dist_dir = args.dist_dir or root / "dist"
     try:
-        build(root, student_dir, dist_dir)
+        build(root, student_dir, dist_dir, root / "docs")
     except (BuildError, MarkerError) as error:
         print(f"handout: error: {error}", file=sys.stderr)
         return 1

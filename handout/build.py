@@ -1,6 +1,7 @@
 """The handout build: reference/ sources -> student notebooks, reference notebooks, reference submissions.
 
-Writes, under the student folder, one notebook per section of the assignment table (``A2S1.ipynb``,
+Writes docs/from-scratch.md (§2.1's allowlist in words, which the notebook prints too) and, under
+the student folder, one notebook per section of the assignment table (``A2S1.ipynb``,
 …; solutions replaced by TODOs) and ``tinygpt/`` (the GPT package §2.2 imports); under the dist
 folder, ``check.py`` (the students' local checker, for the release), ``reference/*.ipynb`` (with
 solutions, for instructors) and ``reference_submission/*.py`` (the solutions exported the way Colab
@@ -10,6 +11,7 @@ exports a notebook, which the demo and the grader's tests grade).
 from pathlib import Path
 
 from grader.table import load_table
+from handout.allowlist_text import DOCS_PAGE, docs_page, expand
 from handout.checker_bundle import write_checker_bundle
 from handout.colab_export import colab_python_export
 from handout.markers import strip_solutions
@@ -32,12 +34,13 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 def read_source(root: Path, name: str) -> tuple[str, str]:
-    """The text of ``reference/<name>.py`` and its path relative to ``root`` (for messages)."""
+    """The text of ``reference/<name>.py`` (its placeholders filled, handout/allowlist_text.py) and its
+    path relative to ``root`` (for messages)."""
     path = root / "reference" / f"{name}.py"
     relative = path.relative_to(root).as_posix()
     if not path.is_file():
         raise BuildError(f"{relative} is missing: every notebook ({', '.join(NOTEBOOKS)}) needs its source.")
-    return path.read_text(encoding="utf-8"), relative
+    return expand(path.read_text(encoding="utf-8")), relative
 
 
 def build_notebook(name: str, text: str, relative: str, student_dir: Path, dist_dir: Path) -> None:
@@ -79,8 +82,9 @@ def copy_package(root: Path, package: str, student_dir: Path) -> None:
             stale.unlink()
 
 
-def build(root: Path, student_dir: Path, dist_dir: Path) -> None:
-    """Build every output of the handout from the sources under ``root``.
+def build(root: Path, student_dir: Path, dist_dir: Path, docs_dir: Path | None = None) -> None:
+    """Build every output of the handout from the sources under ``root`` (and, given ``docs_dir``, the
+    pages of the docs it renders).
 
     Every source is read and its markers checked before anything is written, so a missing file or
     a malformed marker leaves the outputs as they were.
@@ -95,3 +99,5 @@ def build(root: Path, student_dir: Path, dist_dir: Path) -> None:
     for package in STUDENT_PACKAGES:
         copy_package(root, package, student_dir)
     write_checker_bundle(dist_dir)
+    if docs_dir is not None:
+        _write_if_changed(docs_dir / DOCS_PAGE, docs_page())

@@ -39,6 +39,8 @@ from torch import nn
 # penalised, but in the staff solution every function except `self_attention` is one line. All
 # tensors are batch-first: `(B, n_tok, n_embd)`, where `B` is the batch size, `n_tok` the sequence
 # length and `n_embd` the embedding size. Your code must also work when the tensors are on a GPU.
+#
+# {{from-scratch operations}}
 
 # %% [markdown]
 # ### Step 0: the projections, and the function that ties everything together

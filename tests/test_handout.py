@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from handout.__main__ import main
+from handout.allowlist_text import DOCS_PAGE, PLACEHOLDER
 from handout.build import NOTEBOOKS, build, read_source
 from handout.execute import execute_until_error
 from handout.markers import MarkerError, solution_lines, strip_solutions
@@ -120,7 +121,7 @@ def tree_files(folder: Path) -> set[str]:
 def fresh_build(tmp_path_factory):
     """The handout built from the current sources into a temporary folder."""
     out = tmp_path_factory.mktemp("fresh")
-    build(ROOT, out / "student_template", out / "dist")
+    build(ROOT, out / "student_template", out / "dist", out / "docs")
     return out
 
 
@@ -131,6 +132,18 @@ def test_student_template_is_fresh(fresh_build):
         name for name in sorted(tree_files(fresh)) if not filecmp.cmp(fresh / name, TEMPLATE / name, False)
     ]
     assert not stale, f"student_template/ is out of date ({stale}): run `make handout`"
+
+
+def test_the_docs_page_of_the_allowlist_is_fresh(fresh_build):
+    assert (fresh_build / "docs" / DOCS_PAGE).read_text() == (ROOT / "docs" / DOCS_PAGE).read_text(), (
+        "run `make handout` and commit docs/"
+    )
+
+
+def test_the_students_notebook_prints_the_allowlist(fresh_build):
+    notebook = (fresh_build / "student_template" / "A2S2.ipynb").read_text()
+    assert PLACEHOLDER not in notebook
+    assert all(f"`{name}`" in notebook for name in ("einsum", "masked_fill", "rearrange", "finfo"))
 
 
 def test_the_checker_is_built_into_dist_not_the_template(fresh_build):

@@ -16,6 +16,14 @@ import torch
 from grader.comparison import tensor_problem, within
 from grader.errors import GradingFailure, StudentRaised
 from grader.sections.s2 import oracle, small_gpt
+from grader.sections.s2.hidden_cases import (
+    MASKED_SHAPES,
+    MERGE_SHAPES,
+    OUTPUT_SHAPES,
+    PAIRWISE_SHAPES,
+    SHAPE_CASES,
+    SPLIT_SETTINGS,
+)
 from grader.sections.s2.judging import (
     Case,
     call_from_scratch,
@@ -23,7 +31,9 @@ from grader.sections.s2.judging import (
     helper_failure,
     judge,
     note_loops,
+    on_devices,
     raise_failures,
+    run_devices,
 )
 from grader.sections.s2.known_bugs import helper_matches
 from grader.verdicts import FINITE_DIFFERENCE_STEP, directional_derivative, gradient_problem
@@ -32,17 +42,6 @@ NAN_LOSS = (
     "Training a small GPT with your init_qkv_proj and self_attention made the loss NaN or infinite: "
     "look for rows of attention weights that are all masked, or a division by zero."
 )
-
-SHAPE_CASES = [
-    (2, 5, 6, 3),
-    (1, 1, 4, 1),
-    (3, 7, 8, 8),
-    (1, 64, 32, 4),
-    (2, 65, 48, 3),
-    (4, 16, 16, 2),
-    (2, 9, 40, 5),
-    (1, 3, 12, 6),
-]
 
 
 def _randn(base: int, *shape: int, seed: int, scale: float = 1.0) -> torch.Tensor:
@@ -66,9 +65,8 @@ def _check_helper(
 @pytest.mark.graded("2.1.1")
 def test_pairwise_similarities(a2s2, tolerances, note, hidden_seed):
     pairs = [
-        (_randn(hidden_seed, 2, 5, 4, seed=1), _randn(hidden_seed, 2, 5, 4, seed=2)),
-        (_randn(hidden_seed, 2, 3, 5, 4, seed=3), _randn(hidden_seed, 2, 3, 7, 4, seed=4)),
-        (_randn(hidden_seed, 1, 1, 1, 1, 8, seed=5), _randn(hidden_seed, 1, 1, 1, 6, 8, seed=6)),
+        (_randn(hidden_seed, *q, seed=2 * i + 1), _randn(hidden_seed, *k, seed=2 * i + 2))
+        for i, (q, k) in enumerate(PAIRWISE_SHAPES)
     ]
     calls = [
         (
@@ -116,9 +114,8 @@ def test_attn_softmax(a2s2, tolerances, note, hidden_seed):
 
 @pytest.mark.graded("2.1.4")
 def test_compute_outputs(a2s2, tolerances, note, hidden_seed):
-    shapes = [((2, 3, 5, 5), (2, 3, 5, 4)), ((2, 3, 5, 7), (2, 3, 7, 4)), ((1, 1, 1), (1, 1, 6))]
     calls = []
-    for i, (a_shape, v_shape) in enumerate(shapes):
+    for i, (a_shape, v_shape) in enumerate(OUTPUT_SHAPES):
         a, v = (
             torch.softmax(_randn(hidden_seed, *a_shape, seed=30 + i), dim=-1),
             _randn(hidden_seed, *v_shape, seed=40 + i),
@@ -169,19 +166,24 @@ def test_apply_causal_mask(a2s2, tolerances, note, hidden_seed):
     note_loops(a2s2, "apply_causal_mask", note)
     dtype = _student_mask_dtype(a2s2)
     failures = []
-    for i, shape in enumerate([(2, 3, 6, 6), (1, 6, 6), (2, 4, 1, 1), (1, 2, 17, 17)]):
+    for i, shape in enumerate(MASKED_SHAPES):
         a = _randn(hidden_seed, *shape, seed=50 + i)
         mask = oracle.make_causal_mask(shape[-1]).to(dtype)
-        got = call_from_scratch(a2s2, "apply_causal_mask", mask, a)
         want = oracle.apply_causal_mask(mask, a)
-        failure = judge(
-            f"apply_causal_mask(mask, A of shape {tuple(a.shape)})",
-            got,
-            want,
-            tolerances.attention,
-            lambda wrong, mask=mask, a=a: helper_matches("apply_causal_mask", wrong, mask, a),
-        )
-        if failure and not _masks_like_minus_inf(got, a, want, tolerances.attention):
+
+        def attempt(device, mask=mask, a=a, want=want):
+            got = call_from_scratch(a2s2, "apply_causal_mask", mask, a, device=device)
+            failure = judge(
+                f"apply_causal_mask(mask, A of shape {tuple(a.shape)})",
+                got,
+                want,
+                tolerances.attention,
+                lambda wrong: helper_matches("apply_causal_mask", wrong, mask, a),
+            )
+            return None if failure and _masks_like_minus_inf(got, a, want, tolerances.attention) else failure
+
+        failure = on_devices(attempt, run_devices(a2s2))
+        if failure:
             failures.append(failure)
     raise_failures(failures, 4)
 
@@ -199,9 +201,8 @@ def _masks_like_minus_inf(got, a: torch.Tensor, want: torch.Tensor, tolerance: f
 
 @pytest.mark.graded("2.1.7")
 def test_split_heads(a2s2, tolerances, note, hidden_seed):
-    settings = [((2, 5, 12), 3), ((1, 1, 8), 8), ((3, 7, 6), 1), ((2, 65, 48), 4)]
     calls = []
-    for i, (shape, n_heads) in enumerate(settings):
+    for i, (shape, n_heads) in enumerate(SPLIT_SETTINGS):
         x = _randn(hidden_seed, *shape, seed=60 + i)
         calls.append(
             ((x, n_heads), oracle.split_heads(x, n_heads), f"x of shape {tuple(x.shape)}, {n_heads}")
@@ -211,27 +212,25 @@ def test_split_heads(a2s2, tolerances, note, hidden_seed):
 
 @pytest.mark.graded("2.1.8")
 def test_merge_heads(a2s2, tolerances, note, hidden_seed):
-    shapes = [(2, 3, 5, 4), (1, 8, 1, 1), (3, 1, 7, 6), (2, 4, 65, 12)]
-    inputs = [_randn(hidden_seed, *shape, seed=70 + i) for i, shape in enumerate(shapes)]
+    inputs = [_randn(hidden_seed, *shape, seed=70 + i) for i, shape in enumerate(MERGE_SHAPES)]
     calls = [((y,), oracle.merge_heads(y), f"y of shape {tuple(y.shape)}") for y in inputs]
     _check_helper(a2s2, "merge_heads", calls, tolerances.attention, note)
 
 
-def _shape_test(a2s2, causal: bool, tolerances, cuda_available: bool, note, hidden_seed: int) -> None:
+def _shape_test(a2s2, causal: bool, tolerances, note, hidden_seed: int) -> None:
     note_loops(a2s2, "self_attention", note)
     cases = [Case(*sizes, causal=causal) for sizes in SHAPE_CASES]
-    devices: list[str | None] = [None, "cuda"] if cuda_available else [None]
-    check_self_attention_cases(a2s2, cases, tolerances.attention, hidden_seed, devices)
+    check_self_attention_cases(a2s2, cases, tolerances.attention, hidden_seed, run_devices(a2s2))
 
 
 @pytest.mark.graded("2.1.12")
-def test_self_attention_shapes_no_mask(a2s2, tolerances, cuda_available, note, hidden_seed):
-    _shape_test(a2s2, False, tolerances, cuda_available, note, hidden_seed)
+def test_self_attention_shapes_no_mask(a2s2, tolerances, note, hidden_seed):
+    _shape_test(a2s2, False, tolerances, note, hidden_seed)
 
 
 @pytest.mark.graded("2.1.13")
-def test_self_attention_shapes_causal(a2s2, tolerances, cuda_available, note, hidden_seed):
-    _shape_test(a2s2, True, tolerances, cuda_available, note, hidden_seed)
+def test_self_attention_shapes_causal(a2s2, tolerances, note, hidden_seed):
+    _shape_test(a2s2, True, tolerances, note, hidden_seed)
 
 
 def _remote_attention(a2s2) -> Callable[..., torch.Tensor]:

@@ -11,27 +11,27 @@ from grader.sections.s2.judging import (
     Case,
     check_self_attention_cases,
     note_loops,
+    run_devices,
 )
 
 NOTEBOOK_SEED = 447
 
 
-def _notebook_test(a2s2, case: Case, tolerances, cuda_available: bool, note) -> None:
+def _notebook_test(a2s2, case: Case, tolerances, note) -> None:
     note_loops(a2s2, "self_attention", note)
-    devices: list[str | None] = [None, "cuda"] if cuda_available else [None]
-    check_self_attention_cases(a2s2, [case], tolerances.attention, NOTEBOOK_SEED, devices)
+    check_self_attention_cases(a2s2, [case], tolerances.attention, NOTEBOOK_SEED, run_devices(a2s2))
 
 
 @pytest.mark.graded("2.1.9")
-def test_notebook_one_head_no_mask(a2s2, tolerances, cuda_available, note):
-    _notebook_test(a2s2, Case(1, 10, 6, 1, causal=False, shared_input=True), tolerances, cuda_available, note)
+def test_notebook_one_head_no_mask(a2s2, tolerances, note):
+    _notebook_test(a2s2, Case(1, 10, 6, 1, causal=False, shared_input=True), tolerances, note)
 
 
 @pytest.mark.graded("2.1.10")
-def test_notebook_one_head_causal(a2s2, tolerances, cuda_available, note):
-    _notebook_test(a2s2, Case(1, 10, 6, 1, causal=True, shared_input=True), tolerances, cuda_available, note)
+def test_notebook_one_head_causal(a2s2, tolerances, note):
+    _notebook_test(a2s2, Case(1, 10, 6, 1, causal=True, shared_input=True), tolerances, note)
 
 
 @pytest.mark.graded("2.1.11")
-def test_notebook_three_heads_causal(a2s2, tolerances, cuda_available, note):
-    _notebook_test(a2s2, Case(1, 10, 6, 3, causal=True, shared_input=True), tolerances, cuda_available, note)
+def test_notebook_three_heads_causal(a2s2, tolerances, note):
+    _notebook_test(a2s2, Case(1, 10, 6, 3, causal=True, shared_input=True), tolerances, note)

@@ -118,9 +118,15 @@ class Child:
         last = frames[-1]
         return {"lineno": last.lineno, "function": last.name}
 
+    def raised_here(self, error: BaseException) -> bool:
+        """Whether the student's own file raised `error` (the template's `raise NotImplementedError`),
+        rather than a library it called (PyTorch's NotImplementedError for an unusual device)."""
+        frames = traceback.extract_tb(error.__traceback__)
+        return bool(frames) and frames[-1].filename == self.filename
+
     def failure(self, error: BaseException, name: str) -> dict[str, Any]:
         frame = self.student_frame(error)
-        if isinstance(error, NotImplementedError):
+        if isinstance(error, NotImplementedError) and self.raised_here(error):
             kind = "not_implemented"
             name = frame.get("function", name) if frame.get("function") != "<module>" else name
         else:

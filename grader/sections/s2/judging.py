@@ -11,13 +11,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import ModuleType
 from typing import Any
 
 import torch
 
 from grader.comparison import tensor_problem
-from grader.errors import GradingFailure
+from grader.errors import GradingFailure, StudentRaised
 from grader.integrity import Flag
 from grader.sections.s2.allowlist import FROM_SCRATCH
 from grader.sections.s2.closeness import matches
@@ -109,10 +110,53 @@ def call_from_scratch(section: Any, name: str, *args: Any, device: str | None = 
         section.session.integrity.add([Flag(section.number, "recorder", route, section.filename)])
         raise GradingFailure(f"{name} ran PyTorch's own attention ({ran}). {FROM_SCRATCH.rule}.")
     if device and device.startswith("cuda") and any(not d.startswith("cuda") for d in report.devices):
-        raise GradingFailure(
+        raise DeviceMixup(
             f"{name} was given CUDA tensors but returned a CPU tensor; keep results on the inputs' device."
         )
     return report.value
+
+
+class DeviceMixup(GradingFailure):
+    """A result on another device than the inputs'."""
+
+
+#: What PyTorch says when one operation mixes tensors of two devices.
+MIXUP_WORDS = ("same device", "expected device", "on the expected device")
+
+
+def _mixed_devices(outcome: Any) -> bool:
+    if isinstance(outcome, DeviceMixup):
+        return True
+    return isinstance(outcome, StudentRaised) and any(words in str(outcome) for words in MIXUP_WORDS)
+
+
+def run_devices(section: Any) -> list[str | None]:
+    """Where §2.1's functions are judged: on the CPU, and on CUDA too when the run may use it."""
+    uses_cuda = section.session.profile.device == "cuda" and torch.cuda.is_available()
+    return [None, "cuda"] if uses_cuda else [None]
+
+
+def on_devices(attempt: Callable[[str | None], Failure | None], devices: list[str | None]) -> Failure | None:
+    """Judge one case on each device (None: the CPU).
+
+    A function is judged on the device its inputs are on. One that moves its own tensors to the
+    notebook's DEVICE is right when its inputs are on that device, as in the notebook: so a case that
+    is right on one device, and elsewhere only mixed devices, is right (test 2.1.15 and the CPU note
+    speak of portability). Otherwise its first failure stands; an error the student's code raised
+    is raised as it is.
+    """
+    outcomes: list[Any] = []
+    for device in devices:
+        try:
+            outcomes.append(attempt(device))
+        except (StudentRaised, DeviceMixup) as failed:
+            outcomes.append(failed)
+    if len(outcomes) > 1 and None in outcomes and all(o is None or _mixed_devices(o) for o in outcomes):
+        return None
+    for outcome in outcomes:
+        if isinstance(outcome, GradingFailure):
+            raise outcome
+    return next((outcome for outcome in outcomes if outcome is not None), None)
 
 
 @dataclass(frozen=True)
@@ -186,21 +230,30 @@ def self_attention_failure(
 def check_self_attention_cases(
     section: Any, cases: list[Case], tolerance: float, seed: int, devices: list[str | None]
 ) -> None:
-    """Fail with the first failing case (and how many failed) over ``cases`` on every device."""
+    """Fail with the first failing case (and how many failed) over ``cases``, each judged on ``devices``
+    (``on_devices``)."""
     failures = [
         failure
-        for device in devices
         for case in cases
-        if (failure := self_attention_failure(section, case, tolerance, seed, device)) is not None
+        if (failure := on_devices(partial(self_attention_failure, section, case, tolerance, seed), devices))
+        is not None
     ]
-    raise_failures(failures, len(cases) * len(devices))
+    raise_failures(failures, len(cases))
 
 
 def helper_failure(
     section: Any, name: str, args: tuple[Any, ...], want: torch.Tensor, tolerance: float, shown: str
 ) -> Failure | None:
-    """Call helper ``name`` on ``args`` and judge the result against ``want``."""
-    got = call_from_scratch(section, name, *args)
-    return judge(
-        f"{name}({shown})", got, want, tolerance, lambda wrong: _explain("helper_matches", name, wrong, *args)
-    )
+    """Call helper ``name`` on ``args`` and judge the result against ``want``, on the run's devices."""
+
+    def attempt(device: str | None) -> Failure | None:
+        got = call_from_scratch(section, name, *args, device=device)
+        return judge(
+            f"{name}({shown})",
+            got,
+            want,
+            tolerance,
+            lambda wrong: _explain("helper_matches", name, wrong, *args),
+        )
+
+    return on_devices(attempt, run_devices(section))

@@ -72,7 +72,7 @@ def training_problems(reply: dict) -> list[str]:
     if "accumulated" in steps:
         seen.append("at an optimizer step the gradients also held those of earlier batches")
     elif "zeroed" in steps or ("no gradient" in steps and reply["backwards"] > 0):
-        seen.append("at an optimizer step the gradients were empty (cleared after the backward pass)")
+        seen.append("at an optimizer step the gradients were all zero or missing")
     elif reply["backwards"] == 0 and steps:
         seen.append("loss.backward() was never called")
     return seen
