@@ -10,10 +10,11 @@ This module names the constructs, and keeps the record staff read:
   unusual code (``globals()``, ``vars()``, ``__dict__``, ``inspect``, threads, processes, PyTorch's
   internals) forges nothing; it is only noted.
 - **What staff see** (``IntegrityLog``, results.json's hidden ``extra_data.integrity``): ``flags``
-  for what touched a verdict (an answer that reached a forging construct or broke its section's
-  allowlist, a recording that lost its canary, a reply not sent by the grader's code), which set
-  ``flagged``; ``notes`` for constructs found in code that no answer reaches, which never cost a
-  point and do not set ``flagged``. The wording reports what was found; it accuses no one.
+  for what could touch a verdict (an answer that reached a forging construct or broke its section's
+  allowlist, a forging construct anywhere in the file, a recording that lost its canary, a reply not
+  sent by the grader's code), which set ``flagged``; ``notes`` for the other constructs, reached or
+  not, which never cost a point and do not set ``flagged``. The wording reports what was found; it
+  accuses no one. A forging construct that no answer reaches costs no point either: it never runs.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def _attribute_construct(node: ast.Attribute) -> tuple[str, bool] | None:
     return None
 
 
-def _call_construct(node: ast.Call) -> tuple[str, bool] | None:
+def _call_construct(node: ast.Call, modules: set[str]) -> tuple[str, bool] | None:
     if not isinstance(node.func, ast.Name):
         return None
     name = node.func.id
@@ -165,20 +166,22 @@ def _call_construct(node: ast.Call) -> tuple[str, bool] | None:
     if name not in {"getattr", "setattr", "delattr"} or not node.args:
         return None
     owner = _dotted(node.args[0])
-    if owner.split(".")[0] in {"sys", "builtins", "__builtins__"}:
+    root = owner.split(".")[0]
+    if root in {"sys", "builtins", "__builtins__"} or (name != "getattr" and root in modules):
+        # Replacing a library's function changes what every later call of it computes.
         return f"calls {name} on {owner}", True
     constant = len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
     return None if constant else (f"calls {name} with a computed name", False)
 
 
-def _node_constructs(node: ast.AST) -> list[tuple[str, bool]]:
+def _node_constructs(node: ast.AST, modules: set[str]) -> list[tuple[str, bool]]:
     if isinstance(node, ast.Import | ast.ImportFrom):
         return _import_constructs(node)
     found = None
     if isinstance(node, ast.Attribute):
         found = _attribute_construct(node)
     elif isinstance(node, ast.Call):
-        found = _call_construct(node)
+        found = _call_construct(node, modules)
     elif isinstance(node, ast.Name) and node.id == "__builtins__":
         found = ("uses __builtins__", True)
     return [found] if found else []
@@ -186,11 +189,19 @@ def _node_constructs(node: ast.AST) -> list[tuple[str, bool]]:
 
 def constructs(statements: Iterable[ast.stmt]) -> list[Construct]:
     """Every construct in `statements` that reaches into the running program, by line."""
+    statements = list(statements)
+    modules = {
+        (alias.asname or alias.name).split(".")[0]
+        for statement in statements
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
     found = {
         (what, getattr(node, "lineno", 0), forging)
         for statement in statements
         for node in ast.walk(statement)
-        for what, forging in _node_constructs(node)
+        for what, forging in _node_constructs(node, modules)
     }
     return sorted((Construct(*item) for item in found), key=lambda c: (c.line, c.what))
 
@@ -236,8 +247,9 @@ class Flag:
     """One thing staff should look at: in which section, what kind, what was found and where."""
 
     section: int
-    #: "rule" (an answer reached what its rules refuse), "recorder" (the canary went missing),
-    #: "reply" (a reply not sent by the grader's code) or "note" (found where no answer reaches).
+    #: "rule" (an answer reached what its rules refuse), "construct" (a forging construct no answer
+    #: reaches), "recorder" (the canary went missing), "reply" (a reply not sent by the grader's code)
+    #: or "note" (any other construct: never a verdict).
     kind: str
     what: str
     where: str

@@ -60,7 +60,7 @@ from grader.replies import UNUSABLE, UnusableReply, load_problem, reply_problem
 from grader.sandbox import wire
 from grader.sandbox.child import STAND_INS_VARIABLE
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
-from grader.sandbox.library_versions import removed_api_notes
+from grader.sandbox.library_versions import VERSION_VARIABLE, removed_api_notes
 from grader.sandbox.namespace import model_mount
 from grader.sandbox.process import (
     REPO_ROOT,
@@ -119,13 +119,16 @@ class StudentSection:
         self.allowlist = allowlist
         self._rule_problems: dict[str, str | None] = {}
         kept = {id(statement) for statement in sliced.statements}
-        session.integrity.add(
-            Flag(number, "note", f"{found.what}, in code {where}", self.normalised.where(found.line))
-            for statement in sliced.tree.body
-            for found in constructs([statement])
-            if (where := "the answers reach" if id(statement) in kept else "no answer reaches")
-            and not (found.forging and id(statement) in kept)
-        )
+        for statement in sliced.tree.body:
+            reached = id(statement) in kept
+            for found in constructs([statement]):
+                if found.forging and reached:
+                    continue  # judged with the answer that reaches it (rule_problem)
+                where = "the answers reach" if reached else "no answer reaches"
+                kind = "construct" if found.forging else "note"
+                session.integrity.add(
+                    [Flag(number, kind, f"{found.what}, in code {where}", self.normalised.where(found.line))]
+                )
 
     def rule_problem(self, name: str) -> str | None:
         """Why the tests that use answer `name` cannot be graded, or None: what `name` reaches holds a
@@ -553,7 +556,8 @@ class GradingSession:
         # their code agrees with where the grader's own tensors are.
         hide_gpus = {"CUDA_VISIBLE_DEVICES": ""} if self.profile.device == "cpu" else {}
         identity = self.identity(section)
-        environment = hide_gpus | self.stand_ins(section)
+        course_libraries = {VERSION_VARIABLE: self.table.assignment.students_transformers}
+        environment = hide_gpus | course_libraries | self.stand_ins(section)
         process = StudentProcess(identity, self.limits, self.child_view(), environment)
         # The log keeps the launcher's words; results.json a form that is the same on every run.
         log.info("section %s: confinement %s", section, json.dumps(process.confinement, sort_keys=True))
@@ -644,7 +648,8 @@ class GradingSession:
             self.notes[number] = (str(error),)
             return SectionUnavailable(f"{error.headline} (the reason is at the top of this report).")
         sliced = source.sliced
-        self.notes[number] = (*source.notes, *removed_api_notes(sliced.statements))
+        old_apis = removed_api_notes(sliced.statements, self.table.assignment.students_transformers)
+        self.notes[number] = (*source.notes, *old_apis)
         log.info(
             "section %s: kept %d statements, dropped %d top-level statements (lines %s)",
             number,

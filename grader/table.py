@@ -60,6 +60,12 @@ class AssignmentInfo:
 
     title: str = setting("shown at the top of every results.json and score table")
     course: str = setting("the course the table grades for, e.g. CSE 447", default="CSE 447")
+    students_transformers: str = setting(
+        "the transformers version the course's students wrote against (its documentation is the one the "
+        "handout links); the student's process gets stand-ins for its APIs that the grader's version "
+        "removed (grader/sandbox/library_versions.py), each named in an ungraded note; empty: none",
+        default="",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

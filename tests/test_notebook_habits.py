@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from grader.errors import GradingFailure
 from grader.session import GradingSession
-from grader.table import load_table
+from grader.table import AssignmentTable, load_table
+
+
+def with_answers(table: AssignmentTable, section: int, *names: str) -> AssignmentTable:
+    """The table with `names` read from the section's notebook too (what the checks here call)."""
+    table.sections[section] = replace(
+        table.sections[section], answers=(*table.sections[section].answers, *names)
+    )
+    return table
+
 
 SUBMISSION = '''# -*- coding: utf-8 -*-
 """A2S1.ipynb
@@ -57,7 +68,7 @@ def test_colab_habits_run_as_in_a_notebook_and_their_output_is_kept(
 ):
     caplog.set_level(logging.INFO, logger="grader")
     (tmp_path / "A2S1.py").write_text(SUBMISSION)
-    table = load_table()
+    table = with_answers(load_table(), 1, "habits")
     session = GradingSession(tmp_path, table, table.profile("offline"), protect=())
     session.start()
     try:
@@ -69,3 +80,68 @@ def test_colab_habits_run_as_in_a_notebook_and_their_output_is_kept(
     assert "Google Drive is not available (while grading)" in output
     assert "loss went down" in output and "HTML" in output
     assert "IProgress" not in output
+
+
+ONE_FAILED_IMPORT = """
+import torch, numpy as np, not_installed_anywhere.special as sps
+query121 = torch.tensor(np.array([1.0, 2.0, 3.0]))
+query122 = sps.softmax(torch.ones(4, 3))
+"""
+
+
+def test_a_failed_import_stubs_only_the_names_that_failed(tmp_path: Path):
+    (tmp_path / "A2S1.py").write_text(ONE_FAILED_IMPORT)
+    table = load_table()
+    session = GradingSession(tmp_path, table, table.profile("offline"), protect=())
+    session.start()
+    try:
+        section = session.section(1)
+        assert section.get("query121").tolist() == [1.0, 2.0, 3.0]
+        with pytest.raises(GradingFailure) as missing:
+            section.get("query122")
+        assert "not_installed_anywhere" in str(missing.value) and "line 4" in str(missing.value)
+    finally:
+        session.close()
+
+
+LOADING_CELLS = """
+import os
+from transformers import AutoTokenizer, AdamW
+from datasets import load_dataset
+MODEL_NAME = os.environ.get("A2S3_MODEL", "roberta-base")
+tokenizer = AutoTokenizer.from_pretrained(MODEL_NAME)
+hub_tokenizer = AutoTokenizer.from_pretrained("roberta-base")
+sst2 = load_dataset("gpt3mix/sst2")
+
+def loading_cells():
+    import torch
+    encoded = tokenizer.batch_encode_plus(["a fine film", "dull"], padding=True, return_tensors="pt")
+    optimizer = AdamW([torch.zeros(2, requires_grad=True)], lr=1e-3, correct_bias=True)
+    return {
+        "same": len(tokenizer) == len(hub_tokenizer),
+        "keys": sorted(encoded.keys()),
+        "optimizer": type(optimizer).__mro__[1].__name__,
+        "splits": sorted(sst2),
+        "train": len(sst2["train"]) > 100,
+    }
+"""
+
+
+def test_a_notebooks_loading_cells_find_the_profiles_model_and_data_and_old_apis_run(tmp_path: Path):
+    (tmp_path / "A2S3.py").write_text(LOADING_CELLS)
+    table = with_answers(load_table(), 3, "loading_cells")
+    session = GradingSession(tmp_path, table, table.profile("offline"), protect=())
+    session.start()
+    try:
+        got = session.section(3).call("loading_cells")
+    finally:
+        session.close()
+    assert got == {
+        "same": True,
+        "keys": ["attention_mask", "input_ids"],
+        "optimizer": "AdamW",
+        "splits": ["test", "train", "validation"],
+        "train": True,
+    }
+    assert any("batch_encode_plus" in note and "Nothing is deducted" in note for note in session.notes[3])
+    assert any("`AdamW`" in note for note in session.notes[3])

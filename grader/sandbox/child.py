@@ -142,7 +142,7 @@ class Child:
 
     def load(self, header: dict[str, Any]) -> dict[str, Any]:
         notebook_habits.install()
-        library_versions.install()
+        library_versions.install(os.environ.get(library_versions.VERSION_VARIABLE, ""))
         # The notebook's relative paths (and the stand-ins' links) live in the process's own folder.
         os.chdir(os.environ.get("HOME", "."))
         _make_stand_ins(os.environ.get(STAND_INS_VARIABLE, ""))
@@ -155,8 +155,10 @@ class Child:
                     exec(compile(code, self.filename, "exec"), namespace)
                 except ImportError as error:
                     if unit["kind"] != "import":
+                        # Like any other failed statement: what it binds stays undefined.
                         self.load_failures.append({**self.failure(error, ""), "binds": unit["binds"]})
-                    for name in _names_bound(code) if unit["kind"] == "import" else unit["binds"]:
+                        continue
+                    for name in _names_bound(code):
                         namespace[name] = MissingModule(name, _clean(str(error)))
                 except BaseException as error:  # noqa: BLE001 - student code may raise anything
                     self.load_failures.append(

@@ -1,10 +1,11 @@
 """Code written for the course's library versions runs on the grader's: stand-ins for removed APIs.
 
-The handout links the documentation of transformers 4.37 (Colab's version when the course ran), and
-students write against it. The grader runs transformers 5, which removed some of what that code calls.
-Each removed API below gets a stand-in in the student's process that behaves as the old one did, so
-honest code runs unchanged; the trusted side tells the student, in an ungraded note, which old APIs
-their code reached (``removed_api_notes``, read by the trusted side over what the answers reach).
+The handout links the documentation of transformers 4.37 (Colab's version when the course ran; the
+table's `students_transformers`), and students write against it. The grader runs transformers 5,
+which removed some of what that code calls. Each removed API below gets a stand-in in the student's
+process that behaves as the old one did, so honest code runs unchanged; the trusted side tells the
+student, in an ungraded note, which old APIs their code reached (``removed_api_notes``, read over
+what the answers reach). A course whose students wrote for the grader's own version sets none.
 
 The stand-ins are put in place when transformers is imported (an import hook), so a process that
 never imports it pays nothing.
@@ -28,8 +29,14 @@ REMOVED = {
 }
 
 
-def removed_api_notes(statements: list[ast.stmt]) -> list[str]:
+#: The environment variable that tells the student's process the course's transformers version.
+VERSION_VARIABLE = "A2_STUDENTS_TRANSFORMERS"
+
+
+def removed_api_notes(statements: list[ast.stmt], version: str) -> list[str]:
     """One ungraded note per removed API that `statements` (what the answers reach) use."""
+    if not version:
+        return []
     used = {
         node.attr
         for statement in statements
@@ -45,8 +52,8 @@ def removed_api_notes(statements: list[ast.stmt]) -> list[str]:
         if alias.name in REMOVED
     }
     return [
-        f"Your code uses `{name}`, which the course's transformers (4.37) had and the grader's "
-        f"(transformers 5) no longer has; the grader ran it as 4.37 did ({REMOVED[name]}). "
+        f"Your code uses `{name}`, which the course's transformers ({version}) had and the grader's "
+        f"(transformers 5) no longer has; the grader ran it as {version} did ({REMOVED[name]}). "
         "Nothing is deducted for it."
         for name in sorted(used)
     ]
@@ -127,8 +134,11 @@ class _AfterImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.patches[module.__name__](sys.modules.get(module.__name__, module))
 
 
-def install() -> None:
-    """Put the stand-ins in place; call once, before any student code runs."""
+def install(version: str) -> None:
+    """Put the stand-ins for the course's `version` in place (none when empty); call once, before any
+    student code runs."""
+    if not version:
+        return
     sys.meta_path.insert(
         0,
         _AfterImport(
