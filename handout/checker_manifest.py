@@ -52,6 +52,7 @@ SHIPPED_FILES = (
     "grader/sandbox/notebook_habits.py",
     "grader/sandbox/op_recorder.py",
     "grader/sandbox/process.py",
+    "grader/sandbox/protocol.py",
     "grader/sandbox/seccomp.py",
     "grader/sandbox/staging.py",
     "grader/sandbox/wire.py",

@@ -91,10 +91,19 @@ def note_loops(section: Any, name: str, note: Callable[[str], None]) -> None:
         note(LOOP_NOTE.format(name=name))
 
 
-def call_from_scratch(section: Any, name: str, *args: Any, device: str | None = None, **kwargs: Any) -> Any:
-    """Call ``name`` with its operators recorded; fail if PyTorch's own attention ran, or if the
-    recording cannot be trusted (its canary is missing)."""
-    report = section.call_detailed(name, *args, device=device, record=True, **kwargs)
+def call_from_scratch(
+    section: Any,
+    name: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None = None,
+    *,
+    device: str | None = None,
+    cotangent: torch.Tensor | None = None,
+) -> Any:
+    """Call ``name(*args, **kwargs)`` with its operators recorded; fail if PyTorch's own attention ran,
+    or if the recording cannot be trusted (its canary is missing). ``device`` and ``cotangent`` are
+    StudentSection.call_detailed's."""
+    report = section.call_detailed(name, args, kwargs, device=device, record=True, cotangent=cotangent)
     recording = report.recording
     if recording is None or recording.tampered:
         raise GradingFailure(
@@ -169,7 +178,7 @@ def self_attention_failure(
     """Run one case through the student's self_attention and judge it against the oracle."""
     q, k, v = case.inputs(seed)
     got = call_from_scratch(
-        section, "self_attention", q, k, v, n_heads=case.n_heads, causal=case.causal, device=device
+        section, "self_attention", (q, k, v), {"n_heads": case.n_heads, "causal": case.causal}, device=device
     )
     want = reference_self_attention(q, k, v, case.n_heads, case.causal)
     where = f" on {device}" if device else ""
@@ -200,7 +209,7 @@ def helper_failure(
     section: Any, name: str, args: tuple[Any, ...], want: torch.Tensor, tolerance: float, shown: str
 ) -> Failure | None:
     """Call helper ``name`` on ``args`` and judge the result against ``want``."""
-    got = call_from_scratch(section, name, *args)
+    got = call_from_scratch(section, name, args)
     return judge(
         f"{name}({shown})", got, want, tolerance, lambda wrong: _explain("helper_matches", name, wrong, *args)
     )
