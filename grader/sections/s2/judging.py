@@ -149,10 +149,10 @@ def judge(
     return Failure(call, problem, explain(got) if wrong_values else [])
 
 
-def _explain(finder: str, *args: Any) -> list[Any]:
-    """The known bugs that reproduce a wrong result (none where the diagnosis is not shipped)."""
+def _explain(find: Callable[[ModuleType], list[Any]]) -> list[Any]:
+    """The known bugs ``find`` reads from the diagnosis module (none where it is not shipped)."""
     bugs = known_bugs()
-    return getattr(bugs, finder)(*args) if bugs else []
+    return find(bugs) if bugs else []
 
 
 def raise_failures(failures: list[Failure], total: int) -> None:
@@ -187,7 +187,9 @@ def self_attention_failure(
         got,
         want,
         tolerance,
-        lambda wrong: _explain("self_attention_matches", wrong, q, k, v, case.n_heads, case.causal),
+        lambda wrong: _explain(
+            lambda bugs: bugs.self_attention_matches(wrong, q, k, v, case.n_heads, case.causal)
+        ),
         dtype=q.dtype,
     )
 
@@ -211,5 +213,9 @@ def helper_failure(
     """Call helper ``name`` on ``args`` and judge the result against ``want``."""
     got = call_from_scratch(section, name, args)
     return judge(
-        f"{name}({shown})", got, want, tolerance, lambda wrong: _explain("helper_matches", name, wrong, *args)
+        f"{name}({shown})",
+        got,
+        want,
+        tolerance,
+        lambda wrong: _explain(lambda bugs: bugs.helper_matches(name, wrong, *args)),
     )
