@@ -142,8 +142,6 @@ class ByeRequest(TypedDict):
 
 
 Request = LoadRequest | CallRequest | GetRequest | RunRequest | ByeRequest
-#: The operations the child answers (every request but ``bye``, which it never answers).
-ANSWERED_OPS = ("load", "call", "get", "run")
 
 
 # ------------------------------------------------------------------------------------------------ errors
@@ -190,15 +188,8 @@ class GraderError(TypedDict):
     message: Text
 
 
+#: Every error a reply may carry; its ``kind`` says which.
 Error = StudentError | MissingError | BadValueError | GraderError
-#: Every error kind a reply may carry, each with its type (what grader/replies.py validates against).
-ERROR_TYPES: dict[str, type] = {
-    "not_implemented": StudentError,
-    "raised": StudentError,
-    "missing": MissingError,
-    "bad_value": BadValueError,
-    "grader": GraderError,
-}
 
 
 # ----------------------------------------------------------------------------------------------- replies
