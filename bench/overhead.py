@@ -29,10 +29,10 @@ def main() -> None:
             session.start()
             section = session.section(2)
             begun = time.perf_counter()
-            section.call("f", torch.ones(2))
+            section.call("f", (torch.ones(2),))
             starts.append(time.perf_counter() - begun)
             begun = time.perf_counter()
-            section.call("f", torch.ones(64, 64))
+            section.call("f", (torch.ones(64, 64),))
             calls.append(time.perf_counter() - begun)
             session.close()
     print(

@@ -100,3 +100,9 @@ class StudentProcessDied(GradingFailure):
 
 class BadValue(GradingFailure):
     """A value came back that cannot be graded (an unsupported type, too large, or malformed)."""
+
+
+class GraderFault(Exception):
+    """A condition of ours met while grading (a check asked for CUDA where the run has none, the child
+    did not know an operation): not a GradingFailure, so the plugin reports the test as an internal
+    error and logs why, and the student is never blamed."""

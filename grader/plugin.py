@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import torch
 
 from grader import errors
 from grader.errors import TIMEOUT, GradingFailure
@@ -73,7 +72,9 @@ class GradingPlugin:
             seen[number] = item.nodeid
             if number in self.rows:
                 item.stash[NUMBER] = number
-                item.add_marker(pytest.mark.timeout(self.rows[number].timeout))
+                # The limit covers the check itself; the section's fixture loads the student's
+                # definitions before it, under the table's own load_timeout (StudentSection.start).
+                item.add_marker(pytest.mark.timeout(self.rows[number].timeout, func_only=True))
                 selected.append(item)
             else:
                 deselected.append(item)
@@ -125,7 +126,7 @@ class GradingPlugin:
 
     @pytest.fixture
     def cuda_available(self) -> bool:
-        return self.session.profile.device == "cuda" and torch.cuda.is_available()
+        return self.session.cuda_available()
 
     @pytest.fixture
     def hidden_seed(self) -> int:
@@ -159,6 +160,8 @@ def section_fixtures(session: GradingSession) -> types.ModuleType:
 
 def _section_fixture(session: GradingSession, number: int, name: str) -> Callable[[], StudentSection]:
     def student_section() -> StudentSection:
-        return session.section(number)
+        section = session.section(number)
+        section.start()
+        return section
 
     return pytest.fixture(name=name)(student_section)

@@ -26,15 +26,18 @@ import os
 import secrets
 import sys
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, cast
 
 import torch
 
 from grader.errors import (
     NO_FILE,
+    STUDENT_ERROR,
     TIMEOUT,
+    GraderFault,
     GradingFailure,
     MissingAnswer,
     NotImplementedYet,
@@ -58,9 +61,8 @@ from grader.reach_rules import (
 )
 from grader.replies import UNUSABLE, UnusableReply, load_problem, reply_problem
 from grader.sandbox import wire
-from grader.sandbox.child import STAND_INS_VARIABLE
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
-from grader.sandbox.library_versions import VERSION_VARIABLE, removed_api_notes
+from grader.sandbox.library_versions import removed_api_notes
 from grader.sandbox.namespace import model_mount
 from grader.sandbox.process import (
     REPO_ROOT,
@@ -69,6 +71,20 @@ from grader.sandbox.process import (
     ChildView,
     SandboxLimits,
     StudentProcess,
+)
+from grader.sandbox.protocol import (
+    STAND_INS_VARIABLE,
+    STUDENTS_LIBRARIES_VARIABLE,
+    CallRequest,
+    Error,
+    GetRequest,
+    LoadFailure,
+    LoadReply,
+    LoadRequest,
+    Reply,
+    RunRequest,
+    StudentError,
+    ValueReply,
 )
 from grader.sandbox.staging import Stage, hide_except, interpreter_paths
 from grader.table import AssignmentTable, Profile
@@ -114,7 +130,7 @@ class StudentSection:
         self._broken: SectionUnavailable | None = None
         self._snapshots: dict[str, Any] = {}
         self._timed_out: dict[str, float] = {}
-        self.load_failures: list[dict[str, Any]] = []
+        self.load_failures: list[LoadFailure] = []
         self.starts = 0
         self.allowlist = allowlist
         self._rule_problems: dict[str, str | None] = {}
@@ -173,7 +189,19 @@ class StudentSection:
     def function_node(self, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         return self.sliced.functions.get(name)
 
-    def _process_for(self, name: str) -> StudentProcess:
+    def start(self) -> None:
+        """Load the student's definitions now, for the current test's visibility, unless they are loaded.
+
+        The plugin's section fixtures call this before a test's own time limit starts, so loading runs
+        under the table's ``[sandbox] load_timeout`` only and never counts against a test. A top level
+        that cannot be loaded (too slow, the process ended, an unusable reply) is reported once, at the
+        top of the report; it raises SectionUnavailable, now and for every later test, without loading
+        again.
+        """
+        self._process()
+
+    def _process(self) -> StudentProcess:
+        """The live process for the current test's visibility, started and loaded if there is none."""
         if self._broken is not None:
             raise self._broken
         visibility = self.session.current_visibility()
@@ -185,44 +213,51 @@ class StudentSection:
             self._stop_and_log(self._processes.pop(other))
         process = self.session.spawn(self.number)
         self.starts += 1
-        units = [unit.__dict__ for unit in self.sliced.units]
-        timeout = self.session.table.sandbox.load_timeout
         try:
-            request_id = secrets.token_hex(8)
-            header, _ = process.request(
-                {"op": "load", "filename": self.filename, "units": units, "id": request_id},
-                None,
-                timeout,
-                LOAD_REPLY_BYTES,
+            self._load(process)
+        except SectionUnavailable as unavailable:
+            self._broken = unavailable
+            raise
+        self._processes[visibility] = process
+        return process
+
+    def _load(self, process: StudentProcess) -> None:
+        """Run the kept statements in ``process`` under the load deadline; log what raised there."""
+        timeout = self.session.table.sandbox.load_timeout
+        request: LoadRequest = {
+            "op": "load",
+            "id": secrets.token_hex(8),
+            "filename": self.filename,
+            "units": [
+                {"lineno": unit.lineno, "source": unit.source, "binds": list(unit.binds), "kind": unit.kind}
+                for unit in self.sliced.units
+            ],
+        }
+        try:
+            raw, _ = process.request(request, None, timeout, LOAD_REPLY_BYTES)
+            problem = load_problem(raw) or (
+                None if raw["id"] == request["id"] else "a reply to another request"
             )
         except ChildTimeout:
-            self._broken = SectionUnavailable(
-                f"Loading the definitions in {self.filename} took longer than {timeout:g} s, so none of its "
-                "tests could run. The grader runs only imports, definitions and the top-level statements "
-                "your answers depend on; one of those must be doing far more work than it should.",
+            self.session.log_output(self, process)
+            raise self._cannot_load(
+                f"Loading the definitions in {self.filename} took longer than {timeout:g} s",
+                "The grader runs only imports, definitions and the top-level statements your answers depend "
+                "on; one of those must be doing far more work than it should.",
                 TIMEOUT,
-            )
-            self.session.log_output(self, process)
-            raise self._broken from None
+            ) from None
         except ChildGone as gone:
-            self._broken = SectionUnavailable(
-                f"The process loading {self.filename} {gone.how} before your definitions were loaded "
-                "(code that calls exit, os._exit or uses too much memory at top level ends it)."
-            )
             self.session.log_output(self, process)
-            raise self._broken from None
+            raise self._cannot_load(
+                f"The process loading {self.filename} {gone.how} before your definitions were loaded",
+                "Code that calls exit or os._exit, or uses too much memory, at top level ends it.",
+            ) from None
         except wire.WireError as error:
-            header = {"ok": None, "wire": str(error)}
-        problem = load_problem(header) or (
-            None if header.get("id") == request_id else "a reply to another request"
-        )
+            problem = str(error)
         if problem is not None:
             process.kill()
-            self._broken = SectionUnavailable(
-                f"While {self.filename} was loading, {UNUSABLE} ({problem}), so none of its tests could run."
-            )
-            raise self._broken
-        self.load_failures = header.get("failures", [])
+            raise self._cannot_load(f"While {self.filename} was loading, {UNUSABLE} ({problem})")
+        self.load_failures = cast(LoadReply, raw)["failures"]
         for failure in self.load_failures:
             log.info(
                 "%s: %s raised %s: %s",
@@ -231,55 +266,68 @@ class StudentSection:
                 failure["type"],
                 failure["message"],
             )
-        self._processes[visibility] = process
-        return process
 
-    def _where(self, info: dict[str, Any]) -> str:
-        place = self.normalised.where(int(info["lineno"])) if info.get("lineno") else self.filename
+    def _cannot_load(
+        self, headline: str, advice: str = "", status: str = STUDENT_ERROR
+    ) -> SectionUnavailable:
+        """The failure every test of the section gets: the whole reason once, at the top of the report
+        (beside the section's other notes), and one line in each test."""
+        reason = f"{headline}, so none of its tests could run. {advice}".strip()
+        self.session.notes[self.number] = (*self.session.notes.get(self.number, ()), reason)
+        log.info("section %s: %s", self.number, reason)
+        return SectionUnavailable(f"{headline} (the reason is at the top of this report).", status)
+
+    def _where(self, info: StudentError) -> str:
+        lineno = info.get("lineno")
+        place = self.normalised.where(lineno) if lineno else self.filename
         function = info.get("function")
         return f"{place}, in {function}" if function and function != "<module>" else place
 
-    def _raise_for(self, error: dict[str, Any], name: str) -> None:
-        kind = error.get("kind")
-        if kind == "missing" and name in self.unreadable:
-            raise SectionUnavailable(self.unreadable[name])
-        if kind == "missing":
-            cause = error.get("cause")
+    def _raise_for(self, error: Error, name: str) -> NoReturn:
+        """Raise what an error reply stands for: the student's failure, or ours for a "grader" error."""
+        if error["kind"] == "grader":
+            raise GraderFault(f"the child could not serve `{name}`: {error['message']}")
+        if error["kind"] == "bad_value":
+            raise UnusableReply(name, f"a value of a kind it cannot read: {error['message']}")
+        if error["kind"] == "missing":
+            if name in self.unreadable:
+                raise SectionUnavailable(self.unreadable[name])
+            cause = error["cause"]
             if cause:
                 detail = f"Its definition ({self._where(cause)}) raised {cause['type']}: {cause['message']}"
                 raise MissingAnswer(name, self.filename, detail)
             close = difflib.get_close_matches(name, sorted(self._bound_names()), n=1, cutoff=0.75)
             raise MissingAnswer(name, self.filename, f"Did you mean `{close[0]}`?" if close else "")
-        if kind == "not_implemented":
-            raise NotImplementedYet(error.get("name") or name)
-        if kind == "raised":
-            # A driver of ours is no name of the student's: name their function that raised instead.
-            who = error.get("function") or name if name == YOUR_CODE else name
-            raise StudentRaised(who, error["type"], error["message"], self._where(error))
-        if kind == "bad_value":
-            raise UnusableReply(name, f"a value of a kind it cannot read: {error.get('message', '')}")
-        raise UnusableReply(name, "an error of no known kind")
+        if error["kind"] == "not_implemented":
+            raise NotImplementedYet(error["name"] or name)
+        # A driver of ours is no name of the student's: name their function that raised instead.
+        who = error.get("function") or name if name == YOUR_CODE else name
+        raise StudentRaised(who, error["type"], error["message"], self._where(error))
 
     def _bound_names(self) -> set[str]:
         return {name for unit in self.sliced.units for name in unit.binds}
 
     def _request(
-        self, header: dict[str, Any], tensors: dict[str, torch.Tensor], name: str, timeout: float | None
-    ):
+        self,
+        request: CallRequest | GetRequest | RunRequest,
+        tensors: dict[str, torch.Tensor],
+        name: str,
+        timeout: float | None,
+    ) -> tuple[ValueReply, Any]:
+        """Send one request and return its validated reply and decoded value; raise what a failure means."""
         timeout = float(timeout or self.session.table.sandbox.call_timeout)
         # A student function that timed out once is not called again: later tests fail at once with
         # the same reason, so it costs one deadline per run. (Drivers are not remembered: one driver
         # runs different student functions for different tests.)
-        if header["op"] == "call" and name in self._timed_out:
+        if request["op"] == "call" and name in self._timed_out:
             raise StudentTimedOut(name, self._timed_out[name])
-        process = self._process_for(name)
-        header = {**header, "id": secrets.token_hex(8)}
-        cap = self.session.driver_reply_bytes() if header["op"] == "run" else ANSWER_REPLY_BYTES
+        process = self._process()
+        cap = self.session.driver_reply_bytes() if request["op"] == "run" else ANSWER_REPLY_BYTES
         try:
-            reply, reply_tensors = process.request(header, tensors, timeout, cap)
+            raw, reply_tensors = process.request(request, tensors, timeout, cap)
         except ChildTimeout:
             self.session.log_output(self, process)
-            if header["op"] == "call":
+            if request["op"] == "call":
                 self._timed_out[name] = timeout
             raise StudentTimedOut(name, timeout) from None
         except ChildGone as gone:
@@ -287,7 +335,7 @@ class StudentSection:
             raise StudentProcessDied(name, gone.how) from None
         except wire.WireError as error:
             raise UnusableReply(name, str(error)) from None
-        if not isinstance(reply, dict) or reply.get("id") != header["id"]:
+        if raw.get("id") != request["id"]:
             # Only the grader's own code in the child knows the id: this reply was written by other code.
             self.session.integrity.add(
                 [
@@ -301,28 +349,43 @@ class StudentSection:
             )
             process.kill()
             raise UnusableReply(name, "a reply to another request")
-        problem = reply_problem(reply)
+        problem = reply_problem(raw)
         if problem is not None:
             process.kill()
             raise UnusableReply(name, problem)
-        if not reply["ok"]:
+        reply = cast(Reply, raw)
+        if reply["ok"] is False:
             self._raise_for(reply["error"], name)
         try:
-            value = wire.decode(reply.get("value"), reply_tensors)
+            value = wire.decode(reply["value"], reply_tensors)
         except wire.WireError as error:
             raise UnusableReply(name, str(error)) from None
         return reply, value
 
-    def get(self, name: str, timeout: float | None = None) -> Any:
-        """The value the submission's kept code binds to `name`, read once per run.
+    def get(self, name: str, *, timeout: float | None = None) -> Any:
+        """The value the submission's kept code binds to ``name`` at top level, read once per run.
 
         The first read is kept (its failure too) and every later read returns it, so all checks grade
         the same value even if the student's process would give another one the second time.
+
+        Args:
+            name: a top-level name of the student's file; it must be one of the table's ``answers``
+                for the section (or a test's), or the intake does not keep the statements that bind it.
+            timeout: seconds the read may take (default: the table's ``call_timeout``).
+
+        Returns:
+            The value as grader.sandbox.wire decodes it: tensors (on the CPU), numpy arrays, Python
+            numbers, strings, None, lists, tuples and dicts of these; anything else as ``wire.Opaque``.
+
+        Raises:
+            GradingFailure: a subclass whose message is ready for the student (MissingAnswer,
+                SectionUnavailable, StudentTimedOut, StudentProcessDied, BadValue, ...).
         """
         if name not in self._snapshots:
             try:
                 self.require_rules([name])
-                self._snapshots[name] = self._request({"op": "get", "name": name}, {}, name, timeout)[1]
+                request: GetRequest = {"op": "get", "id": secrets.token_hex(8), "name": name}
+                self._snapshots[name] = self._request(request, {}, name, timeout)[1]
             except GradingFailure as failure:
                 self._snapshots[name] = failure
         kept = self._snapshots[name]
@@ -333,36 +396,68 @@ class StudentSection:
     def call_detailed(
         self,
         name: str,
-        *args: Any,
-        device: str | None = None,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
         timeout: float | None = None,
+        device: str | None = None,
         seed: int | None = None,
         record: bool = False,
         cotangent: torch.Tensor | None = None,
-        **kwargs: Any,
     ) -> CallReport:
-        """Call the student's function `name` in the sandbox; see docs/writing-checks.md.
+        """Call the student's function ``name(*args, **kwargs)`` in the sandbox; see docs/writing-checks.md.
 
-        ``record``: record the forbidden attention that runs during the call (op_recorder.py), with a
-        canary the trusted side chose; a lost canary counts as tampering and raises the integrity flag.
-        ``cotangent``: also return the vector-Jacobian product for the tensor arguments, as
-        ``{"output": value, "grads": [...]}`` (grader.verdicts.gradient_problem checks it).
+        The grader's options are keyword-only and apart from the student's arguments, so a student
+        parameter may be called ``timeout``, ``device`` or ``seed``, and a misspelt option is an error in
+        the check (reported as internal), never an argument the student's function is blamed for.
+
+        Args:
+            name: the student's function, a top-level name of their file.
+            args: its positional arguments, a tuple or list of values the wire carries (tensors, numpy
+                arrays, numbers, strings, None, and lists, tuples and dicts of these).
+            kwargs: its keyword arguments, by name.
+            timeout: seconds the call may take (default: the table's ``call_timeout``). A call past it
+                raises StudentTimedOut, and so does every later call of ``name`` in the run, at once.
+            device: where the tensors among the arguments go before the call ("cuda"); None leaves
+                them on the CPU. Asking for CUDA in a run without it raises GraderFault (our bug).
+            seed: what torch, numpy and random are seeded with before the call (default: fixed for a
+                public test, drawn from the run's secret for a hidden one).
+            record: record PyTorch's own attention if it runs during the call (op_recorder.py), with a
+                canary the trusted side chose; a lost canary raises the integrity flag.
+            cotangent: also return the vector-Jacobian product for the tensor arguments: the value
+                becomes ``{"output": value, "grads": [...]}`` (grader.verdicts.gradient_problem checks it).
+
+        Returns:
+            CallReport: the value (tensors on the CPU), the devices its tensors were on, and with
+            ``record`` the verified recording.
+
+        Raises:
+            GradingFailure: a subclass whose message is ready for the student (NotImplementedYet,
+                MissingAnswer, StudentRaised, StudentTimedOut, StudentProcessDied, BadValue, ...).
+            GraderFault: a condition of ours (CUDA asked for where there is none).
+            TypeError: ``args`` is not a tuple or list, or ``kwargs`` not a mapping (a check's bug).
         """
+        if not isinstance(args, tuple | list) or not isinstance(kwargs or {}, Mapping):
+            raise TypeError(f"call({name!r}, args, kwargs): args must be a tuple or list, kwargs a mapping")
+        if device is not None and device.startswith("cuda") and not self.session.cuda_available():
+            raise GraderFault(f"a check asked to call `{name}` on {device}, but this run has no CUDA")
+        (args_tree, kwargs_tree, cotangent_tree), tensors, _ = wire.encode(
+            [list(args), dict(kwargs or {}), cotangent]
+        )
         self.require_rules([name])
-        (args_tree, kwargs_tree, cotangent_tree), tensors, _ = wire.encode([list(args), kwargs, cotangent])
-        header = {
+        canary = new_canary() if record else None
+        request: CallRequest = {
             "op": "call",
+            "id": secrets.token_hex(8),
             "name": name,
             "args": args_tree,
             "kwargs": kwargs_tree,
             "device": device,
             "seed": self.session.seed_for_test() if seed is None else seed,
             "cotangent": cotangent_tree,
+            "record": canary,
         }
-        canary = new_canary() if record else None
-        if canary:
-            header["record"] = canary
-        reply, value = self._request(header, tensors, name, timeout)
+        reply, value = self._request(request, tensors, name, timeout)
         recording = verify_recording(reply.get("recorded"), canary) if canary else None
         if recording is not None and recording.tampered:
             self.session.integrity.add(
@@ -375,34 +470,70 @@ class StudentSection:
                     )
                 ]
             )
-        return CallReport(value, reply.get("devices", []), recording)
+        return CallReport(value, reply["devices"], recording)
 
-    def call(self, name: str, *args: Any, **options: Any) -> Any:
-        return self.call_detailed(name, *args, **options).value
+    def call(
+        self,
+        name: str,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        device: str | None = None,
+        seed: int | None = None,
+        record: bool = False,
+        cotangent: torch.Tensor | None = None,
+    ) -> Any:
+        """``call_detailed(...).value``: the value the student's function returned (same arguments)."""
+        report = self.call_detailed(
+            name, args, kwargs, timeout=timeout, device=device, seed=seed, record=record, cotangent=cotangent
+        )
+        return report.value
 
     def run(
         self,
         target: str,
-        params: dict[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
         timeout: float | None = None,
-        seed=None,
+        seed: int | None = None,
         uses: tuple[str, ...] = (),
     ) -> Any:
-        """Run our driver `module:function(student_module, **params)` inside the sandbox. `uses` names
-        the student answers it calls: if one of them already timed out, or what one reaches breaks a
-        rule (``rule_problem``), it fails at once."""
+        """Run our driver ``module:function(student_module, **params)`` inside the sandbox.
+
+        Drivers live in ``grader/sections/*/drivers/`` and run beside the student's code, which can
+        replace them: a check verifies what one returns (grader/verdicts.py). A public check's driver
+        must be in ``PUBLIC_DRIVERS`` of handout/checker_manifest.py.
+
+        Args:
+            target: ``"grader.sections.sN.drivers.MODULE:function"``.
+            params: the driver's keyword arguments (values the wire carries).
+            timeout: seconds the driver may take (default: the table's ``call_timeout``).
+            seed: what torch, numpy and random are seeded with first (default as for ``call``).
+            uses: the student answers the driver calls: if one of them already timed out in this
+                run, this fails at once with the same StudentTimedOut; if what one reaches breaks a
+                rule (``rule_problem``), with that rule's message.
+
+        Returns:
+            The driver's return value, decoded as for ``get``; its reply may be as large as the
+            profile's model allows (trained weights).
+
+        Raises:
+            GradingFailure: as for ``call``; a failure names the student's function that raised.
+        """
         self.require_rules(uses)
         for name in uses:
             if name in self._timed_out:
                 raise StudentTimedOut(name, self._timed_out[name])
-        params_tree, tensors, _ = wire.encode(params or {})
-        header = {
+        params_tree, tensors, _ = wire.encode(dict(params or {}))
+        request: RunRequest = {
             "op": "run",
+            "id": secrets.token_hex(8),
             "target": target,
             "params": params_tree,
             "seed": self.session.seed_for_test() if seed is None else seed,
         }
-        return self._request(header, tensors, YOUR_CODE, timeout)[1]
+        return self._request(request, tensors, YOUR_CODE, timeout)[1]
 
     def close(self) -> None:
         """Stop the section's processes, logging what they printed."""
@@ -551,12 +682,16 @@ class GradingSession:
             self._driver_reply = min(bound, self.limits.max_reply_bytes)
         return self._driver_reply
 
+    def cuda_available(self) -> bool:
+        """Whether checks may run student code on CUDA: the profile's device is cuda and a GPU is seen."""
+        return self.profile.device == "cuda" and torch.cuda.is_available()
+
     def spawn(self, section: int) -> StudentProcess:
         # On a CPU profile the student's process sees no GPU, so `device = "cuda" if available` in
         # their code agrees with where the grader's own tensors are.
         hide_gpus = {"CUDA_VISIBLE_DEVICES": ""} if self.profile.device == "cpu" else {}
         identity = self.identity(section)
-        course_libraries = {VERSION_VARIABLE: self.table.assignment.students_transformers}
+        course_libraries = {STUDENTS_LIBRARIES_VARIABLE: self.table.assignment.students_transformers}
         environment = hide_gpus | course_libraries | self.stand_ins(section)
         process = StudentProcess(identity, self.limits, self.child_view(), environment)
         # The log keeps the launcher's words; results.json a form that is the same on every run.

@@ -129,8 +129,18 @@ def test_the_api_block_names_what_exists() -> None:
     assert drivers
     for module, function in drivers:
         assert hasattr(importlib.import_module(module), function), f"{module}:{function}"
-    options = re.findall(r"call_detailed\([^)]*\b(\w+)=", code)
-    assert options and all(o in inspect.signature(StudentSection.call_detailed).parameters for o in options)
+    calls = [
+        node
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("get", "call", "call_detailed", "run")
+    ]
+    assert {call.func.attr for call in calls} == {"get", "call", "call_detailed", "run"}
+    for call in calls:
+        # Each example's arguments fit the method's signature: its positional ones and its options.
+        signature = inspect.signature(getattr(StudentSection, call.func.attr))
+        signature.bind(None, *call.args, **{keyword.arg: keyword.value for keyword in call.keywords})
 
 
 def test_the_fixtures_and_errors_named_exist() -> None:

@@ -7,11 +7,13 @@ the child really drops to an unprivileged uid; the tests that need that say so.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import re
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -20,9 +22,13 @@ import pytest
 
 from grader.commands.grade import configure_logging
 from grader.grading_run import RunOptions, grade_submission
+from grader.replies import reply_problem
 from grader.results import validate
+from grader.sandbox import wire
+from grader.sandbox.child import Child
 from grader.sandbox.identity import unreachable_folders
-from grader.table import load_table
+from grader.sandbox.process import StudentProcess
+from grader.table import AssignmentTable, load_table
 
 CORE_CHECKS = Path(__file__).parent / "core_checks"
 ROOT = os.geteuid() == 0
@@ -45,18 +51,29 @@ def other():
 '''
 
 
-def grade_file(tmp_path: Path, body: str, **options) -> tuple[dict, dict[str, dict]]:
+def grade_file(
+    tmp_path: Path, body: str, table: AssignmentTable | None = None, **options
+) -> tuple[dict, dict[str, dict]]:
     submission = tmp_path / "submission"
     submission.mkdir(exist_ok=True)
     (submission / "A2S1.py").write_text(HEADER + textwrap.dedent(body))
     results_path = tmp_path / "out" / "results.json"
-    results = grade_submission(
-        RunOptions(submission, results_path, sections={1}, checks_dir=CORE_CHECKS, **options)
-    )
+    options.setdefault("checks_dir", CORE_CHECKS)
+    results = grade_submission(RunOptions(submission, results_path, sections={1}, **options), table)
     on_disk = json.loads(results_path.read_text())
     validate(on_disk)
     assert on_disk == results
     return results, {test["number"]: test for test in results["tests"]}
+
+
+def limits(test_timeout: float, load_timeout: float) -> AssignmentTable:
+    """The table with every §1 test's time limit and the load deadline set to these."""
+    table = load_table()
+    rows = tuple(
+        dataclasses.replace(row, timeout=test_timeout) if row.section == 1 else row for row in table.tests
+    )
+    sandbox = dataclasses.replace(table.sandbox, load_timeout=load_timeout)
+    return dataclasses.replace(table, tests=rows, sandbox=sandbox)
 
 
 def assert_only_answer_failed(tests: dict[str, dict], fragment: str) -> None:
@@ -129,6 +146,118 @@ answer()
     _, tests = grade_file(tmp_path, body)
     assert time.monotonic() - started < 120
     assert all(tests[n]["status"] == "passed" for n in ("1.2.1", "1.2.2", "1.3.1"))
+
+
+def test_loading_the_definitions_does_not_count_against_a_test_s_limit(tmp_path: Path):
+    """Loading takes longer than any test may (4 s of top level, 3 s per test), yet every test passes:
+    the fixture loads under the table's load_timeout before the test's own limit starts."""
+    body = """
+def answer():
+    return [42.0] * 3
+
+def slow_ones():
+    time.sleep(4)
+    return torch.ones(3)
+
+query121 = slow_ones()
+"""
+    _, tests = grade_file(tmp_path, body, limits(test_timeout=3, load_timeout=60))
+    assert [tests[n]["status"] for n in ("1.2.1", "1.2.2", "1.3.1")] == ["passed"] * 3, tests
+
+
+def test_a_top_level_that_hangs_is_stopped_by_the_load_deadline_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    """The load deadline (4 s), not a test's limit (2 s), stops a hanging top level; its reason is
+    given once at the top of the report, each test names it in one line, and nothing is loaded again."""
+    body = """
+def answer():
+    return [42.0] * 3
+
+def forever():
+    while True:
+        time.sleep(1)
+
+query121 = forever()
+"""
+    with caplog.at_level(logging.INFO, logger="grader"):
+        results, tests = grade_file(tmp_path, body, limits(test_timeout=2, load_timeout=4))
+    for number in ("1.2.1", "1.2.2", "1.3.1"):
+        assert tests[number]["status"] == "failed", tests[number]
+        assert "took longer than 4 s (the reason is at the top of this report)" in tests[number]["output"]
+    assert results["output"].count("took longer than 4 s, so none of its tests could run") == 1
+    starts = [record for record in caplog.records if record.getMessage().startswith("section 1: confinement")]
+    assert len(starts) == 1, "the section was loaded more than once"
+
+
+def test_the_grader_s_options_and_the_student_s_arguments_stay_apart(tmp_path: Path):
+    """A student parameter named like an option (timeout, device, seed) reaches the student's
+    function; an option the check misspells is the check's bug (internal error), never the student's;
+    so is asking for CUDA in a run that has none."""
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "test_options.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.mark.graded("1.2.1")
+            def test_named_like_options(a2s1):
+                got = a2s1.call("echo", (1,), {"timeout": 2, "device": "cpu", "seed": 3}, timeout=10, seed=0)
+                assert got == [1, 2, "cpu", 3], got
+
+            @pytest.mark.graded("1.2.2")
+            def test_misspelt_option(a2s1):
+                a2s1.call("echo", (1,), timeuot=10)
+
+            @pytest.mark.graded("1.3.1")
+            def test_cuda_where_there_is_none(a2s1):
+                a2s1.call("echo", (1,), device="cuda")
+            """
+        )
+    )
+    body = "def echo(x, timeout, device, seed):\n    return [x, timeout, device, seed]\n"
+    _, tests = grade_file(tmp_path, body, checks_dir=checks)
+    assert tests["1.2.1"]["status"] == "passed", tests["1.2.1"]
+    for number in ("1.2.2", "1.3.1"):
+        assert tests[number]["status"] == "failed"
+        assert tests[number]["extra_data"]["status"] == "internal error", tests[number]
+
+
+def test_an_error_the_child_reports_as_ours_is_an_internal_error(tmp_path: Path, monkeypatch):
+    """A "grader" error (CUDA the child lacks, an operation it does not know) is ours: the test is an
+    internal error, not the student's failure and not "a reply the grader cannot use"."""
+    real_request = StudentProcess.request
+
+    def our_condition(self, header, tensors, timeout, max_reply_bytes=None):
+        if header["op"] != "call":
+            return real_request(self, header, tensors, timeout, max_reply_bytes)
+        return {"id": header["id"], "ok": False, "error": {"kind": "grader", "message": "no CUDA here"}}, {}
+
+    monkeypatch.setattr(StudentProcess, "request", our_condition)
+    _, tests = grade_file(tmp_path, "def answer():\n    return [42.0] * 3\n")
+    assert tests["1.2.1"]["status"] == "passed"
+    for number in ("1.2.2", "1.3.1"):
+        assert tests[number]["extra_data"]["status"] == "internal error", tests[number]
+        assert "cannot use" not in tests[number]["output"]
+
+
+def test_the_child_answers_a_condition_of_ours_within_the_protocol(monkeypatch):
+    """The child's own replies for an unknown operation meet the schema with a "grader" error."""
+    monkeypatch.setitem(sys.modules, "student", None)
+    requests_read, requests_write = os.pipe()
+    replies_read, replies_write = os.pipe()
+    wire.write_message(requests_write, {"op": "frobnicate", "id": "r1"})
+    wire.write_message(requests_write, {"op": "bye"})
+    Child(requests_read, replies_write).serve()
+    head_size, blob_size = wire.HEADER.unpack(os.read(replies_read, wire.HEADER.size))
+    reply, _ = wire.unpack(
+        os.read(replies_read, head_size), os.read(replies_read, blob_size) if blob_size else b""
+    )
+    for fd in (requests_read, requests_write, replies_read, replies_write):
+        os.close(fd)
+    assert reply_problem(reply) is None, reply
+    assert reply["id"] == "r1" and reply["error"]["kind"] == "grader", reply
 
 
 def test_writing_the_results_file_forges_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture):

@@ -3,6 +3,7 @@ the gradient check. (End to end, on attack submissions: tests/test_hostile_verdi
 
 import ast
 import math
+from typing import get_args, get_type_hints
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from grader.integrity import constructs, new_canary, verify_recording
 from grader.replies import load_problem, reply_problem
 from grader.sandbox import wire
 from grader.sandbox.op_recorder import OpRecorder
+from grader.sandbox.protocol import Error
 from grader.verdicts import FINITE_DIFFERENCE_STEP, directional_derivative, gradient_problem
 
 
@@ -43,21 +45,47 @@ def test_as_number_accepts_unambiguous_forms_with_a_note_and_refuses_the_rest():
             as_number(bad, "evaluate")
 
 
+def _failed(error: dict) -> dict:
+    return {"id": "r1", "ok": False, "error": error}
+
+
 def test_replies_that_do_not_meet_the_schema_are_named():
-    assert reply_problem({"ok": True, "value": 1}) is None
-    assert (
-        reply_problem({"ok": False, "error": {"kind": "raised", "type": "ValueError", "message": "x"}})
-        is None
-    )
-    assert reply_problem({"ok": False, "error": {"message": "forged"}}) == "an error of no known kind"
-    assert reply_problem({"ok": False, "error": {"kind": "raised", "message": "no type"}}) is not None
+    assert reply_problem({"id": "r1", "ok": True, "value": 1, "devices": ["cpu"]}) is None
+    raised = {"kind": "raised", "name": "f", "type": "ValueError", "message": "x"}
+    assert reply_problem(_failed(raised)) is None
+    assert reply_problem(_failed({**raised, "lineno": 3, "function": "f"})) is None
+    assert reply_problem(_failed({"message": "forged"})) == "an error of no known kind"
+    assert reply_problem(_failed({"kind": "raised", "name": "f", "message": "no type"})) == "no `error.type`"
+    assert reply_problem(_failed({**raised, "lineno": -1})) == "a `error.lineno` out of range"
+    assert reply_problem(_failed({**raised, "message": "x" * 5000})) is not None
+    assert reply_problem(_failed({**raised, "extra": 1})) == "an unknown field in `error`"
+    assert reply_problem({"id": "r1", "ok": True, "value": 1, "devices": [7]}) is not None
+    assert reply_problem({"id": "r1", "ok": 1, "value": 1, "devices": []}) == "a reply of no known ok"
     assert reply_problem({"ok": "yes"}) is not None
-    assert reply_problem([1, 2]) is not None
-    assert (
-        load_problem({"ok": True, "failures": [{"type": "E", "message": "m", "binds": ["x"], "lineno": 3}]})
-        is None
-    )
-    assert load_problem({"ok": True, "failures": [{"binds": "x"}]}) is not None
+    assert reply_problem([1, 2]) == "the reply is not an object"
+    failure = {"kind": "raised", "name": "", "type": "E", "message": "m", "binds": ["x"], "lineno": 3}
+    assert load_problem({"id": "r1", "ok": True, "failures": [failure]}) is None
+    assert reply_problem(_failed({"kind": "missing", "name": "x", "cause": failure})) is None
+    assert load_problem({"id": "r1", "ok": True, "failures": [{"binds": "x"}]}) is not None
+    assert load_problem({"id": "r1", "ok": True, "failures": [], "value": None}) is not None
+
+
+ERROR_KINDS = [
+    (kind, error_type)
+    for error_type in get_args(Error)
+    for kind in get_args(get_type_hints(error_type)["kind"])
+]
+
+
+@pytest.mark.parametrize(("kind", "error_type"), ERROR_KINDS, ids=[kind for kind, _ in ERROR_KINDS])
+def test_every_error_kind_of_the_protocol_is_one_the_validator_accepts(kind, error_type):
+    """The validator is derived from grader/sandbox/protocol.py: an error made from its type's fields
+    passes, and the same error without one of its required fields does not."""
+    samples = {"kind": kind, "name": "f", "type": "E", "message": "m", "cause": None}
+    error = {key: samples[key] for key in error_type.__required_keys__}
+    assert reply_problem(_failed(error)) is None
+    for key in error_type.__required_keys__:
+        assert reply_problem(_failed({k: v for k, v in error.items() if k != key})) is not None
 
 
 def test_a_malformed_value_tree_is_a_wire_error():

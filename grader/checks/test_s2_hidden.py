@@ -136,7 +136,7 @@ def test_make_causal_mask(a2s2, note):
     failures = [
         judge(
             f"make_causal_mask({n_tok})",
-            call_from_scratch(a2s2, "make_causal_mask", n_tok),
+            call_from_scratch(a2s2, "make_causal_mask", (n_tok,)),
             oracle.make_causal_mask(n_tok),
             0.0,
             lambda wrong, n_tok=n_tok: helper_matches("make_causal_mask", wrong, n_tok),
@@ -152,7 +152,7 @@ def _student_mask_dtype(a2s2) -> torch.dtype:
     apply_causal_mask is given a mask in that dtype, so it is judged with the masks it was written for.
     """
     try:
-        mask = a2s2.call("make_causal_mask", 3)
+        mask = a2s2.call("make_causal_mask", (3,))
     except GradingFailure:
         return torch.bool
     if isinstance(mask, torch.Tensor) and tensor_problem(mask, oracle.make_causal_mask(3), 0.0) is None:
@@ -172,7 +172,7 @@ def test_apply_causal_mask(a2s2, tolerances, note, hidden_seed):
         want = oracle.apply_causal_mask(mask, a)
 
         def attempt(device, mask=mask, a=a, want=want):
-            got = call_from_scratch(a2s2, "apply_causal_mask", mask, a, device=device)
+            got = call_from_scratch(a2s2, "apply_causal_mask", (mask, a), device=device)
             failure = judge(
                 f"apply_causal_mask(mask, A of shape {tuple(a.shape)})",
                 got,
@@ -237,7 +237,7 @@ def _remote_attention(a2s2) -> Callable[..., torch.Tensor]:
     """An attention for this process's GPT that sends its inputs to the student's self_attention."""
 
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_heads: int, causal: bool) -> torch.Tensor:
-        got = call_from_scratch(a2s2, "self_attention", q, k, v, n_heads=n_heads, causal=causal)
+        got = call_from_scratch(a2s2, "self_attention", (q, k, v), {"n_heads": n_heads, "causal": causal})
         problem = tensor_problem(got, q, math.inf, dtype=q.dtype)
         if problem is not None and "NaN" not in problem and "infinite" not in problem:
             raise GradingFailure(f"In the small GPT, self_attention {problem}.")
@@ -252,16 +252,15 @@ def _check_gradient(a2s2, seed: int) -> None:
     n_heads = small_gpt.SIZES["n_head"]
     # Recorded like every other call: the backward pass runs inside the recorder too.
     reply = call_from_scratch(
-        a2s2, "self_attention", q, k, v, n_heads=n_heads, causal=True, cotangent=cotangent
+        a2s2, "self_attention", (q, k, v), {"n_heads": n_heads, "causal": True}, cotangent=cotangent
     )
     step = FINITE_DIFFERENCE_STEP
     shifted = [
         call_from_scratch(
             a2s2,
             "self_attention",
-            *(x + sign * step * d for x, d in zip((q, k, v), direction, strict=True)),
-            n_heads=n_heads,
-            causal=True,
+            tuple(x + sign * step * d for x, d in zip((q, k, v), direction, strict=True)),
+            {"n_heads": n_heads, "causal": True},
         )
         for sign in (1, -1)
     ]

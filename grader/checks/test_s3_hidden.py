@@ -71,7 +71,7 @@ def test_compute_accuracy(a2s3, note, hidden_seed):
     for predictions, labels in _accuracy_cases(hidden_seed):
         agree, total = int((predictions == labels).sum()), len(labels)
         try:
-            got, how = as_number(a2s3.call("compute_accuracy", predictions, labels), "compute_accuracy")
+            got, how = as_number(a2s3.call("compute_accuracy", (predictions, labels)), "compute_accuracy")
         except NotANumber as wrong:
             raise GradingFailure(f"{wrong}: the fraction of predictions that equal their labels.") from None
         if not within(abs(got - agree / total), 1e-6):

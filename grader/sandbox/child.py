@@ -19,18 +19,35 @@ import re
 import sys
 import traceback
 import types
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from grader.sandbox import library_versions, notebook_habits, wire
 from grader.sandbox.op_recorder import OpRecorder
+from grader.sandbox.protocol import (
+    STAND_INS_VARIABLE,
+    STUDENTS_LIBRARIES_VARIABLE,
+    BadValueError,
+    CallRequest,
+    Error,
+    ErrorReply,
+    GetRequest,
+    LoadFailure,
+    LoadReply,
+    LoadRequest,
+    MissingError,
+    Request,
+    RunRequest,
+    StudentError,
+    UnitSpec,
+    ValueReply,
+)
 
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
-#: The environment variable naming the stand-ins of a section's model and data (session.py sets it).
-STAND_INS_VARIABLE = "A2_STAND_INS"
 MAX_MESSAGE = 2000
 PR_SET_DUMPABLE = 4
 
@@ -99,24 +116,30 @@ def _clean(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " …"
 
 
+@dataclass(frozen=True)
+class Returned:
+    """What a call, get or run gave back, and for a recorded call what the recorder saw."""
+
+    value: Any
+    recorded: dict[str, Any] | None = None
+
+
 class Child:
     def __init__(self, fd_in: int, fd_out: int) -> None:
         self.fd_in, self.fd_out = fd_in, fd_out
         self.module = types.ModuleType("student")
         self.filename = "<submission>"
-        self.load_failures: list[dict[str, Any]] = []
+        self.load_failures: list[LoadFailure] = []
         self.pid = os.getpid()
-        self.request_id: str | None = None
+        self.request_id = ""
         # Created before any student code runs; see op_recorder.py for why that is not enough alone.
         self.recorder = OpRecorder()
         sys.modules["student"] = self.module
 
-    def student_frame(self, error: BaseException) -> dict[str, Any]:
+    def student_frame(self, error: BaseException) -> traceback.FrameSummary | None:
+        """The last frame of the student's file in the traceback, if it reaches their file."""
         frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == self.filename]
-        if not frames:
-            return {}
-        last = frames[-1]
-        return {"lineno": last.lineno, "function": last.name}
+        return frames[-1] if frames else None
 
     def raised_here(self, error: BaseException) -> bool:
         """Whether the student's own file raised `error` (the template's `raise NotImplementedError`),
@@ -124,13 +147,8 @@ class Child:
         frames = traceback.extract_tb(error.__traceback__)
         return bool(frames) and frames[-1].filename == self.filename
 
-    def failure(self, error: BaseException, name: str) -> dict[str, Any]:
+    def failure(self, error: BaseException, name: str) -> StudentError:
         frame = self.student_frame(error)
-        if isinstance(error, NotImplementedError) and self.raised_here(error):
-            kind = "not_implemented"
-            name = frame.get("function", name) if frame.get("function") != "<module>" else name
-        else:
-            kind = "raised"
         if isinstance(error, SystemExit):
             message = f"your code called exit/sys.exit({error.code!r})"
         elif isinstance(error, AttributeError) and getattr(error, "obj", None) is self.module:
@@ -138,11 +156,24 @@ class Child:
             message = f"`{error.name}` is not defined in {self.filename}"
         else:
             message = _clean(str(error))
-        return {"kind": kind, "name": name, "type": type(error).__name__, "message": message, **frame}
+        failure: StudentError = {
+            "kind": "raised",
+            "name": name,
+            "type": type(error).__name__,
+            "message": message,
+        }
+        if isinstance(error, NotImplementedError) and self.raised_here(error):
+            failure["kind"] = "not_implemented"
+            if frame is not None and frame.name != "<module>":
+                failure["name"] = frame.name
+        if frame is not None:
+            failure["lineno"] = frame.lineno
+            failure["function"] = frame.name
+        return failure
 
-    def load(self, header: dict[str, Any]) -> dict[str, Any]:
+    def load(self, header: LoadRequest) -> dict[str, Any]:
         notebook_habits.install()
-        library_versions.install(os.environ.get(library_versions.VERSION_VARIABLE, ""))
+        library_versions.install_stand_ins(os.environ.get(STUDENTS_LIBRARIES_VARIABLE, ""))
         # The notebook's relative paths (and the stand-ins' links) live in the process's own folder.
         os.chdir(os.environ.get("HOME", "."))
         _make_stand_ins(os.environ.get(STAND_INS_VARIABLE, ""))
@@ -167,7 +198,7 @@ class Child:
         return {"ok": True, "failures": self.load_failures}
 
     @staticmethod
-    def pieces(unit: dict[str, Any]) -> list[tuple[int, ast.Module | str]]:
+    def pieces(unit: UnitSpec) -> list[tuple[int, ast.Module | str]]:
         """The code of a unit, run piece by piece: an import statement one name at a time, so that
         `import numpy as np, scipy.special as sps` without scipy still binds numpy."""
         code = "\n" * (unit["lineno"] - 1) + unit["source"]
@@ -188,16 +219,14 @@ class Child:
                 pieces.append((statement.lineno, ast.Module(body=[single], type_ignores=[])))
         return pieces
 
-    def lookup(self, name: str) -> tuple[Any, dict[str, Any] | None]:
+    def lookup(self, name: str) -> tuple[Any, MissingError | None]:
         if name in self.module.__dict__:
             return self.module.__dict__[name], None
         cause = next((f for f in self.load_failures if name in f["binds"]), None)
         return None, {"kind": "missing", "name": name, "cause": cause}
 
     @staticmethod
-    def seed(seed: int | None) -> None:
-        if seed is None:
-            return
+    def seed(seed: int) -> None:
         torch.manual_seed(seed)
         np.random.seed(seed % (2**32))
         random.seed(seed)
@@ -215,24 +244,21 @@ class Child:
             return {k: Child.to_device(v, device) for k, v in value.items()}
         return value
 
-    def call(self, header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> tuple[dict[str, Any], Any]:
-        name = header["name"]
+    def call(self, request: CallRequest, tensors: dict[str, torch.Tensor]) -> Returned | Error:
+        name = request["name"]
         function, missing = self.lookup(name)
         if missing:
-            return {"ok": False, "error": missing}, None
-        device = header.get("device")
+            return missing
+        device = request["device"]
         if device and device.startswith("cuda") and not torch.cuda.is_available():
-            return {
-                "ok": False,
-                "error": {"kind": "grader", "message": "CUDA was requested but is unavailable"},
-            }, None
-        args = self.to_device(wire.decode(header.get("args", []), tensors), device)
-        kwargs = self.to_device(wire.decode(header.get("kwargs", {}), tensors), device)
-        self.seed(header.get("seed"))
-        cotangent = header.get("cotangent")
+            return {"kind": "grader", "message": "CUDA was requested but the child has none"}
+        args = self.to_device(wire.decode(request["args"], tensors), device)
+        kwargs = self.to_device(wire.decode(request["kwargs"], tensors), device)
+        self.seed(request["seed"])
+        cotangent = request["cotangent"]
         if cotangent is not None:
             cotangent = self.to_device(wire.decode(cotangent, tensors), device)
-        canary = header.get("record")
+        canary = request["record"]
         try:
             if canary:
                 with self.recorder:
@@ -242,8 +268,8 @@ class Child:
             else:
                 value = self.run_function(function, args, kwargs, cotangent)
         except BaseException as error:  # noqa: BLE001 - student code may raise anything
-            return {"ok": False, "error": self.failure(error, name)}, None
-        return ({"ok": True, "recorded": self.recorder.report()} if canary else {"ok": True}), value
+            return self.failure(error, name)
+        return Returned(value, self.recorder.report() if canary else None)
 
     def run_function(self, function: Any, args: list, kwargs: dict, cotangent: Any) -> Any:
         """Call the function; with a cotangent, also its vector-Jacobian product for the tensor
@@ -262,35 +288,45 @@ class Child:
             value = {"output": value, "grads": grads}
         return value
 
-    def get(self, header: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-        value, missing = self.lookup(header["name"])
-        if missing:
-            return {"ok": False, "error": missing}, None
-        return {"ok": True}, value
+    def get(self, request: GetRequest) -> Returned | Error:
+        value, missing = self.lookup(request["name"])
+        return missing if missing else Returned(value)
 
-    def run(self, header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> tuple[dict[str, Any], Any]:
-        module_name, _, function_name = header["target"].partition(":")
+    def run(self, request: RunRequest, tensors: dict[str, torch.Tensor]) -> Returned | Error:
+        module_name, _, function_name = request["target"].partition(":")
         driver = getattr(importlib.import_module(module_name), function_name)
-        params = wire.decode(header.get("params", {}), tensors)
-        self.seed(header.get("seed"))
+        params = wire.decode(request["params"], tensors)
+        self.seed(request["seed"])
         try:
-            return {"ok": True}, driver(self.module, **params)
+            return Returned(driver(self.module, **params))
         except BaseException as error:  # noqa: BLE001 - the driver runs student code
-            return {"ok": False, "error": self.failure(error, header["target"])}, None
+            return self.failure(error, request["target"])
 
-    def reply(self, header: dict[str, Any], value: Any = None) -> None:
+    def send(
+        self, reply: LoadReply | ValueReply | ErrorReply, tensors: dict[str, torch.Tensor] | None = None
+    ) -> None:
         if os.getpid() != self.pid:
             # A copy made by os.fork in student code must never answer in the child's name.
             os._exit(0)
-        tensors: dict[str, torch.Tensor] = {}
-        if header.get("ok") and "value" not in header:
-            try:
-                header["value"], tensors, header["devices"] = wire.encode(value)
-            except Exception as error:  # noqa: BLE001 - a student's container may raise anything
-                header = {"ok": False, "error": {"kind": "bad_value", "message": _clean(str(error))}}
-        # The request's id, which student code never sees: a reply it forged cannot carry it.
-        header["id"] = self.request_id
-        wire.write_message(self.fd_out, header, tensors)
+        wire.write_message(self.fd_out, reply, tensors)
+
+    def answer(self, outcome: Returned | Error) -> None:
+        """Reply to a call, get or run with its value, or with its error when it failed or the value
+        cannot cross the wire. Every reply carries the request's id, which student code never sees:
+        a reply it forged cannot carry it."""
+        if not isinstance(outcome, Returned):
+            self.send({"id": self.request_id, "ok": False, "error": outcome})
+            return
+        try:
+            tree, tensors, devices = wire.encode(outcome.value)
+        except Exception as error:  # noqa: BLE001 - a student's container may raise anything
+            unreadable: BadValueError = {"kind": "bad_value", "message": _clean(str(error))}
+            self.send({"id": self.request_id, "ok": False, "error": unreadable})
+            return
+        reply: ValueReply = {"id": self.request_id, "ok": True, "value": tree, "devices": devices}
+        if outcome.recorded is not None:
+            reply["recorded"] = outcome.recorded
+        self.send(reply, tensors)
 
     def serve(self) -> None:
         while True:
@@ -301,20 +337,21 @@ class Child:
                 )
             except EOFError:
                 return
-            op = header.get("op")
-            self.request_id = header.get("id")
-            if op == "bye":
+            request = cast(Request, header)
+            self.request_id = str(header.get("id", ""))
+            if request["op"] == "bye":
                 return
-            if op == "load":
-                self.reply(self.load(header))
-            elif op == "call":
-                self.reply(*self.call(header, tensors))
-            elif op == "get":
-                self.reply(*self.get(header))
-            elif op == "run":
-                self.reply(*self.run(header, tensors))
+            if request["op"] == "load":
+                loaded = self.load(request)
+                self.send({"id": self.request_id, "ok": True, "failures": loaded["failures"]})
+            elif request["op"] == "call":
+                self.answer(self.call(request, tensors))
+            elif request["op"] == "get":
+                self.answer(self.get(request))
+            elif request["op"] == "run":
+                self.answer(self.run(request, tensors))
             else:
-                self.reply({"ok": False, "error": {"kind": "grader", "message": f"unknown op {op!r}"}})
+                self.answer({"kind": "grader", "message": f"unknown operation {header.get('op')!r}"})
 
 
 def _non_dumpable() -> None:

@@ -18,7 +18,8 @@ It runs our code only (no student code has been read yet), as root when grading 
 Running this as a separate program rather than in a `preexec_fn` keeps the grader's threads out of
 the fork.
 
-argv: SPEC_JSON -- CHILD_ARGV...   (SPEC_JSON: see `launch_spec` in grader/sandbox/process.py)
+argv: SPEC_JSON -- CHILD_ARGV...   (SPEC_JSON: a LaunchSpec of grader/sandbox/protocol.py, made by
+`launch_spec` in grader/sandbox/process.py)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import sys
 from typing import Any
 
 from grader.sandbox import namespace, seccomp
+from grader.sandbox.protocol import LaunchSpec
 
 # Processes and threads the sandbox uid may have at once: torch's thread pools fit, a fork bomb does not.
 MAX_PROCESSES = 512
@@ -70,7 +72,7 @@ def _wait_and_mirror(pid: int, fds: list[int]) -> None:
     os._exit(os.waitstatus_to_exitcode(status))
 
 
-def _confine_filesystem(spec: dict[str, Any], report: dict[str, Any]) -> None:
+def _confine_filesystem(spec: LaunchSpec, report: dict[str, Any]) -> None:
     try:
         namespace.build_root(spec["new_root"], spec["readable"], spec["writable"])
     except OSError as error:
@@ -80,7 +82,7 @@ def _confine_filesystem(spec: dict[str, Any], report: dict[str, Any]) -> None:
     report["filesystem"] = f"private root: {readable} (read-only); scratch (writable)"
 
 
-def _set_limits(spec: dict[str, Any], drops: bool) -> dict[str, int]:
+def _set_limits(spec: LaunchSpec, drops: bool) -> dict[str, int]:
     limits = {"core_bytes": 0, "cpu_seconds": spec["cpu_seconds"], "file_bytes": spec["file_bytes"]}
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_CPU, spec["cpu_seconds"])
@@ -105,7 +107,7 @@ def _block_network(report: dict[str, Any]) -> None:
     report["network"] = "seccomp filter: only local (AF_UNIX) sockets"
 
 
-def confine(spec: dict[str, Any]) -> dict[str, Any]:
+def confine(spec: LaunchSpec) -> dict[str, Any]:
     """Everything above but the exec; returns the report. In the namespace case this returns in the
     fork (the namespace's first process); the launcher itself waits in `_wait_and_mirror`."""
     os.setsid()
@@ -154,7 +156,7 @@ def confine(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     argv = sys.argv[1:]
-    spec = json.loads(argv[0])
+    spec: LaunchSpec = json.loads(argv[0])
     child = argv[argv.index("--") + 1 :]
     report = confine(spec)
     os.umask(0o077)

@@ -29,10 +29,6 @@ REMOVED = {
 }
 
 
-#: The environment variable that tells the student's process the course's transformers version.
-VERSION_VARIABLE = "A2_STUDENTS_TRANSFORMERS"
-
-
 def removed_api_notes(statements: list[ast.stmt], version: str) -> list[str]:
     """One ungraded note per removed API that `statements` (what the answers reach) use."""
     if not version:
@@ -134,7 +130,7 @@ class _AfterImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         self.patches[module.__name__](sys.modules.get(module.__name__, module))
 
 
-def install(version: str) -> None:
+def install_stand_ins(version: str) -> None:
     """Put the stand-ins for the course's `version` in place (none when empty); call once, before any
     student code runs."""
     if not version:

@@ -32,6 +32,7 @@ import torch
 from grader.sandbox import wire
 from grader.sandbox.cleanup import remove_tree, sweep_uid
 from grader.sandbox.identity import Identity, start_ticks, stop_all_of
+from grader.sandbox.protocol import ByeRequest, LaunchSpec, Request
 
 log = logging.getLogger("grader")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -142,7 +143,7 @@ def launch_spec(
     scratch_root: Path,
     scratch: Path,
     fds: list[int],
-) -> dict[str, Any]:
+) -> LaunchSpec:
     """What launch.py is told: who to become, what to limit, what the child's root holds."""
     return {
         "uid": identity.uid,
@@ -255,7 +256,7 @@ class StudentProcess:
 
     def request(
         self,
-        header: dict[str, Any],
+        header: Request,
         tensors: dict[str, torch.Tensor] | None,
         timeout: float,
         max_reply_bytes: int | None = None,
@@ -314,7 +315,8 @@ class StudentProcess:
         """Ask the child to leave, then make sure it and everything it started are gone."""
         if self.alive and self.process.poll() is None:
             try:
-                wire.write_message(self._request, {"op": "bye"})
+                bye: ByeRequest = {"op": "bye"}
+                wire.write_message(self._request, bye)
                 self.process.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 pass

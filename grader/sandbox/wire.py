@@ -159,7 +159,7 @@ def _decode(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
     raise WireError(f"unknown value tag {tag!r}")
 
 
-def pack(header: dict[str, Any], tensors: dict[str, torch.Tensor]) -> bytes:
+def pack(header: Mapping[str, Any], tensors: dict[str, torch.Tensor]) -> bytes:
     """One message: lengths, the JSON header, then the safetensors blob (empty if no tensors)."""
     head = json.dumps(header, allow_nan=True).encode()
     blob = save_tensors(tensors) if tensors else b""
@@ -177,7 +177,7 @@ def unpack(head: bytes, blob: bytes) -> tuple[dict[str, Any], dict[str, torch.Te
     return header, tensors
 
 
-def write_message(fd: int, header: dict[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
+def write_message(fd: int, header: Mapping[str, Any], tensors: dict[str, torch.Tensor] | None = None) -> None:
     data = memoryview(pack(header, tensors or {}))
     while data:
         written = os.write(fd, data)

@@ -89,13 +89,22 @@ def note_loops(section: Any, name: str, note: Callable[[str], None]) -> None:
         note(LOOP_NOTE.format(name=name))
 
 
-def call_from_scratch(section: Any, name: str, *args: Any, device: str | None = None, **kwargs: Any) -> Any:
-    """Call ``name`` with its operators recorded; fail if PyTorch's own attention ran, or if the
-    recording cannot be trusted (its canary is missing).
+def call_from_scratch(
+    section: Any,
+    name: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None = None,
+    *,
+    device: str | None = None,
+    cotangent: torch.Tensor | None = None,
+) -> Any:
+    """Call ``name(*args, **kwargs)`` with its operators recorded; fail if PyTorch's own attention ran,
+    or if the recording cannot be trusted (its canary is missing). ``device`` and ``cotangent`` are
+    StudentSection.call_detailed's.
 
     What ``name`` reaches was already read against §2.1's allowlist (the session refuses the call
     otherwise); the recording is the second layer, for what reading cannot see."""
-    report = section.call_detailed(name, *args, device=device, record=True, **kwargs)
+    report = section.call_detailed(name, args, kwargs, device=device, record=True, cotangent=cotangent)
     recording = report.recording
     if recording is None or recording.tampered:
         raise GradingFailure(
@@ -132,8 +141,7 @@ def _mixed_devices(outcome: Any) -> bool:
 
 def run_devices(section: Any) -> list[str | None]:
     """Where §2.1's functions are judged: on the CPU, and on CUDA too when the run may use it."""
-    uses_cuda = section.session.profile.device == "cuda" and torch.cuda.is_available()
-    return [None, "cuda"] if uses_cuda else [None]
+    return [None, "cuda"] if section.session.cuda_available() else [None]
 
 
 def on_devices(attempt: Callable[[str | None], Failure | None], devices: list[str | None]) -> Failure | None:
@@ -184,10 +192,10 @@ def judge(
     return Failure(call, problem, explain(got) if wrong_values else [])
 
 
-def _explain(finder: str, *args: Any) -> list[Any]:
-    """The known bugs that reproduce a wrong result (none where the diagnosis is not shipped)."""
+def _explain(find: Callable[[ModuleType], list[Any]]) -> list[Any]:
+    """The known bugs ``find`` reads from the diagnosis module (none where it is not shipped)."""
     bugs = known_bugs()
-    return getattr(bugs, finder)(*args) if bugs else []
+    return find(bugs) if bugs else []
 
 
 def raise_failures(failures: list[Failure], total: int) -> None:
@@ -213,7 +221,7 @@ def self_attention_failure(
     """Run one case through the student's self_attention and judge it against the oracle."""
     q, k, v = case.inputs(seed)
     got = call_from_scratch(
-        section, "self_attention", q, k, v, n_heads=case.n_heads, causal=case.causal, device=device
+        section, "self_attention", (q, k, v), {"n_heads": case.n_heads, "causal": case.causal}, device=device
     )
     want = reference_self_attention(q, k, v, case.n_heads, case.causal)
     where = f" on {device}" if device else ""
@@ -222,7 +230,9 @@ def self_attention_failure(
         got,
         want,
         tolerance,
-        lambda wrong: _explain("self_attention_matches", wrong, q, k, v, case.n_heads, case.causal),
+        lambda wrong: _explain(
+            lambda bugs: bugs.self_attention_matches(wrong, q, k, v, case.n_heads, case.causal)
+        ),
         dtype=q.dtype,
     )
 
@@ -247,13 +257,13 @@ def helper_failure(
     """Call helper ``name`` on ``args`` and judge the result against ``want``, on the run's devices."""
 
     def attempt(device: str | None) -> Failure | None:
-        got = call_from_scratch(section, name, *args, device=device)
+        got = call_from_scratch(section, name, args, device=device)
         return judge(
             f"{name}({shown})",
             got,
             want,
             tolerance,
-            lambda wrong: _explain("helper_matches", name, wrong, *args),
+            lambda wrong: _explain(lambda bugs: bugs.helper_matches(name, wrong, *args)),
         )
 
     return on_devices(attempt, run_devices(section))
