@@ -50,7 +50,7 @@ from grader.intake.discover import Found, discover, names_notebook
 from grader.intake.normalise import IntakeError, Normalised
 from grader.intake.private_copy import PrivateCopy, RefusedFile, copy_submission
 from grader.intake.sections import read_section
-from grader.intake.slicer import Sliced
+from grader.intake.slicer import Sliced, Unit, binds
 from grader.integrity import Flag, IntegrityLog, Recording, constructs, new_canary, verify_recording
 from grader.reach_rules import (
     Allowlist,
@@ -184,7 +184,7 @@ class StudentSection:
 
     def has(self, name: str) -> bool:
         """Whether the kept code binds `name` at top level."""
-        return name in self._bound_names()
+        return any(name in unit.binds for unit in self.sliced.units)
 
     def function_node(self, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
         return self.sliced.functions.get(name)
@@ -230,7 +230,7 @@ class StudentSection:
             "filename": self.filename,
             "units": [
                 {"lineno": unit.lineno, "source": unit.source, "binds": list(unit.binds), "kind": unit.kind}
-                for unit in self.sliced.units
+                for unit in self.runnable_units()
             ],
         }
         try:
@@ -304,8 +304,22 @@ class StudentSection:
         who = error.get("function") or name if name == YOUR_CODE else name
         raise StudentRaised(who, error["type"], error["message"], self._where(error))
 
+    def runnable_units(self) -> list[Unit]:
+        """The kept statements the student's process runs: those the answers whose reach keeps its
+        rules reach. Code only a refused answer reaches never runs, so what it would do when it is
+        defined (a default argument, a decorator) cannot change what a graded answer computes."""
+        allowed = set().union(
+            *(
+                self.sliced.reach.get(name, frozenset())
+                for name in self.sliced.reach
+                if not self.rule_problem(name)
+            )
+        )
+        return [unit for position, unit in enumerate(self.sliced.units) if position in allowed]
+
     def _bound_names(self) -> set[str]:
-        return {name for unit in self.sliced.units for name in unit.binds}
+        """Every name the file binds at top level, graded or not (for "did you mean")."""
+        return {name for statement in self.sliced.tree.body for name in binds(statement)}
 
     def _request(
         self,
