@@ -85,8 +85,8 @@ REFUSED = _Refused()
 CLASS_DUNDERS = frozenset(
     {"__init__", "__call__", "__repr__", "__str__", "__len__", "__getitem__", "__iter__"}
 )
-#: Dunder names that only say where code is (harmless to read).
-PLAIN_DUNDERS = frozenset({"__name__", "__doc__"})
+#: Dunder names that only say what code is called (harmless to read: `fn.__name__` in a debug print).
+PLAIN_DUNDERS = frozenset({"__name__", "__doc__", "__qualname__"})
 PYTHON_BUILTINS = frozenset(dir(builtins))
 
 
@@ -229,13 +229,14 @@ class _AllowlistReading:
         base = self.kind(node.value)
         if isinstance(base, _Refused):
             return REFUSED
-        if _dunder(node.attr) and not (node.attr == "__init__" and _is_super_call(node.value)):
+        plain = node.attr in PLAIN_DUNDERS and isinstance(node.ctx, ast.Load)
+        if _dunder(node.attr) and not plain and not (node.attr == "__init__" and _is_super_call(node.value)):
             return self.refuse(f"{_written(node.value)}.{node.attr}", node)
         if isinstance(base, _Module):
             if isinstance(node.ctx, ast.Store | ast.Del):
                 return self.refuse(f"assigning {base.name}.{node.attr}", node)
             return self.qualified(f"{base.name}.{node.attr}", node)
-        if node.attr in self.allowlist.value_attributes or node.attr in self.attributes:
+        if node.attr in self.allowlist.value_attributes or node.attr in self.attributes or plain:
             return VALUE
         owner = base.name if isinstance(base, _Member) else _written(node.value)
         return self.refuse(f"{owner}.{node.attr}", node)

@@ -21,6 +21,9 @@ MODULE_NAMES = {
     "numpy": "`numpy` (`np`)",
     "einops": "`einops`",
     "typing": "`typing`",
+    "time": "`time`",
+    "warnings": "`warnings`",
+    "IPython.display": "`IPython.display`",
 }
 
 

@@ -92,6 +92,27 @@ HONEST = {
             A = Scaler(Q.shape[-1], n_heads)(torch.bmm(Q, K.mT))
             return torch.nn.functional.softmax(A, dim=-1).bmm(V)
         """,
+    "a debugging decorator, timing, warnings and display": """
+        import time
+        import warnings
+        import torch
+        from IPython.display import display
+        VERBOSE = False
+        def shapes(fn):
+            def wrapper(*args, **kwargs):
+                started = time.perf_counter()
+                out = fn(*args, **kwargs)
+                if VERBOSE:
+                    print(fn.__name__, tuple(out.shape), time.perf_counter() - started)
+                    display(out[0])
+                return out
+            return wrapper
+        @shapes
+        def self_attention(Q, K, V, n_heads=1, causal=True):
+            if n_heads > Q.shape[-1]:
+                warnings.warn("more heads than features")
+            return torch.softmax(Q @ K.mT, dim=-1) @ V
+        """,
 }
 
 

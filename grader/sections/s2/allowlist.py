@@ -87,7 +87,7 @@ BUILTINS = _words(
     """
     range len enumerate zip reversed sorted min max sum abs round pow divmod all any map filter
     int float bool str list tuple dict set frozenset slice iter next isinstance issubclass callable
-    print repr format hash id super object staticmethod classmethod property getattr hasattr
+    print display repr format hash id super object staticmethod classmethod property getattr hasattr
     Exception ValueError TypeError RuntimeError AssertionError IndexError KeyError ZeroDivisionError
     NotImplementedError NotImplemented ArithmeticError Ellipsis
     """
@@ -107,6 +107,10 @@ FROM_SCRATCH = Allowlist(
         "math": frozenset(MATH),
         "einops": frozenset(EINOPS),
         "typing": frozenset(("Optional", "Tuple", "List", "Union", "Any")),
+        # Debugging habits that compute nothing: timing, warnings, a notebook's display.
+        "time": frozenset(("time", "perf_counter", "monotonic")),
+        "warnings": frozenset(("warn",)),
+        "IPython.display": frozenset(("display",)),
     },
     value_attributes=frozenset(VALUE_ATTRIBUTES),
     builtins=frozenset(BUILTINS),
