@@ -187,16 +187,23 @@ def _node_constructs(node: ast.AST, modules: set[str]) -> list[tuple[str, bool]]
     return [found] if found else []
 
 
-def constructs(statements: Iterable[ast.stmt]) -> list[Construct]:
-    """Every construct in `statements` that reaches into the running program, by line."""
-    statements = list(statements)
-    modules = {
+def imported_names(statements: Iterable[ast.stmt]) -> set[str]:
+    """The names `statements` bind by importing (`import torch.nn as nn` binds `nn`)."""
+    return {
         (alias.asname or alias.name).split(".")[0]
         for statement in statements
         for node in ast.walk(statement)
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
+
+
+def constructs(statements: Iterable[ast.stmt], modules: set[str] | None = None) -> list[Construct]:
+    """Every construct in `statements` that reaches into the running program, by line. `modules`:
+    the names the file binds to modules (default: those `statements` import)."""
+    statements = list(statements)
+    if modules is None:
+        modules = imported_names(statements)
     found = {
         (what, getattr(node, "lineno", 0), forging)
         for statement in statements

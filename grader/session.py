@@ -51,7 +51,15 @@ from grader.intake.normalise import IntakeError, Normalised
 from grader.intake.private_copy import PrivateCopy, RefusedFile, copy_submission
 from grader.intake.sections import read_section
 from grader.intake.slicer import Sliced, Unit, binds
-from grader.integrity import Flag, IntegrityLog, Recording, constructs, new_canary, verify_recording
+from grader.integrity import (
+    Flag,
+    IntegrityLog,
+    Recording,
+    constructs,
+    imported_names,
+    new_canary,
+    verify_recording,
+)
 from grader.reach_rules import (
     Allowlist,
     allowlist_message,
@@ -135,9 +143,10 @@ class StudentSection:
         self.allowlist = allowlist
         self._rule_problems: dict[str, str | None] = {}
         kept = {id(statement) for statement in sliced.statements}
+        modules = imported_names(sliced.tree.body)
         for statement in sliced.tree.body:
             reached = id(statement) in kept
-            for found in constructs([statement]):
+            for found in constructs([statement], modules):
                 if found.forging and reached:
                     continue  # judged with the answer that reaches it (rule_problem)
                 where = "the answers reach" if reached else "no answer reaches"

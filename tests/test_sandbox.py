@@ -51,6 +51,17 @@ def other():
 '''
 
 
+def core_table() -> AssignmentTable:
+    """The table whose §1 also reads `answer` and `other`, the functions tests/core_checks calls."""
+    table = load_table()
+    section = table.sections[1]
+    sections = {
+        **table.sections,
+        1: dataclasses.replace(section, answers=(*section.answers, "answer", "other")),
+    }
+    return dataclasses.replace(table, sections=sections)
+
+
 def grade_file(
     tmp_path: Path, body: str, table: AssignmentTable | None = None, **options
 ) -> tuple[dict, dict[str, dict]]:
@@ -59,7 +70,8 @@ def grade_file(
     (submission / "A2S1.py").write_text(HEADER + textwrap.dedent(body))
     results_path = tmp_path / "out" / "results.json"
     options.setdefault("checks_dir", CORE_CHECKS)
-    results = grade_submission(RunOptions(submission, results_path, sections={1}, **options), table)
+    run = RunOptions(submission, results_path, sections={1}, **options)
+    results = grade_submission(run, table or core_table())
     on_disk = json.loads(results_path.read_text())
     validate(on_disk)
     assert on_disk == results
@@ -68,7 +80,7 @@ def grade_file(
 
 def limits(test_timeout: float, load_timeout: float) -> AssignmentTable:
     """The table with every §1 test's time limit and the load deadline set to these."""
-    table = load_table()
+    table = core_table()
     rows = tuple(
         dataclasses.replace(row, timeout=test_timeout) if row.section == 1 else row for row in table.tests
     )
@@ -217,7 +229,7 @@ def test_the_grader_s_options_and_the_student_s_arguments_stay_apart(tmp_path: P
         )
     )
     body = "def echo(x, timeout, device, seed):\n    return [x, timeout, device, seed]\n"
-    _, tests = grade_file(tmp_path, body, checks_dir=checks)
+    _, tests = grade_file(tmp_path, body, core_table("echo"), checks_dir=checks)
     assert tests["1.2.1"]["status"] == "passed", tests["1.2.1"]
     for number in ("1.2.2", "1.3.1"):
         assert tests[number]["status"] == "failed"
