@@ -300,6 +300,11 @@ except ModuleNotFoundError as missing:
         "(in Colab: upload the folder in the Files panel), then run this cell again."
     ) from missing
 
+from google.colab import files
+
+uploaded = files.upload()  # 1b_benchmark.train.tokens and 1b_benchmark.dev.tokens from A1
+!mkdir -p data && mv 1b_benchmark.*.tokens data/
+
 """### The corpus
 
 The course trains on the corpus of Assignment 1: `1b_benchmark.train.tokens` and

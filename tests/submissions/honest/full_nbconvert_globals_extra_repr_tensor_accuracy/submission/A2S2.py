@@ -273,9 +273,7 @@ compare_with_pytorch(n_heads=1, causal=True)
 # In[12]:
 
 
-compare_with_pytorch(n_heads=1, causal=False)
-compare_with_pytorch(n_heads=1, causal=True)
-compare_with_pytorch(n_heads=3, causal=True)
+get_ipython().run_cell_magic('time', '', 'compare_with_pytorch(n_heads=1, causal=False)\ncompare_with_pytorch(n_heads=1, causal=True)\ncompare_with_pytorch(n_heads=3, causal=True)\n')
 
 
 # ## 2.2 Experimenting with your attention

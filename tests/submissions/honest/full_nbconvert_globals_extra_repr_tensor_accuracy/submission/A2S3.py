@@ -35,6 +35,12 @@
 # In[1]:
 
 
+get_ipython().system('pip install -q datasets')
+
+
+# In[2]:
+
+
 get_ipython().run_line_magic('matplotlib', 'inline')
 import os
 import random
@@ -88,7 +94,7 @@ set_seed(447)
 # 
 # **Q1.2:** What is gained by using the values given above for these arguments?
 
-# In[2]:
+# In[3]:
 
 
 @dataclass
@@ -133,7 +139,7 @@ class SST2Dataset(Dataset):
 
 # A quick check of Step 1 on two made-up sentences, with the real tokenizer:
 
-# In[3]:
+# In[4]:
 
 
 tokenizer = AutoTokenizer.from_pretrained(MODEL_NAME)
@@ -160,7 +166,7 @@ print("labels:", toy_batch["label_encoding"])
 # **Q2.3:** In a batch, what are the type and (for tensors) the shape of `input_ids`,
 # `attention_mask` and `label_encoding`, and what does each of them represent?
 
-# In[4]:
+# In[5]:
 
 
 def initialize_datasets(tokenizer):
@@ -185,7 +191,7 @@ for example in list(sst2["train"])[:4]:
     print(example.label, example.text)
 
 
-# In[5]:
+# In[6]:
 
 
 batch_size = 64
@@ -215,7 +221,7 @@ print("label_encoding", type(batch["label_encoding"]).__name__, tuple(batch["lab
 # 
 # **Q3.3:** What does `with torch.no_grad()` do in `evaluate`, and why is it there?
 
-# In[6]:
+# In[7]:
 
 
 def compute_accuracy(predictions, labels):
@@ -276,7 +282,7 @@ def train_one_epoch(model, dataloader, optimizer, epoch):
 # **Q4.7:** Which `batch_size`, `learning_rate` and `num_epochs` gave your best checkpoint, and what
 # are its training and validation accuracy?
 
-# In[7]:
+# In[8]:
 
 
 def main(batch_size=64, learning_rate=5e-5, num_epochs=10, model_name="roberta-base"):
@@ -315,7 +321,7 @@ def main(batch_size=64, learning_rate=5e-5, num_epochs=10, model_name="roberta-b
     return model, history
 
 
-# In[8]:
+# In[9]:
 
 
 best_model, history = main(num_epochs=1 if QUICK else 10, model_name=MODEL_NAME)
@@ -337,7 +343,7 @@ plt.show()
 # to estimate how well the chosen model does on sentences it has never seen. Report the test
 # accuracy of your best checkpoint beside its validation accuracy.
 
-# In[9]:
+# In[10]:
 
 
 test_loader = DataLoader(sst2["test"], batch_size=64, shuffle=False, collate_fn=SST2Dataset.collate_fn)

@@ -142,6 +142,7 @@ check("query131", query131, value.mean(dim=0))
 # value vectors, $(v_0 + v_1)/2$. Explain how you found it.
 
 # %% id="5d12566cc786"
+# %%time
 # q = K01^T a with (K01 K01^T) a = (20, 20): the shortest q with q·k0 = q·k1 = 20
 K01 = key[:2]
 a = torch.linalg.solve(K01 @ K01.T, torch.tensor([20.0, 20.0]))
