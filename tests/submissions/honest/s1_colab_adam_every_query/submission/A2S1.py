@@ -85,7 +85,7 @@ def check(name, query, target, keys=key):
     verdict = "within" if error <= ERROR_FOR_FULL_CREDIT else "NOT within"
     print(f"{name}: error {error:.4f} ({verdict} the {ERROR_FOR_FULL_CREDIT} needed for full credit)")
 
-def fit_query(target, n_rows=1, steps=3000, lr=0.1):
+def fit_query(target, n_rows=1, steps=500, lr=0.5):
     """Gradient descent on the squared error of attention(q) against target."""
     q = torch.zeros(n_rows, 3, requires_grad=True)
     opt = torch.optim.Adam([q], lr=lr)
