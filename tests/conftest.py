@@ -20,6 +20,7 @@ collect_ignore = ["core_checks", "submissions"]
 SLOW_MODULES = {
     "test_grade_corpus.py",
     "test_realistic.py",
+    "test_honest_corpus.py",
     "test_grade_s3.py",
     "test_reference_notebooks.py",
     "test_reference_a2s3.py",

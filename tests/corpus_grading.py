@@ -5,6 +5,11 @@ Each corpus folder (tests/submissions/a2sN/) holds submissions as students expor
 modules grade every submission once (two grader processes at a time) and assert on the results.
 The reference notebook and the untouched student template, exported the way Colab exports them,
 are graded alongside the corpus.
+
+The corpora of whole uploads (tests/submissions/realistic/, tests/submissions/honest/) hold one
+folder per student instead: ``submission/`` is exactly what was uploaded and ``expected.toml`` the
+grade a careful TA gives (``sections``, ``failed``, optional ``messages``, ``silent``, ``summary``);
+``grade_cases`` and ``assert_the_grade`` below serve both.
 """
 
 import json
@@ -14,6 +19,8 @@ import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from grader.table import load_table
 from handout.colab_export import export_source
@@ -134,3 +141,69 @@ def flagged(results: dict) -> bool:
 
 def output_of(results: dict, number: str) -> str:
     return next(test["output"] for test in results["tests"] if test["number"] == number)
+
+
+#: Words that would mean a student-facing message leaked one of our internal names or a traceback.
+INTERNAL = (
+    "module 'student'",
+    "Traceback (most recent call last)",
+    "internal error",
+    "grader.sandbox",
+    "grader.sections",
+    "<definition>",
+)
+
+
+def case_names(folder: Path) -> list[str]:
+    """The cases of a corpus of whole uploads: one folder each."""
+    return sorted(path.name for path in folder.iterdir() if path.is_dir())
+
+
+def case_expectation(folder: Path, name: str) -> dict:
+    return tomllib.loads((folder / name / "expected.toml").read_text())
+
+
+def grade_cases(folder: Path, names: list[str], workdir: Path) -> dict[str, dict]:
+    """results.json of each named case of ``folder``, graded on its ``sections`` (two at a time)."""
+
+    def grade_one(name: str) -> dict:
+        results = workdir / f"{name}.json"
+        sections = ",".join(str(section) for section in case_expectation(folder, name)["sections"])
+        command = [sys.executable, "-m", "grader", "grade", str(folder / name / "submission")]
+        command += ["--results", str(results), "--sections", sections, "--quiet"]
+        subprocess.run(command, cwd=REPO, check=True, timeout=GRADE_TIMEOUT_S, capture_output=True)
+        return json.loads(results.read_text())
+
+    with ThreadPoolExecutor(PARALLEL_GRADERS) as pool:
+        return dict(zip(names, pool.map(grade_one, names), strict=True))
+
+
+def selected_cases(request) -> list[str]:
+    """The case names a run selected (``-k`` included) among the requesting module's parametrised tests."""
+    return sorted(
+        {
+            item.callspec.params["name"]
+            for item in request.session.items
+            if item.module is request.module and hasattr(item, "callspec")
+        }
+    )
+
+
+def leaked_internals(results: dict) -> list[str]:
+    """Every student-facing text of ``results`` that names one of our internals."""
+    texts = [results["output"], *(test["output"] for test in results["tests"])]
+    return [text for text in texts if any(internal in text for internal in INTERNAL)]
+
+
+def assert_the_grade(expected: dict, results: dict) -> None:
+    """``results`` fail exactly ``expected["failed"]``, score accordingly and say what it names."""
+    assert failed_tests(results) == set(expected["failed"])
+    failed = frozenset(expected["failed"])
+    assert results["score"] == pytest.approx(sum(score_without(s, failed) for s in expected["sections"]))
+    for number, words in expected.get("messages", {}).items():
+        for word in words:
+            assert word in output_of(results, number), (number, word)
+    for number in expected.get("silent", []):
+        assert output_of(results, number) == "", number
+    for word in expected.get("summary", []):
+        assert word in results["output"], word
