@@ -542,6 +542,23 @@ print(losses[-1])
     assert "print(losses[-1])" not in kept
 
 
+def test_a_value_made_trainable_in_its_own_assignment_is_followed_through_its_optimiser():
+    source = """
+import torch
+key = torch.randn(4, 3)
+q = key[0].clone().requires_grad_(True)
+opt = torch.optim.SGD([q], lr=1.0)
+for _ in range(200):
+    opt.zero_grad()
+    (-torch.log(torch.softmax(q @ key.T, dim=-1)[0])).backward()
+    opt.step()
+query121 = q.detach()
+"""
+    kept = kept_lines(source, ["query121"])
+    assert any(unit.startswith("for _ in range(200):") for unit in kept)
+    assert "opt = torch.optim.SGD([q], lr=1.0)" in kept
+
+
 def test_a_list_filled_with_a_value_and_its_optimiser_update_the_value():
     source = """
 import torch

@@ -424,7 +424,7 @@ def _makes_trainable(value: ast.AST) -> bool:
     for node in ast.walk(value):
         if not isinstance(node, ast.Call):
             continue
-        if _call_name(node) == "Parameter" or any(
+        if _call_name(node) in ("Parameter", "requires_grad_") or any(
             k.arg == "requires_grad" and isinstance(k.value, ast.Constant) and k.value.value is True
             for k in node.keywords
         ):
