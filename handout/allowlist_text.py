@@ -16,6 +16,8 @@ MODULE_NAMES = {
     "torch": "`torch`",
     "torch.nn.functional": "`torch.nn.functional` (`F`)",
     "torch.nn": "`torch.nn` (`nn`)",
+    "torch.nn.init": "`torch.nn.init`",
+    "torch.linalg": "`torch.linalg`",
     "torch.cuda": "`torch.cuda`",
     "math": "`math`",
     "numpy": "`numpy` (`np`)",

@@ -33,22 +33,34 @@ TORCH = _words(
     tensor as_tensor from_numpy zeros ones full empty arange linspace eye zeros_like ones_like full_like
     empty_like rand randn randint rand_like randn_like tril triu tril_indices triu_indices diag diagonal
     matmul bmm mm mv einsum tensordot outer baddbmm addmm kron block_diag
-    softmax log_softmax exp log sqrt rsqrt abs neg sign square clamp tanh sigmoid
-    max min amax amin sum mean cumsum all any argmax argmin
-    where masked_fill eq ne lt le gt ge isinf isnan isfinite nan_to_num logical_not logical_and logical_or
+    softmax log_softmax logsumexp exp exp2 log log2 sqrt rsqrt abs neg sign square pow clamp clip tanh
+    sigmoid relu max min maximum minimum amax amin sum prod mean std var norm cumsum all any argmax argmin
+    where masked_fill eq ne lt le gt ge isinf isnan isfinite isneginf isposinf nan_to_num logical_not
+    logical_and logical_or logical_xor bitwise_not
     cat concat concatenate stack split chunk unbind transpose permute reshape flatten unflatten unsqueeze
-    squeeze movedim moveaxis swapaxes swapdims narrow select index_select gather repeat_interleave
-    broadcast_to broadcast_tensors atleast_2d
-    mul div add sub true_divide floor_divide
+    squeeze movedim moveaxis swapaxes swapdims narrow select index_select gather repeat_interleave flip
+    roll broadcast_to broadcast_tensors atleast_2d clone
+    mul div add sub true_divide floor_divide addcmul addcdiv
     finfo iinfo float32 float64 float16 bfloat16 half float double bool long int int64 int32 int8 uint8
     inf nan pi e device dtype Size Tensor FloatTensor LongTensor BoolTensor
-    is_tensor is_floating_point numel get_default_dtype manual_seed no_grad
+    is_tensor is_floating_point numel get_default_dtype manual_seed no_grad linalg
     """
 )
-#: torch.nn.functional: the softmax, and padding.
-FUNCTIONAL = _words("softmax log_softmax pad")
+#: torch.nn.functional: the softmax, padding, activations and normalising; nothing that attends.
+FUNCTIONAL = _words(
+    "softmax log_softmax softmin pad relu gelu silu elu leaky_relu tanh sigmoid dropout normalize linear "
+    "layer_norm one_hot"
+)
 #: torch.nn: what `init_qkv_proj` and a student's own module need; no layer that attends.
-NN = _words("Linear Module Parameter ModuleList ParameterList")
+NN = _words(
+    "Linear Module Parameter ParameterList ParameterDict ModuleList ModuleDict Sequential Identity "
+    "Softmax LogSoftmax Dropout Flatten Unflatten ReLU GELU Tanh Sigmoid LayerNorm init"
+)
+#: torch.nn.init: filling a student's own weights.
+INIT = _words(
+    "xavier_uniform_ xavier_normal_ kaiming_uniform_ kaiming_normal_ normal_ uniform_ zeros_ ones_ "
+    "constant_ eye_ trunc_normal_ orthogonal_"
+)
 #: numpy's basics: array creation, elementwise math, constants and dtypes.
 NUMPY = _words(
     """
@@ -64,17 +76,18 @@ EINOPS = _words("rearrange repeat reduce einsum pack unpack")
 #: Methods and attributes of values the code makes: tensors, then lists, dicts and strings.
 VALUE_ATTRIBUTES = _words(
     """
-    shape dtype device ndim T mT H is_cuda requires_grad grad data real
-    transpose permute reshape view view_as reshape_as contiguous size dim unsqueeze squeeze expand
-    expand_as repeat repeat_interleave flatten unflatten split chunk unbind narrow select index_select
-    gather masked_fill masked_fill_ masked_select where softmax log_softmax exp exp_ log log_ sum mean
-    max min amax amin argmax argmin matmul bmm mm mv dot mul mul_ div div_ add add_ sub sub_ neg pow
-    sqrt rsqrt abs clamp clamp_ clamp_min clamp_max tril tril_ triu triu_ to type float double half
-    bfloat16 long int bool clone detach detach_ cpu cuda new_zeros new_ones new_full new_tensor new_empty
-    fill_ zero_ eq ne lt le gt ge logical_not logical_and logical_or bitwise_not item tolist numel
-    type_as swapaxes swapdims movedim moveaxis cumsum nan_to_num isinf isnan isfinite all any sign
-    square reciprocal t is_floating_point element_size requires_grad_ numpy masked_scatter std var
-    norm addmm baddbmm true_divide floor_divide multiply divide subtract negative sigmoid tanh
+    shape dtype device ndim T mT H is_cuda requires_grad grad data real values indices
+    transpose transpose_ permute reshape view view_as reshape_as contiguous is_contiguous stride size dim
+    unsqueeze unsqueeze_ squeeze squeeze_ expand expand_as repeat repeat_interleave flatten unflatten split
+    chunk unbind narrow select index_select index_fill gather masked_fill masked_fill_ masked_select where
+    softmax log_softmax logsumexp exp exp_ log log_ sum mean max min amax amin argmax argmin matmul bmm mm
+    mv dot mul mul_ div div_ add add_ sub sub_ neg neg_ pow pow_ sqrt sqrt_ rsqrt abs abs_ clamp clamp_
+    clamp_min clamp_max clip tril tril_ triu triu_ fill_diagonal_ to type float double half bfloat16 long
+    int bool clone detach detach_ cpu cuda new_zeros new_ones new_full new_tensor new_empty fill_ zero_ eq
+    ne lt le gt ge logical_not logical_and logical_or bitwise_not item tolist numel type_as swapaxes swapdims
+    movedim moveaxis cumsum nan_to_num isinf isnan isfinite all any nonzero sign square reciprocal t
+    is_floating_point element_size requires_grad_ numpy masked_scatter std var norm addmm baddbmm
+    true_divide floor_divide multiply divide subtract negative sigmoid tanh relu flip roll diagonal diag
     min_value max_value eps tiny
     append extend insert pop copy index count items keys values get reverse sort
     format join upper lower strip startswith endswith replace
@@ -101,6 +114,8 @@ FROM_SCRATCH = Allowlist(
     modules={
         "torch": frozenset(TORCH),
         "torch.nn": frozenset(NN),
+        "torch.nn.init": frozenset(INIT),
+        "torch.linalg": frozenset(("norm", "vector_norm")),
         "torch.nn.functional": frozenset(FUNCTIONAL),
         "torch.cuda": frozenset(("is_available",)),
         "numpy": frozenset(NUMPY),
