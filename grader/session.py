@@ -305,7 +305,15 @@ class StudentSection:
             if cause:
                 detail = f"Its definition ({self._where(cause)}) raised {cause['type']}: {cause['message']}"
                 raise MissingAnswer(name, self.filename, detail)
-            close = difflib.get_close_matches(name, sorted(self._bound_names()), n=1, cutoff=0.75)
+            bound = self._bound_names()
+            if name in bound:
+                raise MissingAnswer(
+                    name,
+                    self.filename,
+                    "in the part that is graded: its definition sits below it (the graded part ends at the "
+                    "next section's heading, or after the section's last test cell). Move it above.",
+                )
+            close = difflib.get_close_matches(name, sorted(bound), n=1, cutoff=0.75)
             raise MissingAnswer(name, self.filename, f"Did you mean `{close[0]}`?" if close else "")
         if error["kind"] == "not_implemented":
             raise NotImplementedYet(error["name"] or name)

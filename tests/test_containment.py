@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from core_grading import CORE_CHECKS, core_table
 from test_gradescope_autograder import autograder_root, autograder_zip  # noqa: F401 - fixtures
 
 from grader.assets.offline import HELDOUT_SEED_FILE, offline_assets
@@ -38,7 +39,6 @@ from grader.table import load_table
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = REPO / "tests" / "submissions" / "hostile" / "containment"
 HONEST = REPO / "tests" / "submissions" / "a2s1" / "correct_colab.py"
-CORE_CHECKS = Path(__file__).parent / "core_checks"
 CORRECT_FOR_CORE_CHECKS = (
     "import torch\n\nquery121 = torch.ones(3)\n\n\ndef answer():\n    return [42.0] * 3\n\n\n"
     "def other():\n    return 'fine'\n"
@@ -211,7 +211,8 @@ def grade_core(tmp_path: Path, source: str, **options) -> dict[str, dict]:
     submission.mkdir(exist_ok=True)
     (submission / "A2S1.py").write_text(source)
     results = grade_submission(
-        RunOptions(submission, tmp_path / "results.json", sections={1}, checks_dir=CORE_CHECKS, **options)
+        RunOptions(submission, tmp_path / "results.json", sections={1}, checks_dir=CORE_CHECKS, **options),
+        core_table(),
     )
     validate(results)
     return {test["number"]: test for test in results["tests"]}
@@ -221,7 +222,7 @@ def test_a_function_that_timed_out_is_not_called_again(tmp_path):
     submission = tmp_path / "submission"
     submission.mkdir()
     shutil.copy(HOSTILE / "spins_in_answer.py", submission / "A2S1.py")
-    table = load_table()
+    table = core_table()
     session = GradingSession(submission, table, table.profile("offline"), protect=())
     session.start()
     try:
@@ -254,7 +255,7 @@ def test_oversized_and_special_files_are_refused_by_name(tmp_path):
     with (submission / "A2S1 (1).py").open("w") as handle:
         handle.write("# padding\n" * (21 << 17))
     results = grade_submission(
-        RunOptions(submission, tmp_path / "results.json", sections={1}, checks_dir=CORE_CHECKS)
+        RunOptions(submission, tmp_path / "results.json", sections={1}, checks_dir=CORE_CHECKS), core_table()
     )
     validate(results)
     output = {test["number"]: test for test in results["tests"]}["1.2.1"]["output"]

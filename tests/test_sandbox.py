@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from core_grading import CORE_CHECKS, core_table
 
 from grader.commands.grade import configure_logging
 from grader.grading_run import RunOptions, grade_submission
@@ -30,7 +31,6 @@ from grader.sandbox.identity import unreachable_folders
 from grader.sandbox.process import StudentProcess
 from grader.table import AssignmentTable, load_table
 
-CORE_CHECKS = Path(__file__).parent / "core_checks"
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="the privilege drop needs root (CI runs as root)")
 
@@ -49,16 +49,6 @@ query121 = torch.ones(3)
 def other():
     return "fine"
 '''
-
-
-def core_table(*names: str) -> AssignmentTable:
-    """The table whose §1 also reads `names` (default: `answer` and `other`, which tests/core_checks
-    calls): the grader runs only what the answers it reads reach."""
-    table = load_table()
-    section = table.sections[1]
-    answers = (*section.answers, *(names or ("answer", "other")))
-    sections = {**table.sections, 1: dataclasses.replace(section, answers=answers)}
-    return dataclasses.replace(table, sections=sections)
 
 
 def grade_file(
