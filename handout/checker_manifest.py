@@ -45,6 +45,7 @@ SHIPPED_FILES = (
     "grader/reach_rules.py",
     "grader/replies.py",
     "grader/results.py",
+    "grader/sanitise.py",
     "grader/sandbox/__init__.py",
     "grader/sandbox/child.py",
     "grader/sandbox/cleanup.py",
