@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from grader.intake.discover import discover
-from grader.intake.normalise import IntakeError, neutralise, normalise_file
+from grader.intake.limits import IntakeError
+from grader.intake.normalise import neutralise, normalise_file
 from grader.intake.sections import read_section
 from grader.intake.slicer import slice_source
 
@@ -378,8 +379,10 @@ def test_an_answer_whose_cell_does_not_parse_fails_alone_with_its_line_and_headi
     ("text", "reason"),
     [
         ("x = 1\x00\n", "a NUL byte"),
-        ("x = " + "+".join(["1"] * 200_000) + "\n", "nested too deeply"),
-        ("x = " + "(" * 200_000 + ")" * 200_000 + "\n", "too many nested parentheses"),
+        ("x = " + "+".join(["1"] * 4_000) + "\n", "nested too deeply"),
+        ("x = " + "(" * 300 + ")" * 300 + "\n", "too many nested parentheses"),
+        ("x = " + "+".join(["1"] * 1_000) + "\n", "nested more than 200 levels deep"),
+        ("x = '" + "a" * 20_000 + "'\n", "a line of 20,006 characters, longer than the 10,000"),
     ],
 )
 def test_hostile_chunks_are_left_out_with_a_note(tmp_path: Path, text: str, reason: str):

@@ -57,6 +57,8 @@ import re
 import symtable
 from dataclasses import dataclass, field
 
+from grader.intake.limits import on_time
+
 MUTATING_METHODS = {
     "append", "extend", "insert", "remove", "pop", "clear", "update", "setdefault", "add",
     "discard", "sort", "reverse", "popitem",
@@ -298,6 +300,7 @@ class _Definitions:
     def of(cls, body: list[ast.stmt], lines: list[str]) -> _Definitions:
         found = cls()
         for index, stmt in enumerate(body):
+            on_time()
             if not isinstance(stmt, DEFINITIONS):
                 continue
             at_definition, when_called = _definition_reads(_segment(lines, stmt)[1], stmt.name)
@@ -313,6 +316,7 @@ class _Definitions:
         """`names` and every global that the functions and classes among them read, transitively."""
         result, frontier = set(names), list(names)
         while frontier:
+            on_time()
             for name in self.when_called.get(frontier.pop(), ()):
                 if name not in result:
                     result.add(name)
@@ -389,11 +393,13 @@ def _holders(body: list[ast.stmt], opaque: set[str]) -> dict[str, set[str]]:
     """
     direct: dict[str, set[str]] = {}
     for stmt in body:
+        on_time()
         _direct_holdings(stmt, opaque, direct)
     closed: dict[str, set[str]] = {}
     for name in direct:
         seen, frontier = set(), [name]
         while frontier:
+            on_time()
             for held in direct.get(frontier.pop(), ()):
                 if held not in seen:
                     seen.add(held)
@@ -407,6 +413,7 @@ def _trainable(body: list[ast.stmt]) -> set[str]:
     `nn.Parameter(…)`, or a later `q.requires_grad_()` / `q.requires_grad = True` (rule 5)."""
     names: set[str] = set()
     for stmt in body:
+        on_time()
         for node in _walk_local(stmt):
             if isinstance(node, ast.Assign) and _makes_trainable(node.value):
                 names |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
@@ -500,6 +507,7 @@ class _Walk:
     random_pending: bool = False
 
     def reaches(self, index: int, facts: _Facts) -> bool:
+        on_time()
         if facts.kind == "definition":
             if facts.name not in self.needed:
                 return False
