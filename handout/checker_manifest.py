@@ -44,6 +44,7 @@ SHIPPED_FILES = (
     "grader/packaged_course.py",
     "grader/plugin.py",
     "grader/reach_rules.py",
+    "grader/reference_rerun.py",
     "grader/replies.py",
     "grader/results.py",
     "grader/sanitise.py",
