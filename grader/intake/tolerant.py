@@ -131,28 +131,36 @@ class _Reader:
         """The tree of lines first..last (numbered as in the file), or (None, the error's line or None,
         why)."""
         on_time()
-        region = self.lines[first - 1 : last]
-        source = "\n".join(region)
-        self.work_left -= len(source)
         if self.work_left < 0:
             raise self.unreadable(
                 "its cells that are not valid Python run into each other (brackets or strings left open in "
                 "one after another), so reading the rest would take far more than a notebook takes"
             )
+        region = self.lines[first - 1 : last]
+        source = "\n".join(region)
         try:
             with _no_collection():
                 tree = ast.parse(source)
         except SyntaxError as error:
+            at = self._error_line(error, first, last)
+            self._spend(first, at)
             reason = LINE_NUMBER.sub(lambda m: f"line {int(m.group(1)) + first - 1}", error.msg or "")
-            return None, self._error_line(error, first, last), reason or "invalid syntax"
+            return None, at, reason or "invalid syntax"
         except ValueError:
-            line = next((n for n, text in enumerate(region, start=first) if NUL in text), None)
-            return None, line, "a NUL byte, which is not text"
+            nul = next((n for n, text in enumerate(region, start=first) if NUL in text), None)
+            self._spend(first, nul or last)
+            return None, nul, "a NUL byte, which is not text"
         except (RecursionError, MemoryError):
+            self.work_left -= len(source)
             return None, None, "expressions nested too deeply for Python to read"
+        self.work_left -= len(source)
         if first > 1:
             ast.increment_lineno(tree, first - 1)
         return tree, None, ""
+
+    def _spend(self, first: int, last: int) -> None:
+        """Count lines first..last as read: a parse that fails stops at its error, or near it."""
+        self.work_left -= sum(len(line) + 1 for line in self.lines[first - 1 : max(first, last)])
 
     def _error_line(self, error: SyntaxError, first: int, last: int) -> int:
         hint = ON_LINE.search(error.msg or "")
