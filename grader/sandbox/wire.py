@@ -169,7 +169,7 @@ def _tensor(tensor: torch.Tensor) -> torch.Tensor:
     """A tensor of a reply, once its dtype and shape are ones the checks read."""
     if tensor.dtype not in READABLE_DTYPES:
         raise WireError(
-            f"a tensor of dtype {tensor.dtype}, which the grader does not read: return float32 (or another "
+            f"a tensor of dtype {tensor.dtype}, which the grader does not read: use float32 (or another "
             "standard dtype: float16, bfloat16, float64, an integer type or bool)"
         )
     if tensor.dim() > MAX_DIMS:
