@@ -64,6 +64,7 @@ from grader.reach_rules import (
 )
 from grader.replies import UNUSABLE, UnusableReply, load_problem, reply_problem
 from grader.sandbox import wire
+from grader.sandbox.cleanup import world_writable_folders
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
 from grader.sandbox.library_versions import removed_api_notes
 from grader.sandbox.namespace import model_mount
@@ -642,6 +643,8 @@ class GradingSession:
             for path in self.protect:
                 if path.exists():
                     os.chmod(path, 0o700 if path.is_dir() else 0o600)
+            # What the sandbox uid could write outside its namespace: found now, swept after each child.
+            world_writable_folders()
         for number in graded:
             self._sections[number] = self._open(number, clock)
         self.stage = Stage()
