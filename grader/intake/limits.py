@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-MAX_SOURCE_CHARS = 2_000_000
+MAX_SOURCE_CHARS = 500_000
 MAX_CELLS = 5_000
 MAX_LINE_CHARS = 10_000
 MAX_UNREADABLE = 100

@@ -385,8 +385,9 @@ def _direct_holdings(stmt: ast.stmt, opaque: set[str], direct: dict[str, set[str
                 direct.setdefault(base, set()).update(_held_by(node) - opaque - {base})
 
 
-def _holders(body: list[ast.stmt], opaque: set[str]) -> dict[str, set[str]]:
-    """For each name bound to an object, every name whose value it may hold, transitively (rule 5).
+def _holders(body: list[ast.stmt], opaque: set[str], trainable: set[str]) -> dict[str, set[str]]:
+    """For each name bound to an object, the `trainable` names whose values it may hold, transitively
+    (rule 5). Walked back from each trainable name, so a file without one costs nothing here.
 
     `opaque` names (definitions and imports) are never held: passing a class, a function or a module
     to a call does not put its state in the object made.
@@ -395,17 +396,22 @@ def _holders(body: list[ast.stmt], opaque: set[str]) -> dict[str, set[str]]:
     for stmt in body:
         on_time()
         _direct_holdings(stmt, opaque, direct)
-    closed: dict[str, set[str]] = {}
-    for name in direct:
+    holding: dict[str, set[str]] = {}
+    for holder, held in direct.items():
+        for name in held:
+            holding.setdefault(name, set()).add(holder)
+    found: dict[str, set[str]] = {}
+    for name in trainable:
         seen, frontier = set(), [name]
         while frontier:
             on_time()
-            for held in direct.get(frontier.pop(), ()):
-                if held not in seen:
-                    seen.add(held)
-                    frontier.append(held)
-        closed[name] = seen - {name}
-    return closed
+            for holder in holding.get(frontier.pop(), ()):
+                if holder not in seen:
+                    seen.add(holder)
+                    frontier.append(holder)
+        for holder in seen - {name}:
+            found.setdefault(holder, set()).add(name)
+    return found
 
 
 def _trainable(body: list[ast.stmt]) -> set[str]:
@@ -481,7 +487,7 @@ def _facts(body: list[ast.stmt], definitions: _Definitions) -> list[_Facts]:
         if isinstance(stmt, (*DEFINITIONS, ast.Import, ast.ImportFrom))
         for name in binds(stmt)
     }
-    holders = {name: held & trainable for name, held in _holders(body, opaque).items()}
+    holders = _holders(body, opaque, trainable)
     return [
         _Facts(
             _kind(stmt),
