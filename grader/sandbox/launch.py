@@ -102,7 +102,7 @@ def _set_limits(spec: LaunchSpec, drops: bool) -> dict[str, int]:
 def _install_filter(report: dict[str, Any], without_namespaces: bool) -> None:
     """The seccomp filter: keyrings always; sockets and IPC too when no namespace holds them."""
     try:
-        seccomp.install(without_namespaces)
+        seccomp.install_filter(without_namespaces)
     except OSError as error:
         report["keyrings"] = f"open (the seccomp filter failed: {error})"
         if without_namespaces:

@@ -102,7 +102,7 @@ def child_filter(machine: str, without_namespaces: bool) -> bytes:
     return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
 
 
-def install(without_namespaces: bool) -> None:
+def install_filter(without_namespaces: bool) -> None:
     """Install the filter on this process (and so on everything it starts). Needs no_new_privs."""
     program = child_filter(platform.machine(), without_namespaces)
     count = len(program) // 8
