@@ -6,6 +6,7 @@ import argparse
 import importlib
 
 from grader.commands import COMMANDS
+from grader.sanitise import tolerant_streams
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,5 +22,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tolerant_streams()
     args = build_parser().parse_args(argv)
     return int(args.func(args))

@@ -125,7 +125,7 @@ def _run_checks(
 
 
 def grade_submission(options: RunOptions, table: AssignmentTable | None = None) -> dict[str, Any]:
-    """Grade one submission and write its results.json; return the results."""
+    """Grade one submission and write its results.json; return the results as written."""
     started = time.monotonic()
     table = table or load_table()
     profile = table.profile(options.profile)
@@ -143,7 +143,7 @@ def grade_submission(options: RunOptions, table: AssignmentTable | None = None) 
         options.seed,
     )
     try:
-        session.start()
+        session.start({row.section for row in rows})
         plugin = _run_checks(session, rows, options.checks_dir, options.results_path, started)
         output = summary(session, rows, profile, options.public_only)
         outcomes: dict[str, CheckOutcome] = plugin.outcomes
@@ -161,5 +161,4 @@ def grade_submission(options: RunOptions, table: AssignmentTable | None = None) 
     results.setdefault("extra_data", {})[CONFINEMENT_KEY] = session.confinement
     # Hidden from students too: the integrity flag and the run's secret (docs/verdicts.md).
     results["extra_data"].update(integrity=session.integrity.extra_data(), grading_seed=session.secret)
-    write_results(options.results_path, results)
-    return results
+    return write_results(options.results_path, results)

@@ -263,21 +263,35 @@ class Flag:
 
 
 class IntegrityLog:
-    """The flags and notes of one grading run, written into results.json's hidden ``extra_data``."""
+    """The flags and notes of one grading run, written into results.json's hidden ``extra_data``.
+
+    A file can hold any number of constructs; each list keeps the first ``MAX_KEPT`` distinct ones and
+    ``omitted`` counts the rest, so results.json stays readable whatever the file holds.
+    """
+
+    MAX_KEPT = 200
 
     def __init__(self) -> None:
         self.flags: list[Flag] = []
         self.notes: list[Flag] = []
+        self.omitted = 0
+        self._seen: set[Flag] = set()
 
     def add(self, flags: Iterable[Flag]) -> None:
         for flag in flags:
+            if flag in self._seen:
+                continue
+            self._seen.add(flag)
             kept = self.notes if flag.kind == "note" else self.flags
-            if flag not in kept:
+            if len(kept) < self.MAX_KEPT:
                 kept.append(flag)
+            else:
+                self.omitted += 1
 
     def extra_data(self) -> dict[str, Any]:
         return {
             "flagged": bool(self.flags),
             "flags": [asdict(flag) for flag in self.flags],
             "notes": [asdict(flag) for flag in self.notes],
+            "omitted": self.omitted,
         }

@@ -2,8 +2,12 @@
 
 It ties each test to its row of the assignment table (`@pytest.mark.graded("2.1.7")`), applies the
 row's timeout, provides the fixtures checks use (docs/writing-checks.md), and records for each test a
-student-facing message: the text of a GradingFailure or an assert's message, never a traceback. Any
-other exception is a grader bug: the student is told so and the traceback goes to the log.
+student-facing message: the text of a GradingFailure or an assert's message, never a traceback.
+
+Any other exception is judged by the rule of grader/reference_rerun.py: the same check runs on the
+staff solution's values; if it passes there, the student's value is what it could not use, and the test
+fails with a plain message (the traceback goes to the log); if it fails there too, it is a grader bug:
+the student is told so, and the traceback goes to the log.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import pytest
 
 from grader import errors
 from grader.errors import TIMEOUT, GradingFailure
+from grader.reference_rerun import CANNOT_USE, ReferenceRerun, what_failed
 from grader.results import CheckOutcome
 from grader.session import GradingSession, StudentSection
 from grader.table import AssignmentTable, Profile, TestRow, Tolerances
@@ -52,6 +57,10 @@ class GradingPlugin:
         self.outcomes: dict[str, CheckOutcome] = {}
         self.notes: dict[str, list[str]] = {}
         self.leaderboard_entries: list[dict[str, Any]] = []
+        self.reference = ReferenceRerun(session)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.reference.close()
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "graded(number): ties a check to its row of assignment.toml")
@@ -104,9 +113,27 @@ class GradingPlugin:
             else:
                 outcome = _failure(call.excinfo, self.rows[number]) if call.excinfo else None
             if outcome is None:
-                log.error("internal error in test %s (%s):\n%s", number, item.nodeid, report.longreprtext)
-                outcome = CheckOutcome(False, INTERNAL_ERROR, status=errors.INTERNAL_ERROR)
+                outcome = self._whose(item, number, call.excinfo, report.longreprtext)
             self._record(number, outcome)
+
+    def _whose(
+        self, item: pytest.Item, number: str, excinfo: pytest.ExceptionInfo[BaseException] | None, text: str
+    ) -> CheckOutcome:
+        """An unexpected exception: the student's failure if the check passes on the reference's values
+        (grader/reference_rerun.py), else an internal error."""
+        row = self.rows[number]
+        ours = self.reference.failure(item, number, row.timeout) if excinfo is not None else "no exception"
+        if ours is None and excinfo is not None:
+            log.warning(
+                "test %s (%s) raised on the submission's values and passed on the reference's: the "
+                "submission's value is at fault:\n%s",
+                number,
+                item.nodeid,
+                text,
+            )
+            return CheckOutcome(False, CANNOT_USE.format(what=what_failed(excinfo.value)))
+        log.error("internal error in test %s (%s):\n%s\n%s", number, item.nodeid, text, ours)
+        return CheckOutcome(False, INTERNAL_ERROR, status=errors.INTERNAL_ERROR)
 
     def _record(self, number: str, outcome: CheckOutcome) -> None:
         outcome.notes = tuple(self.notes.get(number, ()))

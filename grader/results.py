@@ -3,7 +3,8 @@
 A results file is written before any check runs (every test failed, "grading did not finish"),
 rewritten after each test and replaced at the end, so whatever stops the grader, Gradescope finds a
 valid file that lists every test with a reason for each lost point. Each write replaces the file
-atomically: a reader (or a kill in the middle of a write) never sees half a file.
+atomically: a reader (or a kill in the middle of a write) never sees half a file. Every string in it
+passes the one sanitiser first (grader/sanitise.py): student-controlled text is part of many messages.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import jsonschema
 
 from grader.errors import FAILED, INTERNAL_ERROR, PASSED
+from grader.sanitise import clean_tree
 from grader.table import TestRow
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "gradescope-results.schema.json"
@@ -100,8 +102,10 @@ def results_are_valid(path: Path) -> bool:
     return True
 
 
-def write_results(path: Path, results: dict[str, Any]) -> None:
-    """Validate, then replace `path` atomically (readable by its owner only)."""
+def write_results(path: Path, results: dict[str, Any]) -> dict[str, Any]:
+    """Sanitise and validate, then replace `path` atomically (readable by its owner only); return the
+    results as written."""
+    results = clean_tree(results)
     validate(results)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
@@ -115,3 +119,4 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    return results

@@ -1,12 +1,18 @@
-"""The score table printed after a run: one line a test, the first line of its message, a total."""
+"""The score table printed after a run: one line a test, the first line of its message, a total.
+
+Every message and note in it is student-controlled in part, so each goes through the one sanitiser
+(grader/sanitise.py) before it reaches the terminal.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from grader.sanitise import clean
+
 
 def _cell(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    text = " ".join(clean(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -27,7 +33,7 @@ def score_table(results: dict[str, Any], width: int = 110, output_last: bool = T
             f"{status:6} {_cell(why[0] if why else '', message_width)}"
         )
     lines += ["-" * width, f"{'total':<7} {'':<{name_width}} {total_line(tests)}".rstrip()]
-    output = results.get("output", "").strip()
+    output = clean(results.get("output", "")).strip()
     if output and output_last:
         lines += ["", output]
     return "\n".join(lines)

@@ -25,8 +25,10 @@ import logging
 import os
 import secrets
 import sys
+import traceback
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, cast
@@ -47,7 +49,8 @@ from grader.errors import (
     StudentTimedOut,
 )
 from grader.intake.discover import Found, discover, names_notebook
-from grader.intake.normalise import IntakeError, Normalised
+from grader.intake.limits import IntakeClock, IntakeError, on_time
+from grader.intake.normalise import Normalised
 from grader.intake.private_copy import PrivateCopy, RefusedFile, copy_submission
 from grader.intake.sections import read_section
 from grader.intake.slicer import Sliced, Unit, binds
@@ -69,6 +72,7 @@ from grader.reach_rules import (
 )
 from grader.replies import UNUSABLE, UnusableReply, load_problem, reply_problem
 from grader.sandbox import wire
+from grader.sandbox.cleanup import world_writable_folders
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
 from grader.sandbox.library_versions import removed_api_notes
 from grader.sandbox.namespace import model_mount
@@ -95,6 +99,7 @@ from grader.sandbox.protocol import (
     ValueReply,
 )
 from grader.sandbox.staging import Stage, hide_except, interpreter_paths
+from grader.sanitise import quoted
 from grader.table import AssignmentTable, Profile
 
 CHECKS_DIR = Path(__file__).with_name("checks")
@@ -145,6 +150,7 @@ class StudentSection:
         kept = {id(statement) for statement in sliced.statements}
         modules = imported_names(sliced.tree.body)
         for statement in sliced.tree.body:
+            on_time()
             reached = id(statement) in kept
             for found in constructs([statement], modules):
                 if found.forging and reached:
@@ -620,16 +626,25 @@ class GradingSession:
             file_bytes=table.sandbox.file_size_mb << 20,
         )
 
-    def start(self) -> None:
-        """Copy the submission privately, find the files, and hide the grader's secrets from the
-        sandbox user. From here on only the private copy is read."""
+    def start(self, sections: Iterable[int] | None = None) -> None:
+        """Copy the submission privately, read it (the intake step: the files of `sections`, all by
+        default), and hide the grader's secrets from the sandbox user. From here on only the private
+        copy is read.
+
+        The intake (finding the files, reading, parsing and slicing each, reviewing what each answer
+        reaches) is one step, under the table's ``[sandbox] intake_timeout`` shared between the files
+        it reads (grader/intake/limits.py), done before any test's time limit starts.
+        """
         max_file_bytes = int(self.table.sandbox.max_file_mb * (1 << 20))
         self.copy = copy_submission(self.uploaded_dir, max_file_bytes)
         self.submission_dir = self.copy.root
         for refused in self.copy.refused:
             log.info("not read: %s", refused.message())
+        clock = IntakeClock(self.table.sandbox.intake_timeout)
+        graded = sorted(self.table.sections if sections is None else sections)
+        clock.expect(len(graded))
         stems = [section.file for section in self.table.sections.values()]
-        found = discover(self.submission_dir, stems, self.table.answers_by_file())
+        found = discover(self.submission_dir, stems, self.table.answers_by_file(), clock)
         for number, section in self.table.sections.items():
             self.refused[number] = [r for r in self.copy.refused if names_notebook(r.path, section.file)]
         self.files = {number: found[section.file] for number, section in self.table.sections.items()}
@@ -659,6 +674,10 @@ class GradingSession:
             for path in self.protect:
                 if path.exists():
                     os.chmod(path, 0o700 if path.is_dir() else 0o600)
+            # What the sandbox uid could write outside its namespace: found now, swept after each child.
+            world_writable_folders()
+        for number in graded:
+            self._sections[number] = self._open(number, clock)
         self.stage = Stage()
 
     def identity(self, section: int) -> Identity:
@@ -787,7 +806,7 @@ class GradingSession:
             raise entry
         return entry
 
-    def _open(self, number: int) -> StudentSection | SectionUnavailable:
+    def _open(self, number: int, clock: IntakeClock | None = None) -> StudentSection | SectionUnavailable:
         section = self.table.sections[number]
         found = self.files.get(number)
         if (found is None or found.path is None) and self.refused.get(number):
@@ -802,17 +821,31 @@ class GradingSession:
                 f"Upload the notebook downloaded as {section.file}.py (or {section.file}.ipynb).",
                 NO_FILE,
             )
-        others = {file: names for file, names in self.table.answers_by_file().items() if file != section.file}
-        last_part = max(int(row.number.split(".")[1]) for row in self.table.tests if row.section == number)
         try:
-            answers = self.table.answers(number)
-            source = read_section(
-                found.path, section.file, answers, (number, last_part), others, section.checked_by
-            )
+            with clock.reading(found.path.name) if clock else nullcontext():
+                return self._read(number, found.path)
         except IntakeError as error:
             # The whole reason once, at the top of the report; each test names it in one line.
             self.notes[number] = (str(error),)
             return SectionUnavailable(f"{error.headline} (the reason is at the top of this report).")
+        except Exception as error:  # noqa: BLE001 - the reference notebooks read cleanly: the file is at fault
+            log.error("reading %s failed:\n%s", found.path.name, traceback.format_exc())
+            self.notes[number] = (
+                f"{found.path.name} could not be read: it holds something the grader's reader cannot handle "
+                f"({type(error).__name__}), so its tests could not run. Download the notebook again from "
+                "Colab or Jupyter.",
+            )
+            return SectionUnavailable(
+                f"{found.path.name} could not be read (the reason is at the top of this report)."
+            )
+
+    def _read(self, number: int, path: Path) -> StudentSection:
+        """Read, slice and review the section's file; IntakeError when it cannot be graded."""
+        section = self.table.sections[number]
+        others = {file: names for file, names in self.table.answers_by_file().items() if file != section.file}
+        last_part = max(int(row.number.split(".")[1]) for row in self.table.tests if row.section == number)
+        answers = self.table.answers(number)
+        source = read_section(path, section.file, answers, (number, last_part), others, section.checked_by)
         sliced = source.sliced
         old_apis = removed_api_notes(sliced.statements, self.table.assignment.students_transformers)
         self.notes[number] = (*source.notes, *old_apis)
@@ -826,12 +859,19 @@ class GradingSession:
         if sliced.renamed_legacy:
             log.info("section %s: m_key read as key141/key142 (2024 notebook names)", number)
         allowlist = load_allowlist(section.allowlist) if section.allowlist else None
-        return StudentSection(self, number, source.normalised, sliced, source.unreadable_answers, allowlist)
+        student = StudentSection(
+            self, number, source.normalised, sliced, source.unreadable_answers, allowlist
+        )
+        for name in answers:
+            student.rule_problem(name)
+        return student
 
     def log_output(self, section: StudentSection, process: StudentProcess) -> None:
+        """What the student's process printed, each line quoted (grader.sanitise.quoted), so that no
+        line of it can pass for one of the grader's own in the log."""
         text = process.output.text().strip()
         if text:
-            log.info("output of the %s process:\n%s", section.filename, text)
+            log.info("output of the %s process, quoted:\n%s", section.filename, quoted(text))
 
     def close(self) -> None:
         for entry in self._sections.values():

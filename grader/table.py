@@ -134,6 +134,12 @@ class SandboxSettings:
     """``[sandbox]``: the limits of the child process that runs the student's code."""
 
     load_timeout: float = setting("seconds to import a section's definitions", default=90.0, positive=True)
+    intake_timeout: float = setting(
+        "seconds the intake may take in all (finding, reading, parsing and slicing every notebook file), "
+        "shared between the files; a file that needs more than its share is graded as unreadable",
+        default=30.0,
+        positive=True,
+    )
     call_timeout: float = setting(
         "default seconds for one call into student code", default=20.0, positive=True
     )

@@ -37,6 +37,7 @@ SLOW_TESTS = {
     "test_forward.py::test_a_forwarded_threshold_run_replaces_the_cpu_result",
     "test_containment.py::test_batch_grades_every_hostile_submission_and_nothing_leaks_or_stays",
     "test_containment.py::test_run_autograder_hides_the_metadata_and_reports_the_confinement",
+    "test_containment.py::test_a_key_one_submission_stores_never_reaches_the_next_graded_as_the_same_user",
 }
 
 

@@ -5,15 +5,17 @@ The hostile submissions in tests/submissions/hostile/containment/ are graded thr
 without them: the grader is started without CAP_SYS_ADMIN, as Docker (and so Gradescope) starts it,
 which makes the launcher's unshare fail, so the fallback (permissions and the seccomp filter) is
 what is tested. Either way every run must end with a valid results.json, the honest submission
-graded as usual, no secret in any result, and no file, IPC object or process of any sandbox uid the
-run used. The remaining tests grade single files in-process with the small checks of
-tests/core_checks.
+graded as usual, no secret in any result, and no file (in any folder the uid could write), IPC object,
+key or process of any sandbox uid the run used. The remaining tests grade single files in-process with
+the small checks of tests/core_checks, or try one part of the cleanup or the seccomp filter alone.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -21,6 +23,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,7 +35,14 @@ from grader.errors import StudentTimedOut
 from grader.grading_run import CONFINEMENT_KEY, RunOptions, grade_submission
 from grader.results import validate
 from grader.sandbox import identity as identity_module
-from grader.sandbox.cleanup import remove_tree
+from grader.sandbox.cleanup import (
+    SHARED_TEMPORARY,
+    clear_keyrings,
+    has_keys,
+    remove_files_of,
+    remove_tree,
+    world_writable_folders,
+)
 from grader.session import GradingSession
 from grader.table import load_table
 
@@ -50,6 +60,8 @@ LOAD_TIME_ATTACKS = (
     "reads_memory",
     "reads_classmates",
     "opens_network",
+    "stores_in_keyrings",
+    "writes_everywhere",
 )
 # Started like this, the grader lacks CAP_SYS_ADMIN: unshare fails as it does in Docker's default set.
 WITHOUT_NAMESPACES = ["setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin"]
@@ -90,10 +102,14 @@ def confinement_of(results: dict) -> dict[str, dict]:
 
 
 def leftovers(uids: set[int]) -> list[str]:
-    """Files at the top of the shared temporary folders, System V IPC objects and live processes
-    belonging to `uids`."""
+    """Files in every folder a sandbox uid could write (the shared temporary ones and every world-writable
+    one of the host, looked for afresh), System V IPC objects, keys and live processes belonging to
+    `uids`."""
     found = []
-    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+    world_writable_folders.cache_clear()
+    for folder in {*SHARED_TEMPORARY, *world_writable_folders()}:
+        if not os.path.isdir(folder):
+            continue
         for entry in os.scandir(folder):
             if entry.stat(follow_symlinks=False).st_uid in uids:
                 found.append(entry.path)
@@ -103,7 +119,16 @@ def leftovers(uids: set[int]) -> list[str]:
                 found.append(f"System V {table}: {row.split()[1]}")
     for uid in uids:
         found += [f"process {pid}" for pid in identity_module._pids_of(uid)]
+        found += [f"keys of uid {uid}"] if keys_left(uid) else []
     return found
+
+
+def keys_left(uid: int) -> int:
+    """How many keys `uid` holds in its user, user-session and persistent keyrings (an emptied keyring
+    itself stays: the kernel keeps a uid's user keyrings once made)."""
+    if not has_keys(uid):
+        return 0
+    return sum(int(count) for count in as_uid(uid, COUNT_KEYS).split())
 
 
 def sandbox_uids(log: Path) -> set[int]:
@@ -331,3 +356,135 @@ def test_batch_refuses_parallel_jobs_under_one_named_user(tmp_path):
     )
     assert finished.returncode == 2
     assert "--sandbox-user auto" in finished.stdout
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_key_one_submission_stores_never_reaches_the_next_graded_as_the_same_user(tmp_path, mode):
+    """The review's channel between classmates: with a named sandbox user, the first submission stores
+    its answers in the kernel keyrings and the second, which computes nothing, reads them back."""
+    export, out = tmp_path / "export", tmp_path / "out"
+    for name in ("a_stores", "b_reads"):
+        (export / name).mkdir(parents=True)
+    shutil.copy(HOSTILE / "stores_in_keyrings.py", export / "a_stores" / "A2S1.py")
+    shutil.copy(HOSTILE / "reads_keyrings.py", export / "b_reads" / "A2S1.py")
+    command = [sys.executable, "-m", "grader", "batch", str(export), "--out", str(out), "--jobs", "1"]
+    command += ["--sections", "1", "--sandbox-user", "nobody"]
+    finished = subprocess.run([*MODES[mode], *command], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    stored = json.loads((out / "submissions" / "a_stores" / "results.json").read_text())
+    assert {test["status"] for test in stored["tests"]} == {"passed"}
+    reader = json.loads((out / "submissions" / "b_reads" / "results.json").read_text())
+    tests = {test["number"]: test for test in reader["tests"]}
+    assert tests["1.2.1"]["status"] == tests["1.2.2"]["status"] == "failed", "the answers were read back"
+    for report in confinement_of(reader).values():
+        assert report["keyrings"] == "seccomp filter: refused", report
+    assert leftovers({pwd.getpwnam("nobody").pw_uid}) == []
+
+
+def free_uid() -> int:
+    uid = identity_module.UID_RANGE[-2]
+    assert identity_module._unused(uid)
+    return uid
+
+
+def as_uid(uid: int, code: str) -> str:
+    """What Python `code` prints, run as `uid` (no groups), outside any sandbox."""
+    who = [f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+    command = ["setpriv", *who, sys.executable, "-I", "-c", code]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+# keyctl(2) on x86-64: 248 is add_key, 250 keyctl; 22 KEYCTL_GET_PERSISTENT, 11 KEYCTL_READ; -4 is @u,
+# -5 @us, -2 the process's own keyring (which holds the persistent keyring only while the process lives).
+KEYRINGS = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+L = ctypes.c_long
+persistent = libc.syscall(L(250), L(22), L(-1), L(-2))
+"""
+STORE_KEYS = (
+    KEYRINGS
+    + """
+for ring in (-4, persistent):
+    assert libc.syscall(L(248), b"user", b"left", b"data", L(4), L(ring)) > 0
+"""
+)
+COUNT_KEYS = (
+    KEYRINGS
+    + """
+for ring in (-4, -5, persistent):
+    print(libc.syscall(L(250), L(11), L(ring), None, L(0)) // 4)  # 4 bytes a key
+"""
+)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the keyring calls are written for x86-64")
+def test_cleanup_clears_the_keys_a_uid_left_in_its_keyrings():
+    uid = free_uid()
+    as_uid(uid, STORE_KEYS)
+    assert has_keys(uid)
+    assert keys_left(uid) == 2
+    assert clear_keyrings(uid) == []
+    assert keys_left(uid) == 0
+
+
+@pytest.mark.parametrize("without_namespaces", [False, True])
+def test_the_child_s_filter_refuses_keyrings_always_and_sockets_without_namespaces(without_namespaces):
+    code = f"""
+import ctypes, errno, os, socket
+from grader.sandbox import seccomp
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.prctl(38, 1, 0, 0, 0) == 0  # PR_SET_NO_NEW_PRIVS
+seccomp.install_filter({without_namespaces})
+L = ctypes.c_long
+number = seccomp.ARCHITECTURES[os.uname().machine].keyrings[0]
+print(libc.syscall(L(number), b"user", b"k", b"v", L(1), L(-4)), ctypes.get_errno())
+for family in (socket.AF_INET, socket.AF_UNIX):
+    try:
+        socket.socket(family, socket.SOCK_STREAM).close()
+        print("open")
+    except PermissionError:
+        print("refused")
+"""
+    lines = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.split("\n")
+    assert lines[0] == f"-1 {errno.EACCES}"
+    assert lines[1:3] == (["refused", "open"] if without_namespaces else ["open", "open"])
+
+
+def test_cleanup_sweeps_run_lock_and_what_a_named_user_changed_in_its_home(tmp_path, monkeypatch):
+    uid = free_uid()
+    home = tmp_path / "home"
+    (home / "kept" / "deep").mkdir(parents=True)
+    (home / "older").write_text("before the run")
+    (home / "kept" / "deep" / "older").write_text("before the run")
+    for path in (
+        home,
+        home / "kept",
+        home / "kept" / "deep",
+        home / "older",
+        home / "kept" / "deep" / "older",
+    ):
+        os.chown(path, uid, uid)
+    time.sleep(0.05)
+    since = time.time_ns()
+    time.sleep(0.05)
+    (home / "made" / "inner").mkdir(parents=True)
+    made = [home / "new", home / "kept" / "deep" / "new", Path("/run/lock") / f"a2-test-{os.getpid()}"]
+    made.append(home / "made" / "inner" / "file")
+    for path in made:
+        path.write_text("left by the run")
+    for path in [*made, home / "made", home / "made" / "inner"]:
+        os.chown(path, uid, uid)
+    assert "/run/lock" in world_writable_folders()
+
+    class Account:
+        pw_dir, pw_gid = str(home), uid
+
+    monkeypatch.setattr("grader.sandbox.cleanup.pwd.getpwuid", lambda number: Account)
+    from grader.sandbox.cleanup import writable_folders
+
+    assert remove_files_of(uid, since, writable_folders(uid)) == []
+    assert not any(path.exists() for path in [*made, home / "made"])
+    assert (home / "older").read_text() == (home / "kept" / "deep" / "older").read_text() == "before the run"

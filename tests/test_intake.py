@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from grader.grading_run import RunOptions, grade_submission
 from grader.intake.discover import discover
-from grader.intake.normalise import IntakeError, neutralise, normalise_file
+from grader.intake.limits import IntakeClock, IntakeError
+from grader.intake.normalise import neutralise, normalise_file
 from grader.intake.sections import read_section
 from grader.intake.slicer import slice_source
+from grader.table import load_table
 
 EXPORTS = Path(__file__).parent / "submissions" / "exports"
+CORPUS = Path(__file__).parent / "submissions"
 
 
 def kept_lines(source: str, answers: list[str]) -> list[str]:
@@ -53,6 +58,26 @@ def test_discover_reports_the_candidates_it_passed_over(tmp_path: Path):
     found = discover(tmp_path, ["A2S2"])["A2S2"]
     assert found.path.name == "A2S2.py"
     assert [p.name for p in found.passed_over] == ["A2S2 (1).py"]
+
+
+def test_a_candidate_read_past_its_share_of_the_deadline_implements_nothing(tmp_path: Path):
+    (tmp_path / "A2S1.py").write_text("query121 = 1\n")
+    (tmp_path / "A2S1 (1).py").write_text("query121 = 1\nquery122 = 2\n")
+    found = discover(tmp_path, ["A2S1"], {"A2S1": ("query121", "query122")}, IntakeClock(0.0))["A2S1"]
+    assert found.path.name == "A2S1.py", "neither could be read, so the plainest name wins"
+    assert found.why.startswith("it implements as many answers as")
+
+
+def test_a_file_read_past_the_deadline_is_graded_as_unreadable_saying_why(tmp_path: Path):
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "A2S1.py").write_text((CORPUS / "a2s1" / "correct_colab.py").read_text())
+    table = load_table()
+    table = dataclasses.replace(table, sandbox=dataclasses.replace(table.sandbox, intake_timeout=1e-9))
+    results = grade_submission(RunOptions(submission, tmp_path / "results.json", sections={1}), table)
+    assert {test["status"] for test in results["tests"]} == {"failed"}
+    assert "A2S1.py could not be read within the 0.0 s the grader gives one file" in results["output"]
+    assert "could not be read within" in results["tests"][0]["output"]
 
 
 def test_neutralise_keeps_every_line_in_place():
@@ -378,8 +403,10 @@ def test_an_answer_whose_cell_does_not_parse_fails_alone_with_its_line_and_headi
     ("text", "reason"),
     [
         ("x = 1\x00\n", "a NUL byte"),
-        ("x = " + "+".join(["1"] * 200_000) + "\n", "nested too deeply"),
-        ("x = " + "(" * 200_000 + ")" * 200_000 + "\n", "too many nested parentheses"),
+        ("x = " + "+".join(["1"] * 4_000) + "\n", "nested too deeply"),
+        ("x = " + "(" * 300 + ")" * 300 + "\n", "too many nested parentheses"),
+        ("x = " + "+".join(["1"] * 1_000) + "\n", "nested more than 200 levels deep"),
+        ("x = '" + "a" * 20_000 + "'\n", "a line of 20,006 characters, longer than the 10,000"),
     ],
 )
 def test_hostile_chunks_are_left_out_with_a_note(tmp_path: Path, text: str, reason: str):

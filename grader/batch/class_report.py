@@ -16,8 +16,8 @@ from collections import Counter
 from pathlib import Path
 
 from grader import errors
-from grader.batch.escaping import markdown_text
 from grader.batch.grades import STATUSES, UNTOUCHED, GradeRow
+from grader.sanitise import markdown_text
 from grader.table import AssignmentTable, TestRow
 
 HISTOGRAM_FILE = "totals.png"

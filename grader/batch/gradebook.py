@@ -7,7 +7,7 @@
   graded (timeout, internal grader error) gets an empty cell, which Canvas leaves unchanged.
 - `tests.csv`: one row per submission and test, with the first line of the feedback, for the staff
   who look at one test across the class.
-Every student-controlled cell goes through grader.batch.escaping.csv_cell.
+Every student-controlled cell goes through grader.sanitise.csv_cell.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from grader.batch.class_report import first_line
 from grader.batch.discovery import Submitter
-from grader.batch.escaping import csv_cell
 from grader.batch.grades import GradeRow
+from grader.sanitise import csv_cell
 from grader.table import TestRow
 
 GRADES_FILE = "grades.csv"

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from grader.batch.class_report import write_report
 from grader.batch.discovery import BatchInputError, find_submissions, resolve_input
-from grader.batch.escaping import terminal_text
 from grader.batch.gradebook import GRADES_FILE, write_gradebook
 from grader.batch.grades import GRADER_ERROR, STATUSES, GradeRow, collect_rows
 from grader.batch.pool import BatchOptions, default_timeout, run_batch
 from grader.cluster.slurm import SlurmError, SlurmOptions, run_on_slurm
 from grader.commands.grade import add_run_options
+from grader.sanitise import one_line
 from grader.table import TableError, load_table
 
 
@@ -119,7 +119,7 @@ def report_grader_errors(rows: list[GradeRow]) -> int:
     print(f"{len(failed)} submission(s) ended with an internal grader error (not the students' fault):")
     for row in failed:
         who = f" ({row.submission.names})" if row.submission.names else ""
-        print(terminal_text(f"  {row.submission.id}{who}: {row.outcome.message or 'see its grader.log'}"))
+        print(one_line(f"  {row.submission.id}{who}: {row.outcome.message or 'see its grader.log'}"))
     print("Fix the cause and run the same command again: only these are graded again.")
     return 1
 
@@ -133,10 +133,10 @@ def run(args: argparse.Namespace) -> int:
         export_dir = resolve_input(args.export_dir, args.out)
         submissions, warnings = find_submissions(export_dir)
     except (BatchInputError, TableError) as error:
-        print(terminal_text(f"error: {error}"))
+        print(one_line(f"error: {error}"))
         return 2
     for warning in warnings:
-        print(terminal_text(f"warning: {warning}"))
+        print(one_line(f"warning: {warning}"))
     jobs = args.jobs
     at_once = (args.max_parallel or 0) if args.slurm else jobs
     if at_once != 1 and args.sandbox_user != "auto" and os.geteuid() == 0:
@@ -162,18 +162,14 @@ def run(args: argparse.Namespace) -> int:
                 private.chmod(0o700)
     try:
         if args.slurm:
-            print(terminal_text(f"Grading {len(submissions)} submission(s) from {export_dir} on Slurm."))
+            print(one_line(f"Grading {len(submissions)} submission(s) from {export_dir} on Slurm."))
             slurm = SlurmOptions(args.partition, args.gres, args.max_parallel, args.per_task)
             outcomes = run_on_slurm(submissions, args.out, options, slurm)
         else:
-            print(
-                terminal_text(
-                    f"Grading {len(submissions)} submission(s) from {export_dir}, {jobs} at a time."
-                )
-            )
+            print(one_line(f"Grading {len(submissions)} submission(s) from {export_dir}, {jobs} at a time."))
             outcomes = run_batch(submissions, args.out, options)
     except SlurmError as error:
-        print(terminal_text(f"error: {error}"))
+        print(one_line(f"error: {error}"))
         return 2
     except KeyboardInterrupt:
         print("Interrupted. Finished submissions are kept; run the same command again to resume.")

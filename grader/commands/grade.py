@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from grader.grading_run import GRADER_ERROR, RunOptions, grade_submission
+from grader.sanitise import LogFormatter
 from grader.score_table import score_table
 from grader.table import TableError, load_table
 
@@ -49,14 +50,17 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def configure_logging(path: Path | None, verbose: bool) -> None:
-    """Instructor log: everything the run did, written to a file (and to stderr with --verbose)."""
+    """Instructor log: everything the run did, written to a file (and to stderr with --verbose).
+
+    Records quote student-controlled text, so each is sanitised, and only the grader's own format
+    starts a line (grader.sanitise.LogFormatter)."""
     logger = logging.getLogger("grader")
     logger.setLevel(logging.INFO)
     logger.handlers.clear()
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    formatter = LogFormatter("%(asctime)s %(levelname)s %(message)s")
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, mode="w")
+        handler = logging.FileHandler(path, mode="w", encoding="utf-8", errors="backslashreplace")
         path.chmod(0o600)  # the log quotes hidden checks' failures: never readable by the sandbox user
         handler.setFormatter(formatter)
         logger.addHandler(handler)

@@ -5,14 +5,18 @@ notebook), an `.ipynb` instead, or a folder such as `submission/hw2/A2S1.py`. We
 these. When several candidates exist, the one that defines the most of the notebook's answers is
 graded (an old, unfinished `A2S1.py` next to the finished `A2S1 (1).py` loses); on a tie, the plainest
 name wins (`A2S1.py`, then `A2S1 (1).py`, then other names; `.py` before `.ipynb`; shallower first).
+Reading the candidates is part of the intake step and shares its deadline (grader/intake/limits.py):
+a candidate that cannot be read in its share counts as implementing nothing.
 """
 
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.intake.limits import IntakeClock
 from grader.intake.sections import answers_defined
 
 SUFFIXES = (".py", ".ipynb")
@@ -58,11 +62,16 @@ def candidates(root: Path, stem: str) -> list[Path]:
     return sorted(found, key=lambda path: _rank(path, root, stem))
 
 
-def _choose(root: Path, stem: str, options: list[Path], answers: tuple[str, ...]) -> Found:
+def _choose(
+    root: Path, stem: str, options: list[Path], answers: tuple[str, ...], clock: IntakeClock | None
+) -> Found:
     """The candidate implementing the most answers; only the best-named few are read, so a folder of
     many look-alike files costs no more than a handful of parses."""
     compared, unread = options[:MAX_COMPARED], options[MAX_COMPARED:]
-    counts = {path: len(answers_defined(path, answers)) for path in compared}
+    counts = {}
+    for path in compared:
+        with clock.reading(path.name) if clock else nullcontext():
+            counts[path] = len(answers_defined(path, answers))
     ranked = sorted(compared, key=lambda path: -counts[path])
     best, others = ranked[0], ranked[1:]
     if counts[best] > counts[others[0]]:
@@ -79,17 +88,25 @@ def _choose(root: Path, stem: str, options: list[Path], answers: tuple[str, ...]
 
 
 def discover(
-    root: Path, stems: list[str], answers: dict[str, tuple[str, ...]] | None = None
+    root: Path,
+    stems: list[str],
+    answers: dict[str, tuple[str, ...]] | None = None,
+    clock: IntakeClock | None = None,
 ) -> dict[str, Found]:
     """Map each notebook stem (e.g. "A2S1") to the file chosen for it, or to None if absent.
 
-    With `answers` (each stem's answer names), several candidates are told apart by what they define.
+    With `answers` (each stem's answer names), several candidates are told apart by what they define,
+    each read within its share of `clock`, the intake's deadline.
     """
+    options = {stem: candidates(root, stem) for stem in stems}
+    compared = {stem: len(found) > 1 and stem in (answers or {}) for stem, found in options.items()}
+    if clock is not None:
+        clock.expect(sum(min(len(options[stem]), MAX_COMPARED) for stem in stems if compared[stem]))
     result = {}
     for stem in stems:
-        options = candidates(root, stem)
-        if len(options) > 1 and answers and stem in answers:
-            result[stem] = _choose(root, stem, options, answers[stem])
+        if compared[stem] and answers:
+            result[stem] = _choose(root, stem, options[stem], answers[stem], clock)
         else:
-            result[stem] = Found(stem, options[0] if options else None, tuple(options[1:]))
+            found = options[stem]
+            result[stem] = Found(stem, found[0] if found else None, tuple(found[1:]))
     return result

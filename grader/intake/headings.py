@@ -7,8 +7,10 @@ A markdown heading reaches us in one of three shapes, all found line by line in 
   line, or `## Step 1` on a later line of the string.
 
 A heading's number is the first `major.minor` at the start of its title (`2.2`, `§2.2`, `Part 2.2`,
-`1.2.1` → (1, 2)). Code comments such as `# TODO` are not headings: a bare line needs `##` or more
-(the first line of a markdown cell carries Colab's quotes or the comment's `# `).
+`1.2.1` → (1, 2)), each part at most MAX_NUMBER_DIGITS digits: `## 1<5000 nines>.1` has no number.
+Code comments such as `# TODO` are not headings: a bare line needs `##` or more (the first line of a
+markdown cell carries Colab's quotes or the comment's `# `). Every pattern here is matched once per line
+in time linear in the line (no pattern can backtrack over a long run of spaces).
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ import bisect
 import re
 from dataclasses import dataclass
 
-HEADING = re.compile(r"^(?:(?:\"\"\"|'''|# ?)#{1,6}|#{2,6})\s+([^\s%].*?)\s*(?:\"\"\"|''')?\s*$")
+from grader.intake.limits import MAX_NUMBER_DIGITS
+
+HEADING = re.compile(r"^(?:(?:\"\"\"|'''|# ?)#{1,6}|#{2,6})\s+([^\s%].*)$")
+CLOSING_QUOTES = ('"""', "'''")
 NUMBER = re.compile(
-    r"^(?:§\s*|(?:part|section|problem|question|task|exercise)\s+)?(\d+)\.(\d+)(?![\d])", re.IGNORECASE
+    rf"^(?:§\s*|(?:part|section|problem|question|task|exercise)\s+)?"
+    rf"(\d{{1,{MAX_NUMBER_DIGITS}}})\.(\d{{1,{MAX_NUMBER_DIGITS}}})(?!\d)",
+    re.IGNORECASE,
 )
 MAX_TITLE = 70
 
@@ -40,7 +47,10 @@ def find_headings(text: str) -> tuple[Heading, ...]:
         match = HEADING.match(line)
         if not match:
             continue
-        title = match.group(1).strip("#* ").strip()
+        title = match.group(1).rstrip()
+        if title.endswith(CLOSING_QUOTES):
+            title = title[:-3]
+        title = title.strip().strip("#* ").strip()
         if not title:
             continue
         number = NUMBER.match(title)
@@ -51,5 +61,5 @@ def find_headings(text: str) -> tuple[Heading, ...]:
 
 def heading_before(headings: tuple[Heading, ...], lineno: int) -> Heading | None:
     """The nearest heading above `lineno`: what a student sees above that cell in Colab."""
-    index = bisect.bisect_right([heading.lineno for heading in headings], lineno)
+    index = bisect.bisect_right(headings, lineno, key=lambda heading: heading.lineno)
     return headings[index - 1] if index else None

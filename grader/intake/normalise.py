@@ -13,7 +13,9 @@ as the file numbers it.
 A `.ipynb` is flattened to one text: each cell starts with a `# %%` marker line, code cells keep their
 lines, markdown cells become comment lines (so their headings are found like a jupytext export's), and
 a map leads back to (cell, line) for messages. Text is decoded by its byte-order mark or coding line,
-else as UTF-8; bytes that are not text are replaced and noted, never fatal.
+else as UTF-8; bytes that are not text, and a notebook's characters that are not valid Unicode (lone
+surrogates), are replaced and noted, never fatal. A file past the limits of grader/intake/limits.py
+(its text, its cells) raises IntakeError; a markdown line longer than a code line may be is shortened.
 """
 
 from __future__ import annotations
@@ -24,29 +26,25 @@ import json
 import re
 import tokenize
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 from grader.intake.cell_magics import expand_nbconvert_bodies, python_magic, restore_colab_bodies
 from grader.intake.headings import Heading, find_headings, heading_before
+from grader.intake.limits import MAX_CELLS, MAX_LINE_CHARS, MAX_SOURCE_CHARS, IntakeError, on_time
 
 CELL_MARKER = re.compile(r"^\s*#\s*(?:In\s*\[[^\]]*\]\s*:|%%)")
 HELP_LINE = re.compile(r"^\s*(?:\?{1,2}[\w.]+|[\w.]+\?{1,2})\s*$")
 SHELL_ASSIGN = re.compile(r"^(\s*)([\w.]+(?:\s*,\s*[\w.]+)*)\s*=\s*(?:!|%|get_ipython\(\))")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
+#: Cells named one by one in a note; more are counted.
+CELLS_NAMED = 10
 BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF16_LE, "utf-16"),
 )
 BOMS += ((codecs.BOM_UTF16_BE, "utf-16"), (codecs.BOM_UTF8, "utf-8-sig"))
-
-
-class IntakeError(ValueError):
-    """The file cannot be read as a notebook export; the message is for the student."""
-
-    @property
-    def headline(self) -> str:
-        """The message's first clause, e.g. `A2S2.py looks like your A2S1 export, not A2S2`."""
-        return str(self).split(":")[0].rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -62,10 +60,14 @@ class Normalised:
     #: For a `.py` whose lines moved (cell_magics.py), the line of the file each line came from.
     file_lines: tuple[int, ...] | None = None
 
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
+
     def line_text(self, lineno: int, width: int = 100) -> str:
         """The line as the student typed it, shortened, with invisible characters made visible."""
-        lines = self.text.split("\n")
-        line = lines[lineno - 1].strip() if 0 < lineno <= len(lines) else ""
+        lines = self.lines
+        line = lines[lineno - 1].strip()[: width * 4] if 0 < lineno <= len(lines) else ""
         line = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in line)
         return line if len(line) <= width else line[: width - 1] + "…"
 
@@ -151,6 +153,7 @@ def neutralise(text: str) -> str:
     scanner = _Scanner()
     in_foreign_cell = continuing = False
     for line in lines:
+        on_time()
         stripped = line.strip()
         if CELL_MARKER.match(line) and scanner.quote is None:
             # A new cell: whatever the last one left open (an unfinished `model = (`) ends here.
@@ -211,6 +214,7 @@ def _cell_text(cell: object, index: int, filename: str) -> tuple[str, str] | str
 
 
 def _notebook_cells(raw: str, filename: str) -> list[object]:
+    """The notebook's list of cells; IntakeError when there is none, or more than MAX_CELLS."""
     try:
         notebook = json.loads(raw)
     except json.JSONDecodeError as error:
@@ -227,6 +231,11 @@ def _notebook_cells(raw: str, filename: str) -> list[object]:
         raise IntakeError(
             f'{filename} is not a valid Jupyter notebook: it has no list of cells (its "cells" entry is '
             "missing or not a list). Download the notebook again (File > Download > .ipynb)."
+        )
+    if len(cells) > MAX_CELLS:
+        raise IntakeError(
+            f"{filename} has {len(cells):,} cells, more than the {MAX_CELLS:,} the grader reads in a "
+            "notebook (the assignment's notebooks have about a hundred). Upload the assignment's notebook."
         )
     return cells
 
@@ -245,11 +254,12 @@ def _flatten_notebook(raw: str, filename: str) -> _Flat:
     lines: list[str] = []
     origin: list[tuple[int, int]] = []
     code_cells: list[int] = []
-    notes: list[str] = []
+    skipped: list[str] = []
     for index, cell in enumerate(_notebook_cells(raw, filename), start=1):
+        on_time()
         read = _cell_text(cell, index, filename)
         if isinstance(read, str):
-            notes.append(read)
+            skipped.append(read)
             continue
         kind, source = read
         if kind == "code":
@@ -257,9 +267,32 @@ def _flatten_notebook(raw: str, filename: str) -> _Flat:
         lines.append(f"# %% cell {index}" if kind == "code" else f"# %% [{kind}] cell {index}")
         origin.append((index, 0))
         for number, line in enumerate(source.split("\n"), start=1):
-            lines.append(line if kind == "code" else f"# {line}".rstrip())
+            # A markdown line is never code: shortened, it cannot cost its cell.
+            lines.append(line if kind == "code" else f"# {line}"[:MAX_LINE_CHARS].rstrip())
             origin.append((index, number))
+    notes = skipped[:CELLS_NAMED]
+    if len(skipped) > CELLS_NAMED:
+        notes.append(
+            f"{len(skipped) - CELLS_NAMED:,} more cells of {filename} were skipped for the same reasons."
+        )
     return _Flat("\n".join(lines), tuple(origin), tuple(code_cells), tuple(notes))
+
+
+def _checked(text: str, filename: str) -> tuple[str, tuple[str, ...]]:
+    """The text to read, within MAX_SOURCE_CHARS, with lone surrogates replaced; a note if there were."""
+    if len(text) > MAX_SOURCE_CHARS:
+        raise IntakeError(
+            f"{filename} holds {len(text):,} characters of code and text, more than the "
+            f"{MAX_SOURCE_CHARS:,} the grader reads (the assignment's notebooks have under 20,000). "
+            "Upload the assignment's notebook as Colab or Jupyter downloads it."
+        )
+    if not SURROGATE.search(text):
+        return text, ()
+    note = (
+        f"{filename} holds characters that are not valid Unicode (lone surrogates); each was replaced "
+        "by '\ufffd'. Download the notebook again from Colab or Jupyter if that matters."
+    )
+    return SURROGATE.sub("\ufffd", text), (note,)
 
 
 def _moved(headings: tuple[Heading, ...], origins: tuple[int, ...]) -> tuple[Heading, ...]:
@@ -274,12 +307,15 @@ def normalise_file(path: Path) -> Normalised:
     """Read a `.py` or `.ipynb` export and return parseable source with line provenance."""
     raw, notes = decode_source(path.read_bytes(), path.name)
     if path.suffix.lower() != ".ipynb":
+        raw, _ = _checked(raw, path.name)
         text, origins = expand_nbconvert_bodies(restore_colab_bodies(raw))
+        text, _ = _checked(text, path.name)
         headings = _moved(find_headings(raw), origins)
         moved = origins if len(origins) != raw.count("\n") + 1 else None
         return Normalised(neutralise(text), path.name, None, notes, headings, file_lines=moved)
     flat = _flatten_notebook(raw, path.name)
-    headings = find_headings(flat.text)
+    text, invalid = _checked(flat.text, path.name)
+    headings = find_headings(text)
     return Normalised(
-        neutralise(flat.text), path.name, flat.origin, notes + flat.notes, headings, flat.code_cells
+        neutralise(text), path.name, flat.origin, notes + invalid + flat.notes, headings, flat.code_cells
     )

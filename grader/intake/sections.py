@@ -44,7 +44,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from grader.intake.headings import Heading
-from grader.intake.normalise import IntakeError, Normalised, normalise_file
+from grader.intake.limits import IntakeError
+from grader.intake.normalise import Normalised, normalise_file
 from grader.intake.slicer import Sliced, binds, slice_source
 from grader.intake.tolerant import Unreadable, parse_tolerant
 
@@ -105,9 +106,13 @@ class SectionSource:
 
 
 @lru_cache(maxsize=8)
-def _read(path: Path, _mtime_ns: int, _size: int) -> Export:
-    normalised = normalise_file(path)
-    tree, text, unreadable = parse_tolerant(normalised.text, normalised.filename)
+def _read(path: Path, _mtime_ns: int, _size: int) -> Export | IntakeError:
+    """The file read, or why it cannot be: a file that cannot be read is not read twice."""
+    try:
+        normalised = normalise_file(path)
+        tree, text, unreadable = parse_tolerant(normalised.text, normalised.filename)
+    except IntakeError as error:
+        return error
     return Export(normalised, tree, text, tuple(unreadable))
 
 
@@ -115,9 +120,12 @@ def read_export(path: Path) -> Export:
     """The file at `path`, normalised and parsed once (discovery and grading share the result)."""
     try:
         stat = path.stat()
-        return _read(path, stat.st_mtime_ns, stat.st_size)
+        read = _read(path, stat.st_mtime_ns, stat.st_size)
     except OSError as error:
         raise IntakeError(f"{path.name} could not be opened: {error.strerror or error}.") from None
+    if isinstance(read, IntakeError):
+        raise read
+    return read
 
 
 def answers_defined(path: Path, answers: tuple[str, ...]) -> list[str]:

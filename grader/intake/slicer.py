@@ -57,6 +57,8 @@ import re
 import symtable
 from dataclasses import dataclass, field
 
+from grader.intake.limits import on_time
+
 MUTATING_METHODS = {
     "append", "extend", "insert", "remove", "pop", "clear", "update", "setdefault", "add",
     "discard", "sort", "reverse", "popitem",
@@ -298,6 +300,7 @@ class _Definitions:
     def of(cls, body: list[ast.stmt], lines: list[str]) -> _Definitions:
         found = cls()
         for index, stmt in enumerate(body):
+            on_time()
             if not isinstance(stmt, DEFINITIONS):
                 continue
             at_definition, when_called = _definition_reads(_segment(lines, stmt)[1], stmt.name)
@@ -313,6 +316,7 @@ class _Definitions:
         """`names` and every global that the functions and classes among them read, transitively."""
         result, frontier = set(names), list(names)
         while frontier:
+            on_time()
             for name in self.when_called.get(frontier.pop(), ()):
                 if name not in result:
                     result.add(name)
@@ -381,25 +385,33 @@ def _direct_holdings(stmt: ast.stmt, opaque: set[str], direct: dict[str, set[str
                 direct.setdefault(base, set()).update(_held_by(node) - opaque - {base})
 
 
-def _holders(body: list[ast.stmt], opaque: set[str]) -> dict[str, set[str]]:
-    """For each name bound to an object, every name whose value it may hold, transitively (rule 5).
+def _holders(body: list[ast.stmt], opaque: set[str], trainable: set[str]) -> dict[str, set[str]]:
+    """For each name bound to an object, the `trainable` names whose values it may hold, transitively
+    (rule 5). Walked back from each trainable name, so a file without one costs nothing here.
 
     `opaque` names (definitions and imports) are never held: passing a class, a function or a module
     to a call does not put its state in the object made.
     """
     direct: dict[str, set[str]] = {}
     for stmt in body:
+        on_time()
         _direct_holdings(stmt, opaque, direct)
-    closed: dict[str, set[str]] = {}
-    for name in direct:
+    holding: dict[str, set[str]] = {}
+    for holder, held in direct.items():
+        for name in held:
+            holding.setdefault(name, set()).add(holder)
+    found: dict[str, set[str]] = {}
+    for name in trainable:
         seen, frontier = set(), [name]
         while frontier:
-            for held in direct.get(frontier.pop(), ()):
-                if held not in seen:
-                    seen.add(held)
-                    frontier.append(held)
-        closed[name] = seen - {name}
-    return closed
+            on_time()
+            for holder in holding.get(frontier.pop(), ()):
+                if holder not in seen:
+                    seen.add(holder)
+                    frontier.append(holder)
+        for holder in seen - {name}:
+            found.setdefault(holder, set()).add(name)
+    return found
 
 
 def _trainable(body: list[ast.stmt]) -> set[str]:
@@ -407,6 +419,7 @@ def _trainable(body: list[ast.stmt]) -> set[str]:
     `nn.Parameter(…)`, or a later `q.requires_grad_()` / `q.requires_grad = True` (rule 5)."""
     names: set[str] = set()
     for stmt in body:
+        on_time()
         for node in _walk_local(stmt):
             if isinstance(node, ast.Assign) and _makes_trainable(node.value):
                 names |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
@@ -474,7 +487,7 @@ def _facts(body: list[ast.stmt], definitions: _Definitions) -> list[_Facts]:
         if isinstance(stmt, (*DEFINITIONS, ast.Import, ast.ImportFrom))
         for name in binds(stmt)
     }
-    holders = {name: held & trainable for name, held in _holders(body, opaque).items()}
+    holders = _holders(body, opaque, trainable)
     return [
         _Facts(
             _kind(stmt),
@@ -500,6 +513,7 @@ class _Walk:
     random_pending: bool = False
 
     def reaches(self, index: int, facts: _Facts) -> bool:
+        on_time()
         if facts.kind == "definition":
             if facts.name not in self.needed:
                 return False

@@ -8,7 +8,8 @@ It runs our code only (no student code has been read yet), as root when grading 
    becomes the child, while the launcher waits and exits as it did, so the parent sees the child's
    end. Where the namespaces are refused (a container without CAP_SYS_ADMIN), it carries on without
    them: the filesystem is then confined by permissions (grader/sandbox/staging.py) and the network
-   by a seccomp filter that refuses every non-local socket (grader/sandbox/seccomp.py);
+   by a seccomp filter that refuses every non-local socket (grader/sandbox/seccomp.py). Kernel
+   keyrings are refused by the same filter in every mode: no namespace contains them;
 3. resource limits (core, CPU seconds, address space, file size, a process cap), a lower priority;
 4. the sandbox uid/gid with no supplementary groups, no_new_privs, death with the launcher;
 5. a report of what it achieved, written to the grader on its own pipe, closed before the exec, so
@@ -98,13 +99,18 @@ def _set_limits(spec: LaunchSpec, drops: bool) -> dict[str, int]:
     return limits
 
 
-def _block_network(report: dict[str, Any]) -> None:
+def _install_filter(report: dict[str, Any], without_namespaces: bool) -> None:
+    """The seccomp filter: keyrings always; sockets and IPC too when no namespace holds them."""
     try:
-        seccomp.refuse_network_sockets()
+        seccomp.install_filter(without_namespaces)
     except OSError as error:
-        report["network"] = f"open (no namespace, and the seccomp filter failed: {error})"
+        report["keyrings"] = f"open (the seccomp filter failed: {error})"
+        if without_namespaces:
+            report["network"] = f"open (no namespace, and the seccomp filter failed: {error})"
         return
-    report["network"] = "seccomp filter: only local (AF_UNIX) sockets"
+    report["keyrings"] = "seccomp filter: refused"
+    if without_namespaces:
+        report["network"] = "seccomp filter: only local (AF_UNIX) sockets"
 
 
 def confine(spec: LaunchSpec) -> dict[str, Any]:
@@ -147,9 +153,8 @@ def confine(spec: LaunchSpec) -> dict[str, Any]:
     report["uid"], report["gid"] = os.getuid(), os.getgid()
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
         report["no_new_privs"] = True
-    if spec["block_network"] and not in_namespace:
-        _block_network(report)
-    elif not spec["block_network"]:
+    _install_filter(report, without_namespaces=spec["block_network"] and not in_namespace)
+    if not spec["block_network"]:
         report["network"] = "open"
     return report
 

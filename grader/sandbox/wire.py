@@ -4,6 +4,13 @@ Nothing the child sends is unpickled. A message is a JSON header plus one safete
 every tensor the header refers to. Values are encoded as a small tagged tree: JSON scalars as
 themselves, tensors and numpy arrays as references into the blob, containers with a tag, and anything
 else as an `Opaque` (type name and a short text) that a check can report but never execute.
+
+`decode` is where every value from the student's process becomes a known type before the trusted side
+computes with it: a tensor of a dtype the checks read (READABLE_DTYPES: no float8, no unsigned
+16/32/64-bit, no complex) and of at most MAX_DIMS dimensions, integers that fit in 64 bits, strings of
+at most MAX_TEXT characters. Anything else is a WireError, which fails the test that asked with a
+message for the student (never "internal error"): `torch.isfinite` on a float8 tensor, or
+`float(10**400)`, would otherwise raise in the grader's own code.
 """
 
 from __future__ import annotations
@@ -25,6 +32,23 @@ HEADER = struct.Struct("!QQ")
 MAX_DEPTH = 32
 MAX_ITEMS = 200_000
 MAX_TEXT = 20_000
+MAX_DIMS = 16
+#: The dtypes a value may hold when it reaches the trusted side.
+READABLE_DTYPES = frozenset(
+    {
+        torch.bool,
+        torch.uint8,
+        torch.int8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+    }
+)
+INTEGER_RANGE = range(-(1 << 63), 1 << 64)
 
 
 class WireError(ValueError):
@@ -132,15 +156,36 @@ def decode(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
         raise WireError(f"malformed value ({type(error).__name__})") from None
 
 
+def _scalar(value: Any) -> Any:
+    """A JSON scalar of a reply, once it is one the trusted side can compute with."""
+    if isinstance(value, int) and not isinstance(value, bool) and value not in INTEGER_RANGE:
+        raise WireError("an integer too large for 64 bits")
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise WireError(f"a string longer than {MAX_TEXT:,} characters")
+    return value
+
+
+def _tensor(tensor: torch.Tensor) -> torch.Tensor:
+    """A tensor of a reply, once its dtype and shape are ones the checks read."""
+    if tensor.dtype not in READABLE_DTYPES:
+        raise WireError(
+            f"a tensor of dtype {tensor.dtype}, which the grader does not read: use float32 (or another "
+            "standard dtype: float16, bfloat16, float64, an integer type or bool)"
+        )
+    if tensor.dim() > MAX_DIMS:
+        raise WireError(f"a tensor of {tensor.dim()} dimensions, more than the {MAX_DIMS} the grader reads")
+    return tensor
+
+
 def _decode(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(tree, list):
         return [_decode(item, tensors) for item in tree]
     if not isinstance(tree, dict):
-        return tree
+        return _scalar(tree)
     tag = tree.get("__t")
     if tag in ("tensor", "ndarray"):
         try:
-            tensor = tensors[tree["key"]]
+            tensor = _tensor(tensors[tree["key"]])
         except KeyError:
             raise WireError("a reply refers to a tensor it does not carry") from None
         return tensor.numpy() if tag == "ndarray" else tensor
@@ -149,13 +194,15 @@ def _decode(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if tag == "tuple":
         return tuple(_decode(item, tensors) for item in tree["items"])
     if tag == "dict":
-        return {k: _decode(v, tensors) for k, v in tree["items"].items()}
+        return {_scalar(k): _decode(v, tensors) for k, v in tree["items"].items()}
     if tag == "mapping":
-        return RemoteMapping(str(tree["type"]), {k: _decode(v, tensors) for k, v in tree["items"].items()})
+        items = {_scalar(k): _decode(v, tensors) for k, v in tree["items"].items()}
+        return RemoteMapping(_scalar(str(tree["type"])), items)
     if tag == "object":
-        return RemoteObject(str(tree["type"]), {k: _decode(v, tensors) for k, v in tree["fields"].items()})
+        fields = {_scalar(k): _decode(v, tensors) for k, v in tree["fields"].items()}
+        return RemoteObject(_scalar(str(tree["type"])), fields)
     if tag == "opaque":
-        return Opaque(str(tree["type"]), str(tree["text"]))
+        return Opaque(_scalar(str(tree["type"])), _scalar(str(tree["text"])))
     raise WireError(f"unknown value tag {tag!r}")
 
 

@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         "paths", nargs="*", type=Path, default=[Path(".")], help="files, or folders to search (default: .)"
     )
     args = parser.parse_args(argv)
+    from grader.sanitise import tolerant_streams
+
+    tolerant_streams()
     try:
         return run_check(args.paths)
     except CheckError as error:
