@@ -60,6 +60,11 @@ class AssignmentInfo:
 
     title: str = setting("shown at the top of every results.json and score table")
     course: str = setting("the course the table grades for, e.g. CSE 447", default="CSE 447")
+    gpu_regrade: bool = setting(
+        "the staff regrade §3's threshold run on a GPU after the deadline (grader batch --slurm --profile "
+        "full): the CPU stand-in's 3.5.1 then says so; leave false unless that regrade will run",
+        default=False,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
