@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from grader.commands.staff_output import staff_report
 from grader.grading_run import GRADER_ERROR, RunOptions, grade_submission
 from grader.score_table import score_table
 from grader.table import COURSE_VARIABLE, TableError, courses, load_table
@@ -114,7 +115,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--log", type=Path, default=None, help="instructor log file (default: next to the results, *.log)"
     )
     parser.add_argument("--verbose", action="store_true", help="also print the instructor log to stderr")
-    parser.add_argument("--quiet", action="store_true", help="do not print the score table")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print nothing (by default: a summary for staff and the score table)",
+    )
     parser.add_argument(
         "--seed",
         type=int,
@@ -154,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
     )
     results = grade_submission(options)
     if not args.quiet:
-        print(score_table(results))
+        log_text = log_path.read_text(encoding="utf-8", errors="replace")
+        print(staff_report(results, log_text, str(log_path), score_table(results)))
     if results["output"] == GRADER_ERROR:
         print(f"error: the grader itself failed; the reason is in {log_path}", file=sys.stderr)
     return 0
