@@ -47,7 +47,7 @@ def handout_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_zip(tmp_path_factory.mktemp("zip") / "autograder.zip")
+    return build_zip(tmp_path_factory.mktemp("zip") / "autograder.zip", "447")
 
 
 @pytest.fixture
