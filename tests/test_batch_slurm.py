@@ -95,7 +95,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("slurm")
     try:
         controller, node = free_ports(2)
-        started = localslurm.start(folder, controller_port=controller, node_port=node)
+        started = localslurm.start(folder, controller_port=controller, node_port=node, install=True)
     except localslurm.PackagesMissing as error:
         pytest.skip(f"no local Slurm: {error}")
     yield started
