@@ -155,11 +155,13 @@ def test_in_colab_the_open_notebook_is_checked(built: tuple[Path, Path], tmp_pat
 
 
 def test_on_an_unsupported_system_it_says_so_in_one_line(built: tuple[Path, Path], tmp_path: Path) -> None:
-    """Windows stood in for by `os.name`: one line naming Colab, no traceback."""
+    """Windows stood in for by `os.name`, set once the standard modules check.py imports are loaded:
+    one line naming Colab, no traceback."""
     release_dir, _ = built
     check_py = release_dir / "check.py"
     script = (
-        "import os, runpy, sys; os.name = 'nt'; sys.argv = ['check.py']; "
+        "import base64, io, json, os, runpy, sys, tempfile, zipfile; os.name = 'nt'; "
+        "sys.argv = ['check.py']; "
         f"runpy.run_path({str(check_py)!r}, run_name='__main__')"
     )
     finished = subprocess.run(
