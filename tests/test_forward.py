@@ -16,9 +16,11 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -84,14 +86,14 @@ def forward_dir(tmp_path_factory: pytest.TempPathFactory):
     forced_config.chmod(0o600)
     line = authorized_keys_line(client_key, sys.executable, str(REPO), str(forced_config))
     (server / "keys_root").write_text(line + "\n")
-    account = _account(server, client_key, cluster.conf)
+    account = _account(client_key, cluster.conf)
     (server / "sshd_config").write_text(
         "\n".join(
             [
                 f"Port {ssh_port}",
                 "ListenAddress 127.0.0.1",
                 f"HostKey {server / 'host_key'}",
-                f"AuthorizedKeysFile {server}/keys_%u",
+                f"AuthorizedKeysFile {server}/keys_%u" + (f" {account}/keys_%u" if account else ""),
                 f"PidFile {server / 'sshd.pid'}",
                 "PermitRootLogin forced-commands-only",
                 "PubkeyAuthentication yes",
@@ -107,6 +109,7 @@ def forward_dir(tmp_path_factory: pytest.TempPathFactory):
     subprocess.run(
         ["/usr/sbin/sshd", "-f", str(server / "sshd_config"), "-E", str(server / "sshd.log")], check=True
     )
+    _wait_for_port(ssh_port)
     yield image
     os.kill(int((server / "sshd.pid").read_text()), signal.SIGTERM)
     localslurm.stop(cluster.folder)
@@ -115,25 +118,39 @@ def forward_dir(tmp_path_factory: pytest.TempPathFactory):
         shutil.rmtree(account, ignore_errors=True)
 
 
+def _wait_for_port(port: int, seconds: float = 30.0) -> None:
+    """sshd daemonizes before it listens: wait until it does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"sshd is not listening on port {port}")
+
+
 def _work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the root account's forced command works on each upload."""
     return tmp_path_factory.getbasetemp() / "forced-work"
 
 
-def _account(server: Path, client_key: str, slurm_conf: Path) -> Path | None:
-    """A cluster account that is not root, with its own forced.toml and the same key; None when no
-    account can be made here."""
+def _account(client_key: str, slurm_conf: Path) -> Path | None:
+    """A cluster account that is not root (its password field `*`: no password, not locked), with
+    its own folder under /tmp holding its authorized keys (sshd reads them as the account), its
+    forced.toml and a copy of the grader it can read; None when no account can be made here."""
     if shutil.which("useradd") is None:
         return None
     made = subprocess.run(
-        ["useradd", "--system", "--shell", "/bin/sh", "--no-create-home", ACCOUNT],
+        ["useradd", "--system", "--shell", "/bin/sh", "--no-create-home", "--password", "*", ACCOUNT],
         capture_output=True,
         check=False,
     )
     if made.returncode not in (0, 9):  # 9: the account exists already
         return None
     home = Path(tempfile.mkdtemp(prefix="a2-forward-account-", dir="/tmp"))
-    home.chmod(0o755)
+    shutil.copytree(REPO / "grader", home / "source" / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in (home, *(path for path in (home / "source").rglob("*") if path.is_dir())):
+        folder.chmod(0o755)
     config = home / "forced.toml"
     config.write_text(
         f'# {SECRET}\nprofile = "offline"\nslurm_conf = "{slurm_conf}"\nwork_dir = "{home / "work"}"\n'
@@ -141,8 +158,9 @@ def _account(server: Path, client_key: str, slurm_conf: Path) -> Path | None:
     shutil.chown(home, ACCOUNT)
     shutil.chown(config, ACCOUNT)
     config.chmod(0o600)
-    line = authorized_keys_line(client_key, sys.executable, str(REPO), str(config))
-    (server / f"keys_{ACCOUNT}").write_text(line + "\n")
+    line = authorized_keys_line(client_key, sys.executable, str(home / "source"), str(config))
+    (home / f"keys_{ACCOUNT}").write_text(line + "\n")
+    (home / f"keys_{ACCOUNT}").chmod(0o644)
     return home
 
 
@@ -315,6 +333,7 @@ def test_a_notebook_that_forges_the_forward_gains_nothing_on_a_root_account(
     reply, reason = _ask(load_config(forward_dir), FORGER)
     assert reply is not None, reason
     assert reply["status"] != "passed" and reply["accuracy"] is None, reply
+    assert "nothing could be read" in reply["message"], "the notebook ran, tried, and got nothing"
     assert SECRET not in json.dumps(reply) and "forged" not in json.dumps(reply)
     assert list(_work(tmp_path_factory).iterdir()) == [], "the work folder of the upload is gone"
 
