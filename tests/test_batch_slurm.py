@@ -136,7 +136,7 @@ def test_a_slurm_rerun_submits_only_what_is_missing(graded_both_ways, cluster) -
     root, ids, _ = graded_both_ways
     (root / "slurm" / "submissions" / "210" / "outcome.json").unlink()
     output = _batch(root / "export", root / "slurm", cluster)
-    assert f"Skipping {len(ids) - 1} submission(s)" in output
+    assert f"Keeping the grades of {len(ids) - 1} submission(s)" in output
     assert "1 task(s) of up to 2 submission(s)" in output
     assert _rows(root / "slurm")["210"] == _rows(root / "local")["210"]
 
