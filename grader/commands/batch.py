@@ -201,6 +201,19 @@ def _grade(
     return run_batch(pending, args.out, options)
 
 
+def _cannot_grade(options: BatchOptions, course: str, on_slurm: bool) -> bool:
+    """Runs the preflight where the grading will run (the GPU is checked on each Slurm node, not
+    here); prints what keeps this setup from grading, with the fix, and says whether anything does."""
+    problem = preflight(options, check_gpu=not on_slurm)
+    if not problem:
+        return False
+    print(f"error: this setup cannot grade {course} on {options.profile!r}:")
+    for line in problem.splitlines():
+        print(terminal_text(f"  {line}"))
+    print("Nothing was graded. Fix that, then run the same command again.")
+    return True
+
+
 def _deadlines(args: argparse.Namespace) -> Deadlines:
     return Deadlines(args.due, read_extensions(args.extensions) if args.extensions else {})
 
@@ -230,12 +243,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if outcomes:
         print(f"Keeping the grades of {len(outcomes)} submission(s) graded earlier (--force regrades them).")
-    if pending:
-        problem = preflight(options, check_gpu=not args.slurm)
-        if problem:
-            print(terminal_text(f"error: this setup cannot grade {course} on {options.profile!r}: {problem}"))
-            print("Nothing was graded. Fix that, then run the same command again.")
-            return 2
+    if pending and _cannot_grade(options, course, args.slurm):
+        return 2
     if os.geteuid() == 0:
         # No sandbox user may read the class's submissions or results (grades.csv, logs).
         for private in {args.export_dir, export_dir, args.out}:
