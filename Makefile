@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-from-lock
 LOCK := requirements/dev.lock
 
-.PHONY: setup test test-fast lint demo handout bench autograder lock corpus clean
+.PHONY: setup test test-fast lint demo handout bench autograder release lock corpus clean
 
 setup: $(STAMP)
 
@@ -45,9 +45,18 @@ handout: setup
 bench: handout
 	OMP_NUM_THREADS=1 $(PY) -m bench
 
-# COURSE=447 or COURSE=517 builds dist/COURSE/autograder.zip and the students' dist/COURSE/check.py.
+# COURSE=447 or COURSE=517 (required) builds dist/COURSE/autograder.zip, the CPU image Gradescope
+# builds (CPU torch from the hashed lock, no Hugging Face download); GPU=1 builds the course's own GPU
+# image instead, dist/COURSE/autograder-gpu.zip.
 autograder: handout
-	$(PY) -m gradescope.package $(if $(COURSE),--course $(COURSE))
+	$(if $(COURSE),,$(error COURSE=447 or COURSE=517 is required))
+	$(PY) -m gradescope.package --course $(COURSE) $(if $(GPU),--gpu)
+
+# COURSE=447 or COURSE=517 (required): dist/COURSE/a2-release-COURSE.zip, what the course hands to
+# students (the notebooks, tinygpt/, that course's check.py and a README for students).
+release: handout
+	$(if $(COURSE),,$(error COURSE=447 or COURSE=517 is required))
+	$(PY) -m handout.release --course $(COURSE)
 
 lock:
 	tools/lock.sh

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         count = len(list((root / "export").iterdir()))
         batch = [sys.executable, "-m", "grader", "batch", str(root / "export"), "--sections", "1,2"]
         local_s = _timed([*batch, "--out", str(root / "local"), "--jobs", "2"])
-        cluster = localslurm.start(root / "slurm", controller_port=46817, node_port=46818)
+        cluster = localslurm.start(root / "slurm", controller_port=46817, node_port=46818, install=True)
         try:
             slurm = [*batch, "--out", str(root / "on-slurm"), "--slurm", "--per-task", str(args.per_task)]
             slurm_s = _timed(slurm, cluster.environment())

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from pathlib import Path
 
 from grader.commands import COMMANDS
 from grader.sanitise import tolerant_streams
+from grader.packaged_course import apply_packaged_course
+
+# The folder holding the grader package: an unpacked autograder zip names its course there.
+INSTALLATION = Path(__file__).resolve().parents[1]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,5 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     tolerant_streams()
+    apply_packaged_course(INSTALLATION)
     args = build_parser().parse_args(argv)
     return int(args.func(args))

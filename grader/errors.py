@@ -23,6 +23,13 @@ class GradingFailure(Exception):
     status = FAILED
 
 
+class StaffSetupFailure(GradingFailure):
+    """The grader's own setup kept a test from running (a missing model cache, a GPU profile on a
+    machine without a GPU): ours to fix, so its status is "internal error" and a batch regrades it."""
+
+    status = INTERNAL_ERROR
+
+
 class SectionUnavailable(GradingFailure):
     """The notebook file for a section is missing, cannot be parsed or cannot be loaded."""
 

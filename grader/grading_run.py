@@ -22,6 +22,7 @@ import pytest
 
 from grader.plugin import GradingPlugin
 from grader.results import CheckOutcome, build_results, write_results
+from grader.sections.s3.resources import OFFLINE as OFFLINE_MODEL
 from grader.session import CHECKS_DIR, GradingSession
 from grader.table import AssignmentTable, Profile, TestRow, load_table
 
@@ -46,9 +47,20 @@ class RunOptions:
     seed: int | None = None
 
 
+def graded_on(profile: Profile, sections: set[int]) -> str:
+    """Where the run graded, in the student's terms (the profile's name is for staff: extra_data)."""
+    if 3 in sections and profile.model == OFFLINE_MODEL:
+        return "graded on the CPU; §3's finetuning was checked on a small stand-in model, not on SST-2"
+    if 3 in sections:
+        return f"graded on {'a GPU' if profile.device == 'cuda' else 'the CPU'}; §3 finetuned {profile.model}"
+    return f"graded on {'a GPU' if profile.device == 'cuda' else 'the CPU'}"
+
+
 def summary(session: GradingSession, rows: list[TestRow], profile: Profile, public_only: bool) -> str:
-    """The top-level output students see: what was graded, on what, and what was not run."""
-    lines = [f"{session.table.title} — graded on the '{profile.name}' profile ({profile.device})."]
+    """The top-level output students see: what was graded, for which course, on what, what was not run."""
+    sections = {row.section for row in rows}
+    course = session.table.assignment.course
+    lines = [f"{session.table.title} ({course}), {graded_on(profile, sections)}."]
     for number in sorted({row.section for row in rows}):
         section = session.table.sections[number]
         found = session.files.get(number)
@@ -161,4 +173,14 @@ def grade_submission(options: RunOptions, table: AssignmentTable | None = None) 
     results.setdefault("extra_data", {})[CONFINEMENT_KEY] = session.confinement
     # Hidden from students too: the integrity flag and the run's secret (docs/verdicts.md).
     results["extra_data"].update(integrity=session.integrity.extra_data(), grading_seed=session.secret)
+    # The course and profile that graded (every output names the course; staff see the profile), and
+    # the file graded for each notebook (the §3 forward sends that very file).
+    graded_files = {
+        table.sections[number].file: found.path.relative_to(session.submission_dir).as_posix()
+        for number, found in session.files.items()
+        if found.path is not None
+    }
+    results["extra_data"].update(
+        course=table.assignment.course, profile=profile.name, graded_files=graded_files
+    )
     return write_results(options.results_path, results)

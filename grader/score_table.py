@@ -1,4 +1,5 @@
-"""The score table printed after a run: one line a test, the first line of its message, a total.
+"""The score table printed after a run: one line a test, the first line of its message, a total, and
+the course the run graded for (results.json's `extra_data.course`).
 
 Every message and note in it is student-controlled in part, so each goes through the one sanitiser
 (grader/sanitise.py) before it reaches the terminal.
@@ -32,7 +33,9 @@ def score_table(results: dict[str, Any], width: int = 110, output_last: bool = T
             f"{test.get('number', ''):<7} {_cell(test['name'], name_width):<{name_width}} {score:>11}  "
             f"{status:6} {_cell(why[0] if why else '', message_width)}"
         )
-    lines += ["-" * width, f"{'total':<7} {'':<{name_width}} {total_line(tests)}".rstrip()]
+    course = results.get("extra_data", {}).get("course")
+    total = total_line(tests) + (f"  ({course})" if course else "")
+    lines += ["-" * width, f"{'total':<7} {'':<{name_width}} {total}".rstrip()]
     output = clean(results.get("output", "")).strip()
     if output and output_last:
         lines += ["", output]

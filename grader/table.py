@@ -66,6 +66,11 @@ class AssignmentInfo:
         "removed (grader/sandbox/library_versions.py), each named in an ungraded note; empty: none",
         default="",
     )
+    gpu_regrade: bool = setting(
+        "the staff regrade §3's threshold run on a GPU after the deadline (grader batch --slurm --profile "
+        "full): the CPU stand-in's 3.5.1 then says so; leave false unless that regrade will run",
+        default=False,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,10 +8,11 @@ Gradescope (or `docker run` on a GPU host) starts run_autograder as root; this m
   model folder (never the data and its labels); the grader stages its own copy of the modules the
   student's process imports (grader/sandbox/staging.py);
 - runs `python -m grader grade` in its own process, which drops privileges for the student's code;
-- prints for instructors, on standard output, what happened: this module's steps, the grader's log
-  (tracebacks of internal errors included) and the score table. Gradescope's harness captures standard
-  output into results/stdout, which it owns and which this code never writes; students do not see it
-  (the results carry `stdout_visibility: hidden`).
+- prints for instructors, on standard output, what happened: this module's steps, then a summary
+  (course, profile, score, confinement, every internal error with its traceback), the score table
+  and the grader's log condensed to one line a record (grader.commands.staff_output; the full log is
+  results/grader.log). Gradescope's harness captures standard output into results/stdout, which it
+  owns and which this code never writes; students do not see it (`stdout_visibility: hidden`).
 The grader rewrites results.json after every test. If it was stopped, the finished tests keep their
 scores and the note says why the rest were not graded; if it left no valid file at all, this module
 writes one that lists every test as failed with the reason, so Gradescope never shows an empty page.
@@ -29,9 +30,10 @@ import time
 from pathlib import Path
 
 from grader.cluster.forward import finish_forward, start_forward
-from grader.grading_run import CONFINEMENT_KEY
+from grader.commands.staff_output import staff_report
 from grader.packaged_course import apply_packaged_course
 from grader.results import build_results, results_are_valid, write_results
+from grader.score_table import score_table
 from grader.table import TABLE_PATH, load_table
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -149,15 +151,17 @@ def grade_into_results(root: Path, sandbox_user: str, grader_timeout: float | No
     profile = GPU_PROFILE if has_gpu else CPU_PROFILE
     log(f"CUDA {'is' if has_gpu else 'is not'} available: grading on the {profile!r} profile")
     open_profile_model(profile)
-    forward, forward_log = start_forward(root / "submission") if not has_gpu else (None, "")
-    if forward_log:
-        log(forward_log)
+    forward = start_forward(root / "submission") if not has_gpu else None
+    if forward is not None:
+        log(forward.log)
+    log_path = results_dir / "grader.log"
     command = [sys.executable, "-m", "grader", "grade", str(root / "submission")]
     command += ["--results", str(results_path), "--profile", profile, "--sandbox-user", sandbox_user]
-    command += ["--log", str(results_dir / "grader.log"), "--verbose"]
+    command += ["--log", str(log_path), "--quiet"]
     log(f"running: {' '.join(command)}")
     sys.stdout.flush()
-    # The grader's log and score table go straight to our standard output, for the harness to capture.
+    # Whatever the grader prints (only a failure of its own, with --quiet) goes straight to our standard
+    # output; its log is condensed for the staff below.
     process = subprocess.Popen(command, cwd=PACKAGE_ROOT, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         status = process.wait(timeout=grader_timeout)
@@ -173,14 +177,21 @@ def grade_into_results(root: Path, sandbox_user: str, grader_timeout: float | No
         return 0
     if status != 0:
         add_top_note(results_path, GRADER_STOPPED.format(outcome=outcome))
-    if not has_gpu:
-        log(finish_forward(forward, results_path, forward_log))
+    if forward is not None:
+        log(finish_forward(forward, results_path))
         add_top_note(results_path, NO_GPU_NOTE)
-    results = json.loads(results_path.read_text(encoding="utf-8"))
-    for section, confinement in results.get("extra_data", {}).get(CONFINEMENT_KEY, {}).items():
-        log(f"{section} confinement: {json.dumps(confinement, sort_keys=True)}")
-    log(f"score {results['score']}")
+    report_to_staff(results_path, log_path)
     return 0
+
+
+def report_to_staff(results_path: Path, log_path: Path) -> None:
+    """The staff's summary, the score table and the condensed log, on standard output."""
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    try:
+        log_text = log_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        log_text = ""
+    print(staff_report(results, log_text, str(log_path), score_table(results)), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,15 +13,25 @@ SOURCE_DIR=${AUTOGRADER_SOURCE:-/autograder/source}
 VENV_DIR=${A2_VENV:-/opt/a2grader/venv}
 HF_CACHE_DIR=${A2_HF_HOME:-/opt/a2grader/hf-cache}
 ASSETS_DIR=${A2_ASSETS_DIR:-/opt/a2grader/assets}
-# PyTorch publishes its builds on its own wheel index; the tag picks the CUDA runtime bundled with
-# the wheel (the host driver must be at least as new), or `cpu`. A2_TORCH_WHEELS, when set, names a
-# folder holding the torch wheel to install instead (an image built where that index is unreachable).
-TORCH_CUDA=${A2_TORCH_CUDA:-cu130}
-TORCH_WHEELS=${A2_TORCH_WHEELS:-}
-TORCH_VERSION=2.13.0
-# 0 leaves the Hugging Face cache empty: the image then grades on the offline profile only.
-FETCH_MODELS=${A2_FETCH_MODELS:-1}
 RUNTIME_LOCK="$SOURCE_DIR/requirements/runtime.lock"
+# Which image this is: `make autograder` writes gradescope/build.env into the zip, a CPU image by
+# default (what Gradescope runs: it has no GPU) and a GPU image with GPU=1. A variable set before
+# this script runs (a Dockerfile build argument) wins over the file.
+BUILD_SETTINGS="$SOURCE_DIR/gradescope/build.env"
+if [ -f "$BUILD_SETTINGS" ]; then
+  # shellcheck source=/dev/null
+  . "$BUILD_SETTINGS"
+fi
+# `cpu` installs torch's CPU build from the runtime lock, checked by its hash like every package; a
+# CUDA tag (cu130) installs that build from PyTorch's index by version (its wheel is not in the lock;
+# the host driver must be at least as new as the CUDA it bundles). A2_TORCH_WHEELS, when set, names a
+# folder holding the torch wheel to install from (an image built where that index is unreachable).
+TORCH_CUDA=${A2_TORCH_CUDA:-cpu}
+TORCH_WHEELS=${A2_TORCH_WHEELS:-}
+TORCH_VERSION=$(sed -n 's/^torch==\([^ ]*\).*/\1/p' "$RUNTIME_LOCK")
+# 1 fills the Hugging Face cache with roberta-base and SST-2 (a GPU image grades on `full`); 0 leaves
+# it empty: the image then grades on the offline profile only.
+FETCH_MODELS=${A2_FETCH_MODELS:-0}
 STUDENT_USER=student
 # An empty PIP_CERT (the Dockerfile's default) would make pip look for a CA bundle named "".
 if [ -z "${PIP_CERT:-}" ]; then
@@ -42,13 +52,20 @@ python3.11 -m venv "$VENV_DIR"
 # torch comes first and on its own, so that the lock finds torch==$TORCH_VERSION already satisfied (a
 # local version such as +$TORCH_CUDA matches the lock's plain pin) and never swaps in another build.
 if [ -n "$TORCH_WHEELS" ]; then
-  log "Installing torch==$TORCH_VERSION from $TORCH_WHEELS"
-  "$VENV_DIR/bin/pip" install --no-cache-dir --no-index --no-deps --find-links "$TORCH_WHEELS" \
-    "torch==$TORCH_VERSION"
+  TORCH_SOURCE=(--no-index --find-links "$TORCH_WHEELS")
 else
-  log "Installing torch==$TORCH_VERSION ($TORCH_CUDA build) from PyTorch's index"
-  "$VENV_DIR/bin/pip" install --no-cache-dir "torch==$TORCH_VERSION" \
-    --index-url "https://download.pytorch.org/whl/$TORCH_CUDA"
+  TORCH_SOURCE=(--index-url "https://download.pytorch.org/whl/$TORCH_CUDA")
+fi
+if [ "$TORCH_CUDA" = cpu ]; then
+  log "Installing torch==$TORCH_VERSION (CPU build) from requirements/runtime.lock, checked by its hash"
+  TORCH_LOCK=$(mktemp)
+  # The lock's torch entry: its pin line and the hash lines that continue it.
+  awk '/^torch==/ {found = 1} found {print} found && !/\\$/ {exit}' "$RUNTIME_LOCK" > "$TORCH_LOCK"
+  "$VENV_DIR/bin/pip" install --no-cache-dir --require-hashes --no-deps "${TORCH_SOURCE[@]}" -r "$TORCH_LOCK"
+  rm -f "$TORCH_LOCK"
+else
+  log "Installing torch==$TORCH_VERSION ($TORCH_CUDA build) from PyTorch's index (by version: not in the lock)"
+  "$VENV_DIR/bin/pip" install --no-cache-dir "${TORCH_SOURCE[@]}" "torch==$TORCH_VERSION"
 fi
 
 log "Installing the grading runtime from requirements/runtime.lock (every file checked by its hash)"

@@ -1,8 +1,9 @@
-"""The students' local checker: dist/check.py, one file carrying the public grader.
+"""The students' local checker: check.py, one file carrying the public grader, built for one course.
 
 What ships is the explicit list of handout/checker_manifest.py, which a test holds to exactly what the
-public checks need. The file is built by `make handout` into dist/ (students get it with the
-instructor's release), not kept in git: nobody reads a base64 bundle in a diff.
+public checks need, and the COURSE file naming the course (grader/packaged_course.py). The file is
+built into each course's release (handout/release.py, `make release COURSE=447`), not kept in git:
+nobody reads a base64 bundle in a diff.
 
 The zip inside check.py is reproducible (grader.reproducible_zip), so rebuilding the handout
 leaves check.py unchanged unless the grader changed.
@@ -38,31 +39,19 @@ def bundle_files(root: Path = REPO_ROOT) -> dict[str, Path]:
     return {name: root / name for name in SHIPPED_FILES}
 
 
-def bundle_zip(root: Path = REPO_ROOT, course: str | None = None) -> bytes:
-    """The bundle as reproducible zip bytes (naming `course`, when given: grader/packaged_course.py)."""
+def bundle_zip(root: Path, course: str) -> bytes:
+    """The bundle for `course` as reproducible zip bytes."""
     buffer = io.BytesIO()
-    entries: dict[str, Path | bytes] = dict(bundle_files(root))
-    if course is not None:
-        entries.update(course_entry(course))
+    entries: dict[str, Path | bytes] = {**bundle_files(root), **course_entry(course)}
     write_reproducible_zip(buffer, entries)
     return buffer.getvalue()
 
 
-def checker_source(root: Path = REPO_ROOT, course: str | None = None) -> str:
-    """The text of check.py: the launcher with the bundle (for `course`, when given) filled in."""
+def checker_source(root: Path, course: str) -> str:
+    """The text of check.py for `course`: the launcher with the bundle filled in."""
     launcher = (root / LAUNCHER).read_text(encoding="utf-8")
     if launcher.count(BUNDLE_PLACEHOLDER) != 1:
         raise BundleError(f"{LAUNCHER} must contain the line {BUNDLE_PLACEHOLDER!r} exactly once")
     encoded = base64.b64encode(bundle_zip(root, course)).decode("ascii")
     lines = "\n".join(encoded[start : start + 100] for start in range(0, len(encoded), 100))
     return launcher.replace(BUNDLE_PLACEHOLDER, f'BUNDLE = """\n{lines}\n"""')
-
-
-def write_checker_bundle(dest: Path, course: str | None = None) -> Path:
-    """Writes the checker (for `course`, when given) into `dest` as check.py; returns its path."""
-    dest.mkdir(parents=True, exist_ok=True)
-    path = dest / "check.py"
-    text = checker_source(course=course)
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
-    return path

@@ -24,10 +24,9 @@
 # ## Step 0: Preparation
 #
 # Colab comes with `torch` and `transformers`; if `import datasets` fails, run `pip install datasets`
-# in a cell first. The model and the data set are named by two variables below. Leave them at their
-# defaults for the assignment; the course's tests point them at small local stand-ins through the
-# environment variables `A2S3_MODEL` and `A2S3_DATASET`. Setting `A2_QUICK=1` selects a tiny
-# configuration (one epoch on a few hundred sentences) that only checks that everything runs.
+# in a cell first. The model and the data set are named by two variables below: leave them at their
+# defaults, `roberta-base` and `gpt3mix/sst2`. Setting the environment variable `A2_QUICK=1` selects a
+# tiny configuration (one epoch on a few hundred sentences) that only checks that everything runs.
 
 # %%
 # %matplotlib inline

@@ -35,6 +35,8 @@ SLOW_TESTS = {
     "test_grading_run.py::test_grading_the_whole_reference_twice_gives_identical_results",
     "test_handout.py::test_student_notebook_runs_until_its_first_todo",
     "test_forward.py::test_a_forwarded_threshold_run_replaces_the_cpu_result",
+    "test_forward.py::test_a_notebook_that_forges_the_forward_gains_nothing_on_a_root_account",
+    "test_docs_commands.py::test_the_task_pages_commands_run_and_give_what_the_pages_promise",
     "test_containment.py::test_batch_grades_every_hostile_submission_and_nothing_leaks_or_stays",
     "test_containment.py::test_run_autograder_hides_the_metadata_and_reports_the_confinement",
     "test_containment.py::test_a_key_one_submission_stores_never_reaches_the_next_graded_as_the_same_user",

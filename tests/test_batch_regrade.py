@@ -56,8 +56,8 @@ def _export(root: Path) -> Path:
     return export
 
 
-def _batch(export: Path, out: Path) -> str:
-    command = [sys.executable, "-m", "grader", "batch", str(export), "--out", str(out)]
+def _batch(export: Path, out: Path, *options: str) -> str:
+    command = [sys.executable, "-m", "grader", "batch", str(export), "--out", str(out), *options]
     command += ["--jobs", "2", "--sections", "1", "--timeout", str(TIMEOUT_SECONDS)]
     finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     assert finished.returncode == 0, finished.stdout + finished.stderr
@@ -113,6 +113,7 @@ def test_report_shows_the_distribution_the_failures_and_a_histogram(graded_class
         "10 submissions: 6 ok, 1 no file, 1 untouched template, 1 student error, 1 timeout, "
         "0 internal grader error." in report
     )
+    assert "CSE 447" in report.splitlines()[0]
     assert "## Where the class got stuck" in report and "A2S1.py was not found" in report
     stopped = f"timeout: grading did not finish within {TIMEOUT_SECONDS} s and was stopped"
     assert f"| 100 | Student 100 | {stopped} |" in report
@@ -120,14 +121,14 @@ def test_report_shows_the_distribution_the_failures_and_a_histogram(graded_class
     assert (out / "totals.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_a_rerun_grades_only_unfinished_submissions_and_grader_errors(graded_class) -> None:
+def test_a_rerun_grades_only_unfinished_submissions_and_those_with_no_grade(graded_class) -> None:
     export, out, _ = graded_class
     before = {number: (out / "submissions" / number / "outcome.json").stat().st_mtime_ns for number in CLASS}
     (out / "submissions" / "105" / "outcome.json").unlink()
     broken = out / "submissions" / "106" / "outcome.json"
     broken.write_text(json.dumps({"id": "106", "status": "error", "seconds": 1.0, "message": "killed"}))
-    output = _batch(export, out)
-    assert "Skipping 8 submission(s)" in output
+    output = _batch(export, out, "--retry", "internal")
+    assert "Keeping the grades of 8 submission(s)" in output, "the timeout is kept with --retry internal"
     after = {number: (out / "submissions" / number / "outcome.json").stat().st_mtime_ns for number in CLASS}
     assert [number for number in CLASS if after[number] != before[number]] == ["105", "106"]
     assert _records(out)["105"]["status"] == "ok" and _records(out)["106"]["status"] == "ok"

@@ -28,8 +28,9 @@ TEMPLATE = REPO / "student_template"
 HANGS = "import time\n\n\ndef slow():\n    time.sleep(600)\n\n\nquery121 = slow()\n"
 HOSTILE = "import os\nimport torch\n\nquery121 = torch.ones(3)\nquery122 = os._exit(0)\n"
 UNPARSEABLE = "import torch\n\nquery121 = torch.tensor([1.0, 0.0, 0.0]\n"
-# Enough for the §3 submission on two busy cores; the hanging one (first, so that its wait overlaps
-# the others: with two submissions per task, the second task grades the rest) is stopped at it.
+# Enough for the §3 submission on two busy cores, and for the hanging one (first, so that its wait
+# overlaps the others) to have each of its §1 tests stopped at its own limit (about 140 s in all): its
+# run finishes, so it has a grade, 0, and its status says why (a student error, not a timeout).
 TIMEOUT_SECONDS = 200
 TIMING_COLUMN = "grading_seconds"
 
@@ -95,7 +96,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("slurm")
     try:
         controller, node = free_ports(2)
-        started = localslurm.start(folder, controller_port=controller, node_port=node)
+        started = localslurm.start(folder, controller_port=controller, node_port=node, install=True)
     except localslurm.PackagesMissing as error:
         pytest.skip(f"no local Slurm: {error}")
     yield started
@@ -119,13 +120,14 @@ def test_slurm_and_local_batch_give_the_same_grades(graded_both_ways) -> None:
     assert slurm == local
     statuses = {number: row["status"] for number, row in slurm.items() if row["status"] != "ok"}
     assert statuses == {
-        "200": "timeout",
+        "200": "student error",
         "202": "untouched template",
         "206": "student error",
         "207": "no file",
         "209": "student error",
     }
     assert slurm["211"]["status_3.5.1"] == "passed", "the §3 threshold run passes through Slurm"
+    assert slurm["200"]["total"] == "0" and slurm["200"]["status_1.2.1"] == "timeout", "a hang is graded"
     assert float(slurm["201"]["section_1"]) + float(slurm["201"]["section_2"]) == float(slurm["201"]["total"])
     assert slurm["203"]["status_1.3.2"] == "failed" and slurm["202"]["status_1.2.1"] == "not implemented"
 
@@ -134,7 +136,7 @@ def test_a_slurm_rerun_submits_only_what_is_missing(graded_both_ways, cluster) -
     root, ids, _ = graded_both_ways
     (root / "slurm" / "submissions" / "210" / "outcome.json").unlink()
     output = _batch(root / "export", root / "slurm", cluster)
-    assert f"Skipping {len(ids) - 1} submission(s)" in output
+    assert f"Keeping the grades of {len(ids) - 1} submission(s)" in output
     assert "1 task(s) of up to 2 submission(s)" in output
     assert _rows(root / "slurm")["210"] == _rows(root / "local")["210"]
 

@@ -47,7 +47,7 @@ def handout_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_zip(tmp_path_factory.mktemp("zip") / "autograder.zip")
+    return build_zip(tmp_path_factory.mktemp("zip") / "autograder.zip", "447")
 
 
 @pytest.fixture
@@ -125,10 +125,14 @@ def test_empty_template_scores_zero_with_a_reason_for_every_test(
 ) -> None:
     for name in NOTEBOOKS:
         shutil.copy(handout_dirs[0] / f"{name}.ipynb", autograder_root / "submission" / f"{name}.ipynb")
-    results, _ = run_autograder(autograder_root)
+    results, output = run_autograder(autograder_root)
     assert results["score"] == 0
     assert len(results["tests"]) == len(load_table().tests)
     assert all(test["status"] == "failed" and test["output"].strip() for test in results["tests"])
+    assert {test["extra_data"]["status"] for test in results["tests"]} == {"not implemented"}
+    # The staff's output reads in a minute: the summary, one line a test, the log one line a record.
+    assert "== For the staff: CSE 447, profile 'offline', score 0/50" in output
+    assert "internal errors: none" in output and len(output.splitlines()) < 100, len(output.splitlines())
     attention = [test["output"] for number, test in by_number(results).items() if number.startswith("2.1.")]
     assert all("not implemented yet" in output for output in attention), attention
 

@@ -1,7 +1,8 @@
-"""The students' local checker, run as students run it: `python check.py ...` from the built template.
+"""The students' local checker, run as students run it: `python check.py ...` from the course's
+release (`make release COURSE=517`), next to the notebooks it was handed out with.
 
 As root (CI, Colab) the student's code runs as another user; as a normal user (a laptop) it runs as
-that user. Both are exercised.
+that user. Both are exercised. On a system it does not support (Windows) it says so in one line.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,9 @@ import pytest
 
 from grader.table import load_table
 from handout.build import build
+from handout.release import TOP_FOLDER, build_release
+
+COURSE = "517"
 
 REPO = Path(__file__).resolve().parent.parent
 NOBODY = 65534
@@ -25,13 +30,20 @@ NOBODY = 65534
 
 @pytest.fixture(scope="module")
 def built() -> Iterator[tuple[Path, Path]]:
-    """`make handout`'s outputs (the student template, and dist/ with check.py and the reference
-    submission), under /tmp with open permissions so that an unprivileged user can run the checker."""
+    """CSE 517's release unpacked (the notebooks and check.py), and `make handout`'s dist/ (the
+    reference notebooks and submission), under /tmp with open permissions so that an unprivileged
+    user can run the checker."""
     top = Path(tempfile.mkdtemp(prefix="a2-checker-", dir="/tmp"))
     top.chmod(0o755)
-    student_dir, dist_dir = top / "student_template", top / "dist"
-    build(REPO, student_dir, dist_dir)
-    yield student_dir, dist_dir
+    dist_dir = top / "dist"
+    build(REPO, top / "student_template", dist_dir)
+    with zipfile.ZipFile(build_release(COURSE, top / "releases")) as release:
+        release.extractall(top)
+    release_dir = top / TOP_FOLDER
+    shutil.copy(release_dir / "check.py", dist_dir / "check.py")
+    for folder in (top, release_dir, dist_dir):
+        folder.chmod(0o755)
+    yield release_dir, dist_dir
     shutil.rmtree(top, ignore_errors=True)
 
 
@@ -68,6 +80,9 @@ def test_reference_passes_every_public_test_and_hidden_ones_are_named(built: tup
     assert sorted(rows) == sorted(public), "exactly the public tests run"
     assert all(" ok " in rows[number] for number in public), output
     assert "does not mean full marks" in output
+    assert "against the public tests of CSE 517" in output and "(CSE 517)" in output
+    assert "§3's finetuning was checked on a small stand-in model, not on SST-2" in output
+    assert "profile" not in output, "the checker speaks to students, not of the grader's profiles"
     hidden = [row for row in table.tests if row.visibility == "hidden"]
     assert all(f"{row.number:<7} {row.name}" in output for row in hidden), output
 
@@ -137,3 +152,21 @@ def test_in_colab_the_open_notebook_is_checked(built: tuple[Path, Path], tmp_pat
     rows = _rows(finished.stdout)
     assert sorted(rows) == sorted(row.number for row in load_table().select({1}, public_only=True))
     assert all(" ok " in row for row in rows.values()), finished.stdout
+
+
+def test_on_an_unsupported_system_it_says_so_in_one_line(built: tuple[Path, Path], tmp_path: Path) -> None:
+    """Windows stood in for by `os.name`, set once the standard modules check.py imports are loaded:
+    one line naming Colab, no traceback."""
+    release_dir, _ = built
+    check_py = release_dir / "check.py"
+    script = (
+        "import base64, io, json, os, runpy, sys, tempfile, zipfile; os.name = 'nt'; "
+        "sys.argv = ['check.py']; "
+        f"runpy.run_path({str(check_py)!r}, run_name='__main__')"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert finished.returncode == 2 and finished.stdout == ""
+    assert finished.stderr.count("\n") == 1 and "Colab" in finished.stderr
+    assert "Traceback" not in finished.stderr

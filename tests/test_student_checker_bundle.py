@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from grader.import_closure import import_closure, imported_names
+from grader.packaged_course import COURSE_FILE
 from grader.table import load_table
-from handout.checker_bundle import write_checker_bundle
+from handout.checker_bundle import checker_source
 from handout.checker_manifest import ENTRY_MODULES, PUBLIC_DRIVERS, SHIPPED_FILES, WITHHELD
 from handout.markers import solution_lines
 
@@ -49,8 +50,8 @@ def names_in(code: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def check_py(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return write_checker_bundle(tmp_path_factory.mktemp("template")).read_text(encoding="utf-8")
+def check_py() -> str:
+    return checker_source(REPO, "447")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +102,7 @@ def test_no_solution_line_and_no_answer_definition_ships(bundle: dict[str, str],
 
 
 def test_no_data_or_labels_ship(bundle: dict[str, str]) -> None:
-    strays = [name for name in bundle if Path(name).suffix not in ALLOWED_SUFFIXES]
+    strays = [name for name in bundle if Path(name).suffix not in ALLOWED_SUFFIXES and name != COURSE_FILE]
     assert not strays, f"non-code files in the checker: {strays}"
     json_files = [name for name in bundle if name.endswith(".json")]
     assert all(name.startswith("grader/schemas/") for name in json_files), json_files
@@ -118,8 +119,9 @@ def public_check_files() -> set[Path]:
     }
 
 
-def test_the_bundle_is_exactly_the_manifest(bundle: dict[str, str]) -> None:
-    assert sorted(bundle) == sorted(SHIPPED_FILES)
+def test_the_bundle_is_exactly_the_manifest_and_names_its_course(bundle: dict[str, str]) -> None:
+    assert sorted(bundle) == sorted([*SHIPPED_FILES, COURSE_FILE])
+    assert bundle[COURSE_FILE] == "447\n"
 
 
 def test_the_manifest_ships_what_the_public_checks_need_and_nothing_more() -> None:

@@ -9,9 +9,11 @@
 # The dev group is resolved first; runtime and handout are then resolved under its pins, so a package
 # has one version in all three locks.
 #
-# torch: on these machines pip finds the CPU build (2.13.0+cpu) in its configured wheel folder; the
-# locks pin it as torch==2.13.0, which a CUDA build (2.13.0+cu130) installed beforehand also
-# satisfies: the Gradescope image installs torch from PyTorch's index first (setup.sh), then the lock.
+# torch: pip resolves the CPU build (2.13.0+cpu, from PyTorch's CPU index or a wheel folder that holds
+# it), so the locks carry that wheel's hash, and the CPU image (what Gradescope runs) installs torch
+# from the runtime lock like every other package (setup.sh). The pin is written torch==2.13.0, which a
+# CUDA build (2.13.0+cu130) installed beforehand also satisfies: the GPU image installs that build from
+# PyTorch's index by version first, then the lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD

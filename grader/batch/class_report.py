@@ -1,7 +1,7 @@
-"""The instructors' summary of a batch (report.md beside totals.png and sections.png): statuses, the
-students to look at (missing notebooks, untouched templates, integrity flags, below the threshold,
-not graded), the score distribution per test, where the class got stuck, and histograms of the totals
-and of each section.
+"""The instructors' summary of a batch (report.md beside totals.png and sections.png), headed by the
+course it graded for: statuses, the students to look at (missing notebooks, untouched templates,
+integrity flags, below the threshold, late against `--due`, not graded), the score distribution per
+test, where the class got stuck, and histograms of the totals and of each section.
 
 Failure messages are grouped by their first line with the numbers blanked out, which is where every
 check states what went wrong; the most frequent kinds show at a glance which mistake cost the class
@@ -16,8 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 from grader import errors
-from grader.batch.grades import STATUSES, UNTOUCHED, GradeRow
 from grader.sanitise import markdown_text
+from grader.batch.grades import STATUSES, UNTOUCHED, GradeRow
+from grader.batch.lateness import Deadlines
 from grader.table import AssignmentTable, TestRow
 
 HISTOGRAM_FILE = "totals.png"
@@ -125,7 +126,15 @@ def _missing_notebooks(row: GradeRow, table: AssignmentTable, graded: list[TestR
     ]
 
 
-def _look_at(rows: list[GradeRow], table: AssignmentTable, graded: list[TestRow], below: float) -> list[str]:
+def _late(row: GradeRow, deadlines: Deadlines) -> str:
+    """How late a submission was, per submitter when their due dates differ ("" when on time)."""
+    hours = {deadlines.hours_late(row.submission.submitted_at, person) for person in row.people}
+    return ", ".join(f"{late:g}" for late in sorted(h for h in hours if h)) if any(hours) else ""
+
+
+def _look_at(
+    rows: list[GradeRow], table: AssignmentTable, graded: list[TestRow], below: float, deadlines: Deadlines
+) -> list[str]:
     """The tables of students to look at, each under its heading (nothing for an empty one)."""
     base_max = sum(test.max_score for test in graded)
     groups = [
@@ -141,6 +150,7 @@ def _look_at(rows: list[GradeRow], table: AssignmentTable, graded: list[TestRow]
             "base points",
             [(row, f"{row.base:g}") for row in rows if row.graded and row.base < below],
         ),
+        ("Late (no penalty applied)", "hours late", [(row, _late(row, deadlines)) for row in rows]),
         (
             "Not graded: look at these by hand",
             "status: why",
@@ -158,13 +168,19 @@ def _look_at(rows: list[GradeRow], table: AssignmentTable, graded: list[TestRow]
     return lines
 
 
-def render_report(rows: list[GradeRow], table: AssignmentTable, graded: list[TestRow], below: float) -> str:
+def render_report(
+    rows: list[GradeRow],
+    table: AssignmentTable,
+    graded: list[TestRow],
+    below: float,
+    deadlines: Deadlines | None = None,
+) -> str:
     """The markdown report (the histograms are referenced by their file names)."""
     statuses = Counter(row.status for row in rows)
     finished = [row for row in rows if row.graded]
     totals = [row.total for row in finished]
     max_total = sum(test.max_score for test in graded)
-    lines = [f"# {table.title}: batch grading report", ""]
+    lines = [f"# {table.title}, {table.assignment.course}: batch grading report", ""]
     lines.append(
         f"{len(rows)} submissions: " + ", ".join(f"{statuses[status]} {status}" for status in STATUSES) + "."
     )
@@ -181,7 +197,7 @@ def render_report(rows: list[GradeRow], table: AssignmentTable, graded: list[Tes
         f"![Histograms per section]({SECTIONS_FILE})",
         "",
     ]
-    lines += _look_at(rows, table, graded, below)
+    lines += _look_at(rows, table, graded, below, deadlines or Deadlines())
     lines += ["## Score distribution per test", ""]
     lines.append("| test | name | points | mean | full marks | zero | scores (score: submissions) |")
     lines.append("|---|---|---|---|---|---|---|")
@@ -211,12 +227,17 @@ def render_report(rows: list[GradeRow], table: AssignmentTable, graded: list[Tes
 
 
 def write_report(
-    out_dir: Path, rows: list[GradeRow], table: AssignmentTable, graded: list[TestRow], below: float
+    out_dir: Path,
+    rows: list[GradeRow],
+    table: AssignmentTable,
+    graded: list[TestRow],
+    below: float,
+    deadlines: Deadlines | None = None,
 ) -> Path:
     """Writes report.md, totals.png and sections.png into `out_dir`; returns the report's path."""
     totals = [row.total for row in rows if row.graded]
     write_histogram(out_dir / HISTOGRAM_FILE, totals, sum(test.max_score for test in graded))
     write_section_histograms(out_dir / SECTIONS_FILE, [row for row in rows if row.graded], table, graded)
     path = out_dir / "report.md"
-    path.write_text(render_report(rows, table, graded, below), encoding="utf-8")
+    path.write_text(render_report(rows, table, graded, below, deadlines), encoding="utf-8")
     return path

@@ -3,7 +3,8 @@
 Two layouts are accepted. Gradescope's "Export Submissions" gives one `submission_<id>/` folder per
 submission and a `submission_metadata.yml` that maps each folder name to its submitters; any other
 folder of submission folders works too, with each folder's name as the submission id and no names.
-A metadata file that cannot be read costs only the names, never the grading.
+A metadata file that cannot be read costs only the names and times, never the grading. Each
+submission's time (`:created_at:`) is kept for the gradebook's lateness columns.
 
 The export zip is unpacked (safely: no path leaves the target, no links, a size cap) and its one
 top folder is used. A folder that is one submission, or that holds an export one level down, is
@@ -16,6 +17,7 @@ import re
 import shutil
 import zipfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,8 @@ GRADESCOPE_FOLDER = re.compile(r"submission_(\d+)")
 NOTEBOOK_NAME = re.compile(r"a2s[123]", re.IGNORECASE)
 UNPACKED_FOLDER = "export"
 MAX_UNPACKED_BYTES = 20 * 1024**3
+# Gradescope writes `2024-02-09 23:01:00.123456789 -08:00`: nanoseconds, a space before the offset.
+GRADESCOPE_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d(?::\d\d)?)(?:\.(\d+))?\s*(Z|[+-]\d\d:?\d\d)?")
 
 
 class BatchInputError(ValueError):
@@ -48,6 +52,7 @@ class Submission:
     id: str
     folder: Path
     submitters: tuple[Submitter, ...] = ()
+    submitted_at: datetime | None = None
 
     @property
     def names(self) -> str:
@@ -70,6 +75,19 @@ def _field(record: dict[Any, Any], key: str) -> str:
     return "" if value is None else str(value)
 
 
+def parse_time(value: Any) -> datetime | None:
+    """A submission's time from the metadata (YAML may have made it a datetime already), or None when
+    it is missing or has no UTC offset."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else None
+    match = GRADESCOPE_TIME.fullmatch(str(value).strip())
+    if match is None or match.group(4) is None:
+        return None
+    day, clock, fraction, offset = match.groups()
+    offset = "+00:00" if offset == "Z" else offset
+    return datetime.fromisoformat(f"{day}T{clock}.{(fraction or '0')[:6]:0<6}{offset}")
+
+
 def _submitters(entry: Any) -> tuple[Submitter, ...]:
     if not isinstance(entry, dict):
         return ()
@@ -81,8 +99,22 @@ def _submitters(entry: Any) -> tuple[Submitter, ...]:
     )
 
 
-def load_metadata(export_dir: Path) -> tuple[dict[str, tuple[Submitter, ...]], str | None]:
-    """Submitters per folder name from `submission_metadata.yml`, and a warning if it was unusable."""
+@dataclass(frozen=True)
+class Metadata:
+    """What the export says about one submission folder."""
+
+    submitters: tuple[Submitter, ...] = ()
+    submitted_at: datetime | None = None
+
+
+def _metadata(entry: Any) -> Metadata:
+    if not isinstance(entry, dict):
+        return Metadata()
+    return Metadata(_submitters(entry), parse_time(entry.get(":created_at", entry.get("created_at"))))
+
+
+def load_metadata(export_dir: Path) -> tuple[dict[str, Metadata], str | None]:
+    """Each folder's submitters and time from `submission_metadata.yml`, and a warning if unusable."""
     path = export_dir / METADATA_FILE
     if not path.is_file():
         return {}, None
@@ -92,7 +124,7 @@ def load_metadata(export_dir: Path) -> tuple[dict[str, tuple[Submitter, ...]], s
         return {}, f"{path} could not be read ({error}); grading without student names."
     if not isinstance(raw, dict):
         return {}, f"{path} is not a mapping of submission folders; grading without student names."
-    return {str(folder): _submitters(entry) for folder, entry in raw.items()}, None
+    return {str(folder): _metadata(entry) for folder, entry in raw.items()}, None
 
 
 def _holds_export(folder: Path) -> bool:
@@ -189,9 +221,11 @@ def find_submissions(export_dir: Path) -> tuple[list[Submission], list[str]]:
             f"{export_dir} holds no submission folders (expected one folder per submission, "
             "as Gradescope's 'Export Submissions' writes them)."
         )
-    submissions = [
-        Submission(submission_id(folder.name), folder, metadata.get(folder.name, ())) for folder in folders
-    ]
+    submissions = []
+    for folder in folders:
+        known = metadata.get(folder.name, Metadata())
+        identity = submission_id(folder.name)
+        submissions.append(Submission(identity, folder, known.submitters, known.submitted_at))
     ids = [submission.id for submission in submissions]
     clashes = sorted({i for i in ids if ids.count(i) > 1})
     if clashes:

@@ -1,8 +1,10 @@
 """The class's grades as files an instructor imports: grades.csv, canvas.csv and tests.csv.
 
-- `grades.csv`: one row per student (each member of a group gets the group's row), base points and
-  extra credit in separate columns, the status (grader.batch.grades), the integrity flags, and per
-  section and per test the score, per test its status. Columns follow the assignment table's order.
+- `grades.csv`: one row per student (each member of a group gets the group's row), the course, base
+  points and extra credit in separate columns, the status (grader.batch.grades), the integrity flags,
+  when the submission came in, the student's due date and how many hours late it was
+  (grader.batch.lateness), and per section and per test the score, per test its status. Columns
+  follow the assignment table's order.
 - `canvas.csv`: Canvas's gradebook import format (see CANVAS_COLUMNS); a submission that was not
   graded (timeout, internal grader error) gets an empty cell, which Canvas leaves unchanged.
 - `tests.csv`: one row per submission and test, with the first line of the feedback, for the staff
@@ -17,9 +19,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from grader.batch.class_report import first_line
-from grader.batch.discovery import Submitter
-from grader.batch.grades import GradeRow
 from grader.sanitise import csv_cell
+from grader.batch.grades import GradeRow
+from grader.batch.lateness import Deadlines, iso
 from grader.table import TestRow
 
 GRADES_FILE = "grades.csv"
@@ -28,16 +30,10 @@ TESTS_FILE = "tests.csv"
 # Canvas matches a row to a student by "SIS User ID" (Gradescope's student id) or "SIS Login ID"
 # (here the email); "ID" is Canvas's own number, which Gradescope does not know, so it stays empty.
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
-NOBODY = Submitter("", "", "")
 
 
 def _cell(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
-
-
-def students(row: GradeRow) -> Iterator[Submitter]:
-    """Each submitter of a submission, or one anonymous entry when the export names nobody."""
-    yield from row.submission.submitters or (NOBODY,)
 
 
 def _write(path: Path, header: list[str], records: Iterable[list[str]]) -> None:
@@ -47,11 +43,13 @@ def _write(path: Path, header: list[str], records: Iterable[list[str]]) -> None:
         writer.writerows([csv_cell(cell) for cell in record] for record in records)
 
 
-def write_grades_csv(path: Path, rows: list[GradeRow], graded: list[TestRow]) -> None:
+def write_grades_csv(
+    path: Path, rows: list[GradeRow], graded: list[TestRow], course: str, deadlines: Deadlines
+) -> None:
     """grades.csv: one row per student (see the module's docstring)."""
     sections = sorted({test.section for test in graded})
-    header = ["submission_id", "name", "email", "sid", "status", "base_points", "base_max", "extra_credit"]
-    header += ["total", "integrity"]
+    header = ["submission_id", "name", "email", "sid", "course", "status", "base_points", "base_max"]
+    header += ["extra_credit", "total", "integrity", "submitted_at", "due", "hours_late"]
     header += [f"section_{number}" for number in sections]
     for test in graded:
         header += [f"test_{test.number}", f"status_{test.number}"]
@@ -65,18 +63,23 @@ def write_grades_csv(path: Path, rows: list[GradeRow], graded: list[TestRow]) ->
             for test in graded:
                 result = row.tests.get(test.number)
                 per_test += [_cell(row.test_score(test.number)), result.status if result else ""]
-            for person in students(row):
+            submitted = row.submission.submitted_at
+            for person in row.people:
                 yield [
                     row.submission.id,
                     person.name,
                     person.email,
                     person.sid,
+                    course,
                     row.status,
                     _cell(row.base if row.graded else None),
                     _cell(base_max),
                     _cell(row.extra_credit if row.graded else None),
                     _cell(row.total if row.graded else None),
                     row.results.integrity,
+                    iso(submitted),
+                    iso(deadlines.due_for(person)),
+                    _cell(deadlines.hours_late(submitted, person)),
                     *scores,
                     *per_test,
                     _cell(row.outcome.seconds),
@@ -94,7 +97,7 @@ def write_canvas_csv(path: Path, rows: list[GradeRow], column: str) -> None:
         (
             [person.name, "", person.sid, person.email, "", _cell(row.total if row.graded else None)]
             for row in rows
-            for person in students(row)
+            for person in row.people
         ),
     )
 
@@ -126,8 +129,15 @@ def write_tests_csv(path: Path, rows: list[GradeRow], graded: list[TestRow]) -> 
     )
 
 
-def write_gradebook(out_dir: Path, rows: list[GradeRow], graded: list[TestRow], canvas_column: str) -> None:
+def write_gradebook(
+    out_dir: Path,
+    rows: list[GradeRow],
+    graded: list[TestRow],
+    canvas_column: str,
+    course: str,
+    deadlines: Deadlines | None = None,
+) -> None:
     """Writes grades.csv, canvas.csv and tests.csv into `out_dir`."""
-    write_grades_csv(out_dir / GRADES_FILE, rows, graded)
+    write_grades_csv(out_dir / GRADES_FILE, rows, graded, course, deadlines or Deadlines())
     write_canvas_csv(out_dir / CANVAS_FILE, rows, canvas_column)
     write_tests_csv(out_dir / TESTS_FILE, rows, graded)

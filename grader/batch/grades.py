@@ -1,15 +1,24 @@
-"""Reads each submission's results.json into one row of grades, with a status that says how it ended.
+"""Reads each submission's results.json into one row of grades, with a status that describes the grade.
 
-A submission whose grading did not finish keeps its row, with empty scores and its status, so nobody
-silently drops out of the gradebook. The status distinguishes what an instructor handles differently:
+A status says what the grade is, not how the grading process ended: a run that wrote a valid
+results.json has a grade, and its total is in every CSV, whatever the process's exit status. Only two
+statuses carry no grade, and a rerun grades them again (`--retry`, both by default):
+
+- `timeout`: the batch stopped the grading run at its `--timeout`, before it could grade;
+- `internal grader error`: ours, not the student's: results.json is missing or invalid, or a test of
+  it says "internal error" (a check of ours failed, or the grader's setup did, such as a missing
+  model cache or a GPU profile on a machine without one).
+
+Every other status is a grade, and tells apart what an instructor handles differently:
 
 - `ok`: graded (whatever it scored);
 - `no file`: none of the graded notebooks was in the submission;
 - `untouched template`: nothing passed and every test met an unanswered TODO or a missing file;
-- `student error`: a whole section could not run (a file that does not parse, code that crashes or
-  exits while loading, a load that hangs), or nothing passed and the student's code failed somewhere;
-- `timeout`: the grading run itself passed its limit and was stopped;
-- `internal grader error`: the grader failed (not the student's fault): regrade after fixing it.
+- `student error`: a whole section could not run (a file that does not parse, code that crashes,
+  exits or hangs while loading), or nothing passed and the student's code failed somewhere.
+
+A submission whose grading did not finish keeps its row, with empty scores and its status, so nobody
+silently drops out of the gradebook.
 """
 
 from __future__ import annotations
@@ -21,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from grader import errors
-from grader.batch.discovery import Submission
-from grader.batch.pool import RESULTS_FILE, RunOutcome, submission_dir
+from grader.batch.discovery import Submission, Submitter
+from grader.batch.pool import RESULTS_FILE, RunOutcome, read_outcome, submission_dir
 from grader.table import TestRow
 
 OK = "ok"
@@ -32,10 +41,13 @@ STUDENT_ERROR = "student error"
 TIMEOUT = "timeout"
 GRADER_ERROR = "internal grader error"
 STATUSES = (OK, NO_FILE, UNTOUCHED, STUDENT_ERROR, TIMEOUT, GRADER_ERROR)
+# The statuses that carry no grade, by the names `--retry` takes.
+RETRYABLE = {"timeout": TIMEOUT, "internal": GRADER_ERROR}
 # Where the grader's integrity checks record a suspicion: results.json's `extra_data`, at the top
 # level or in a test's entry (hidden from students).
 INTEGRITY_KEY = "integrity"
 UNANSWERED = {errors.NO_FILE, errors.NOT_IMPLEMENTED}
+ANONYMOUS = Submitter("", "", "")
 SECTION_BROKEN = {errors.STUDENT_ERROR, errors.TIMEOUT}
 
 
@@ -72,6 +84,11 @@ class GradeRow:
     @property
     def tests(self) -> dict[str, ScoredTest]:
         return self.results.tests
+
+    @property
+    def people(self) -> tuple[Submitter, ...]:
+        """Each submitter, or one anonymous entry when the export names nobody (a row is still due)."""
+        return self.submission.submitters or (ANONYMOUS,)
 
     @property
     def graded(self) -> bool:
@@ -166,10 +183,8 @@ def submission_status(outcome: RunOutcome, results: Results | None, graded: list
     by_section: dict[int, list[str]] = defaultdict(list)
     for row in graded:
         by_section[row.section].append(results.tests[row.number].status)
-    broken = [section for section in by_section.values() if set(section) <= SECTION_BROKEN]
-    if any(errors.STUDENT_ERROR in section for section in broken):
-        return STUDENT_ERROR
-    return TIMEOUT if broken else OK
+    broken = any(set(section) <= SECTION_BROKEN for section in by_section.values())
+    return STUDENT_ERROR if broken else OK
 
 
 def collect_rows(
@@ -188,3 +203,27 @@ def collect_rows(
         status = submission_status(outcome, results, graded)
         rows.append(GradeRow(submission, outcome, status, results or Results(), extra_credit))
     return rows
+
+
+def earlier_row(submission: Submission, out_dir: Path, graded: list[TestRow]) -> GradeRow | None:
+    """The gradebook row of an earlier run of `submission`, or None if it never finished."""
+    outcome = read_outcome(submission_dir(out_dir, submission))
+    if outcome is None:
+        return None
+    return collect_rows([submission], {submission.id: outcome}, out_dir, graded)[0]
+
+
+def split_finished(
+    submissions: list[Submission], out_dir: Path, graded: list[TestRow], retry: frozenset[str]
+) -> tuple[list[Submission], dict[str, RunOutcome]]:
+    """The submissions to grade (never finished, or finished with a status in `retry`) and the
+    outcomes of the others, which keep their grades."""
+    kept: dict[str, RunOutcome] = {}
+    pending = []
+    for submission in submissions:
+        row = earlier_row(submission, out_dir, graded)
+        if row is None or row.status in retry:
+            pending.append(submission)
+        else:
+            kept[submission.id] = row.outcome
+    return pending, kept

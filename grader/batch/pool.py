@@ -2,8 +2,11 @@
 
 A separate grader process per submission means one submission's crash, hang or memory blow-up can
 cost only that submission. Each run has a wall-clock limit; past it the run's whole process group is
-killed and the submission is marked `timeout`. A submission is finished once its `outcome.json` is
-written (last, atomically), so an interrupted batch resumes where it stopped.
+killed and the submission is marked `timeout`. A run that ended on its own is judged by what it
+wrote, not by its exit status: a valid results.json is a grade (`ok`), whatever the exit status; no
+valid results.json is an `error` (ours). A submission is finished once its `outcome.json` is written
+(last, atomically), so an interrupted batch resumes where it stopped; which finished submissions a
+rerun grades again is decided from their grades (grader.batch.grades.split_finished).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -43,6 +47,8 @@ PR_SET_CHILD_SUBREAPER = 36
 STOP_GRACE_SECONDS = 15.0
 # Orphans of orphans are adopted one generation at a time.
 REAP_ROUNDS = 20
+# `grader preflight` loads the §3 model and data once; a cold cache on network storage is slow.
+PREFLIGHT_SECONDS = 900.0
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,8 @@ class BatchOptions:
     timeout: float
     sections: tuple[int, ...] | None = None
     sandbox_user: str | None = None
-    force: bool = False
     grader_command: tuple[str, ...] = ()
+    course: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,11 +105,41 @@ def grade_command(submission: Submission, folder: Path, options: BatchOptions) -
     command = [*(options.grader_command or GRADER_COMMAND), "grade", str(submission.folder)]
     command += ["--results", str(folder / RESULTS_FILE), "--log", str(folder / INSTRUCTOR_LOG)]
     command += ["--profile", options.profile]
+    if options.course:
+        command += ["--course", options.course]
     if options.sections is not None:
         command += ["--sections", ",".join(str(number) for number in options.sections)]
     if options.sandbox_user:
         command += ["--sandbox-user", options.sandbox_user]
     return command
+
+
+def preflight(options: BatchOptions, check_gpu: bool = True) -> str:
+    """Runs `grader preflight` exactly where and how the submissions will be graded (the same grader
+    command); returns what keeps it from grading, with the fix, or "" when nothing does."""
+    command = [*(options.grader_command or GRADER_COMMAND), "preflight", "--profile", options.profile]
+    if options.course:
+        command += ["--course", options.course]
+    if options.sections is not None:
+        command += ["--sections", ",".join(str(number) for number in options.sections)]
+    if not check_gpu:
+        command.append("--no-gpu-check")
+    try:
+        finished = subprocess.run(
+            command,
+            cwd=PACKAGE_ROOT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=PREFLIGHT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"`{shlex.join(command)}` could not run: {error}"
+    if finished.returncode == 0:
+        return ""
+    said = (finished.stdout + finished.stderr).strip()
+    return said or f"`{shlex.join(command)}` exited with status {finished.returncode}"
 
 
 def _tail(path: Path) -> str:
@@ -167,8 +203,9 @@ class BatchRunner:
         if returncode is None:
             message = f"grading did not finish within {self.options.timeout:g} s and was stopped"
             return RunOutcome(submission.id, "timeout", seconds, message)
-        if returncode == 0 and results_are_valid(folder / RESULTS_FILE):
-            return RunOutcome(submission.id, "ok", seconds)
+        if results_are_valid(folder / RESULTS_FILE):
+            exited = f"the grader exited with status {returncode} after writing its results"
+            return RunOutcome(submission.id, "ok", seconds, exited if returncode else "")
         detail = _tail(folder / CONSOLE_FILE) or "no output"
         message = f"the grader exited with status {returncode} without a valid results.json: {detail}"
         return RunOutcome(submission.id, "error", seconds, message)
@@ -236,27 +273,9 @@ def children_of(parent: int) -> list[int]:
     return children
 
 
-def split_finished(
-    submissions: list[Submission], out_dir: Path, force: bool
-) -> tuple[list[Submission], dict[str, RunOutcome]]:
-    """The submissions to grade (not finished, or ended by a grader error; all with `force`) and the
-    outcomes of the others, saying how many are skipped."""
+def run_batch(pending: list[Submission], out_dir: Path, options: BatchOptions) -> dict[str, RunOutcome]:
+    """Grades `pending`; returns each one's outcome."""
     outcomes: dict[str, RunOutcome] = {}
-    pending = []
-    for submission in submissions:
-        previous = None if force else read_outcome(submission_dir(out_dir, submission))
-        if previous is None or previous.status == "error":
-            pending.append(submission)
-        else:
-            outcomes[submission.id] = previous
-    if outcomes:
-        print(f"Skipping {len(outcomes)} submission(s) graded earlier (--force regrades them).")
-    return pending, outcomes
-
-
-def run_batch(submissions: list[Submission], out_dir: Path, options: BatchOptions) -> dict[str, RunOutcome]:
-    """Grades what is not finished yet (everything with `force`); returns every submission's outcome."""
-    pending, outcomes = split_finished(submissions, out_dir, options.force)
     if not pending:
         return outcomes
     become_subreaper()

@@ -8,8 +8,16 @@ The course's cluster account lists the Gradescope image's public key in `authori
 then do nothing but this: read one A2S3 file from stdin (size-capped, text, a notebook's
 JSON when it says it is one; ssh's requested command may only be `py` or `ipynb`), grade test 3.5.1
 (the SST-2 threshold run) on it through Slurm, with the configured profile (`full` on a GPU node)
-in the same sandbox as `grader grade`, and print one JSON line: {"test": <results.json entry>,
-"leaderboard": [...]}, or {"error": "..."} with exit status 1.
+in the same sandbox as `grader grade`, and print one JSON line: {"profile", "status", "message",
+"accuracy"} read from the validated results.json, or {"error": "..."} with exit status 1.
+
+It grades only where the student's code is confined as `grader grade` confines it as root: on an
+account that is root (each section then runs as its own unprivileged uid, in namespaces where the
+kernel allows), or inside the grading image (`grader_command`, e.g. through apptainer). On any other
+account the student's code would run as the account itself, able to read this configuration, the
+other uploads in flight and the results file its run writes; the command then refuses, and says
+why, which run_autograder prints for the staff. The work folder of each upload is removed afterwards
+whatever modes the student's code left on it.
 
 The configuration (TOML, readable by the account only): `profile` ("full"), `work_dir` (on storage
 the GPU nodes mount), optional `partition`, `gres` ("gpu:1"), `slurm_conf`, `grader_command`
@@ -22,7 +30,6 @@ import argparse
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +39,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from grader.batch.pool import PACKAGE_ROOT
+from grader.cluster.forward import LEADERBOARD_NAME, valid_accuracy
 from grader.results import validate
+from grader.sandbox.cleanup import remove_tree
 
 THRESHOLD_TEST = "3.5.1"
 FORMATS = ("py", "ipynb")
@@ -40,8 +49,23 @@ DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_TIMEOUT = 1500.0
 
 
+NOT_CONFINED = (
+    "the cluster account is not root, so the student's code would run as the account itself, able to "
+    "read the forward's configuration and rewrite its own results; set `grader_command` in {config} to "
+    "grade inside the grading image (e.g. apptainer exec --nv … a2.sif python -m grader), or run this "
+    "command as root"
+)
+
+
 class RequestRefused(Exception):
     """The request is not one this command serves; the message says why (it goes back to the caller)."""
+
+
+def confinement_problem(config: dict[str, Any], config_path: Path) -> str:
+    """Why this account cannot grade confined ("" when it can: root, or the grading image)."""
+    if config.get("grader_command") or os.geteuid() == 0:
+        return ""
+    return NOT_CONFINED.format(config=config_path)
 
 
 def read_capped(stream: BinaryIO, max_bytes: int) -> bytes:
@@ -99,8 +123,19 @@ def grade_on_slurm(submission: Path, results: Path, config: dict[str, Any]) -> N
         raise RequestRefused(f"the cluster did not finish within {timeout:g} s") from None
 
 
-def threshold_reply(results: Path) -> dict[str, Any]:
-    """The 3.5.1 entry and the leaderboard of a results.json the grader wrote."""
+def _accuracy(board: Any) -> float | None:
+    """The accuracy the grader posted on the leaderboard, when it posted a valid one."""
+    for entry in board if isinstance(board, list) else []:
+        if isinstance(entry, dict) and entry.get("name") == LEADERBOARD_NAME:
+            try:
+                return valid_accuracy(entry.get("value"))
+            except ValueError:
+                return None
+    return None
+
+
+def threshold_reply(results: Path, profile: str) -> dict[str, Any]:
+    """The reply for a results.json the grader wrote: 3.5.1's status and message, and the accuracy."""
     try:
         data = json.loads(results.read_text(encoding="utf-8"))
         validate(data)
@@ -109,11 +144,34 @@ def threshold_reply(results: Path) -> dict[str, Any]:
     entry = next((test for test in data["tests"] if test.get("number") == THRESHOLD_TEST), None)
     if entry is None:
         raise RequestRefused("the grading job's results lack the threshold test")
-    return {"test": entry, "leaderboard": data.get("leaderboard", [])}
+    status = entry.get("extra_data", {}).get("status") or entry["status"]
+    accuracy = _accuracy(data.get("leaderboard"))
+    return {"profile": profile, "status": status, "message": entry.get("output", ""), "accuracy": accuracy}
 
 
-def serve(stream: BinaryIO, kind: str, config: dict[str, Any]) -> dict[str, Any]:
+def _reopen(folder: Path) -> None:
+    try:
+        if folder.is_dir() and not folder.is_symlink():
+            folder.chmod(0o700)
+    except OSError:
+        pass  # remove_tree then reports what it could not remove
+
+
+def remove_work(work: Path) -> list[str]:
+    """Removes an upload's work folder whatever modes were left on it (each folder, made read-only
+    or unreadable, is opened again before it is listed); returns what could not be removed."""
+    _reopen(work)
+    for folder, subfolders, _ in os.walk(work):
+        for name in subfolders:
+            _reopen(Path(folder) / name)
+    return remove_tree(work)
+
+
+def serve(stream: BinaryIO, kind: str, config: dict[str, Any], config_path: Path) -> dict[str, Any]:
     """Reads, validates and grades one upload; returns the reply."""
+    refused = confinement_problem(config, config_path)
+    if refused:
+        raise RequestRefused(refused)
     text = validate_upload(read_capped(stream, int(config.get("max_bytes", DEFAULT_MAX_BYTES))), kind)
     work_root = Path(config.get("work_dir") or tempfile.gettempdir())
     work_root.mkdir(parents=True, exist_ok=True)
@@ -125,9 +183,11 @@ def serve(stream: BinaryIO, kind: str, config: dict[str, Any]) -> dict[str, Any]
         submission.mkdir()
         (submission / f"A2S3.{kind}").write_text(text, encoding="utf-8")
         grade_on_slurm(submission, work / "results.json", config)
-        return threshold_reply(work / "results.json")
+        return threshold_reply(work / "results.json", str(config.get("profile", "full")))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        problems = remove_work(work)
+        if problems:
+            print(f"a2-forward: could not remove {work}: {'; '.join(problems[:3])}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     kind = os.environ.get("SSH_ORIGINAL_COMMAND", "").strip()
     try:
         config = tomllib.loads(args.config.read_text(encoding="utf-8"))
-        reply = serve(sys.stdin.buffer, kind, config)
+        reply = serve(sys.stdin.buffer, kind, config, args.config)
     except RequestRefused as refused:
         print(json.dumps({"error": str(refused)}), flush=True)
         return 1

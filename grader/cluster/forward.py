@@ -2,26 +2,36 @@
 
 Gradescope has no GPU, so run_autograder grades §3 on the CPU stand-in. When the image holds a
 forward configuration (FORWARD_DIR, root-only, installed at `make autograder` time from
-$A2_FORWARD_DIR), the student's A2S3 file is also sent over ssh to the cluster, whose key allows only
-grader.cluster.forced: it grades the threshold test (3.5.1) there on a GPU with the `full` profile
-and returns that test's results.json entry. The ssh runs from the trusted process while the local
-grading goes on, so the wait overlaps it; the student's process never sees the key, the host or the
-reply before it is validated.
+$A2_FORWARD_DIR), the student's A2S3 file, the very file the local run grades (chosen by the same
+discovery, and checked against the one the run names in `extra_data.graded_files`), is also sent over
+ssh to the cluster, whose key allows only grader.cluster.forced: it grades the threshold test (3.5.1)
+there on a GPU with the `full` profile. The ssh runs from the trusted process while the local grading
+goes on, so the wait overlaps it; the student's process never sees the key, the host or the reply.
 
-When the forward is not configured, cannot connect, fails, or is later than its deadline, the CPU
-stand-in's 3.5.1 stays and is labelled provisional (in its output and in `extra_data.provisional`);
-the after-deadline regrade on the cluster (`grader batch --slurm --profile full`) replaces it.
+The reply is validated field by field (status, message, profile, accuracy in [0, 1]) and the 3.5.1
+entry is rebuilt here from our own table row; the leaderboard entry is rebuilt from the validated
+accuracy alone, and only for a profile that finetunes the real model: nothing of the cluster's
+results.json is copied.
+
+When the forward is configured but cannot connect, fails, or is later than its deadline, or the
+course announces a GPU regrade (`[assignment] gpu_regrade` in the table), the CPU stand-in's 3.5.1
+stays and is labelled provisional (in its output and in `extra_data.provisional`); the after-deadline
+regrade (`grader batch --slurm --profile full`) replaces it. With neither, nothing promises a regrade:
+3.5.1 says what it checked on the stand-in, and that is its result.
 
 forward.toml: `host`, `user`, optional `port` (22) and `deadline` (seconds, counted from the start of
-grading); the private key `id_ed25519` and `known_hosts` sit beside it. `make autograder` with
-A2_FORWARD_DIR set packs those three files into the zip (forward/); setup.sh moves them to
-FORWARD_DIR, root-only, and removes them from the source folder.
+grading), checked when the zip is built and when it is read; the private key `id_ed25519` and
+`known_hosts` sit beside it (`python -m grader.cluster.forward_keys` makes all three). `make
+autograder` with A2_FORWARD_DIR set packs those three files into the zip (forward/); setup.sh moves
+them to FORWARD_DIR, root-only, and removes them from the source folder.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import subprocess
 import time
 import tomllib
@@ -29,9 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.errors import FAILED, PASSED
+from grader.errors import FAILED, PASSED, TEST_STATUSES
 from grader.intake.discover import discover
 from grader.results import CheckOutcome, test_entry, write_results
+from grader.sections.s3.resources import OFFLINE as OFFLINE_MODEL
 from grader.table import load_table
 
 FORWARD_DIR = Path("/etc/a2grader/forward")
@@ -44,12 +55,21 @@ THRESHOLD_TEST = "3.5.1"
 DEFAULT_DEADLINE = 1500.0
 CONNECT_SECONDS = 20
 REPLY_LIMIT = 1024 * 1024
+MESSAGE_LIMIT = 20_000
+# What 3.5.1 posts on Gradescope's leaderboard from a real finetuning (never from the stand-in).
+LEADERBOARD_NAME = "SST-2 held-out accuracy"
+# A host or user name as ssh takes it, and nothing it would read as an option.
+SSH_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@%:-]*")
+CONFIG_KEYS = {"host", "user", "port", "deadline"}
 FORWARDED_NOTE = "Graded on the course's GPU cluster (roberta-base on SST-2)."
 PROVISIONAL_NOTE = (
-    "Provisional: this result comes from the CPU stand-in (a small model on generated SST-2-style data) "
-    "because the course's GPU cluster did not return a result in time. The course staff regrade it on "
-    "the GPU after the deadline, and that result replaces this one."
+    "Provisional: this result comes from the CPU stand-in (a small model on generated SST-2-style data). "
+    "The course staff regrade it on the GPU after the deadline, and that result replaces this one."
 )
+
+
+class ForwardConfigError(ValueError):
+    """forward.toml (or the files beside it) cannot configure a forward; the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -63,32 +83,54 @@ class ForwardConfig:
 
 
 def load_config(folder: Path = FORWARD_DIR) -> ForwardConfig | None:
-    """The forward's settings, or None when this image has none."""
+    """The forward's settings, or None when this image has none; raises ForwardConfigError naming
+    what is wrong (a missing or unknown key, a value of the wrong kind, a missing key file)."""
     path = folder / CONFIG_FILE
     if not path.is_file():
         return None
-    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ForwardConfigError(f"{path}: {error}") from None
+    unknown = sorted(set(raw) - CONFIG_KEYS)
+    if unknown:
+        raise ForwardConfigError(
+            f"{path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(CONFIG_KEYS))})"
+        )
+    for key in ("host", "user"):
+        value = raw.get(key)
+        if not isinstance(value, str) or not SSH_NAME.fullmatch(value):
+            raise ForwardConfigError(f'{path}: `{key}` must be the cluster\'s {key} name, e.g. {key} = "…"')
+    port = raw.get("port", 22)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise ForwardConfigError(f"{path}: `port` must be a TCP port number, not {port!r}")
+    deadline = raw.get("deadline", DEFAULT_DEADLINE)
+    if not isinstance(deadline, int | float) or isinstance(deadline, bool) or not 0 < deadline < math.inf:
+        raise ForwardConfigError(f"{path}: `deadline` must be a number of seconds, not {deadline!r}")
+    for name in (KEY_FILE, KNOWN_HOSTS_FILE):
+        if not (folder / name).is_file():
+            raise ForwardConfigError(
+                f"{folder / name} is missing (python -m grader.cluster.forward_keys makes it)"
+            )
     return ForwardConfig(
-        host=str(raw["host"]),
-        user=str(raw["user"]),
-        port=int(raw.get("port", 22)),
+        host=raw["host"],
+        user=raw["user"],
+        port=port,
         identity=folder / KEY_FILE,
         known_hosts=folder / KNOWN_HOSTS_FILE,
-        deadline=float(raw.get("deadline", DEFAULT_DEADLINE)),
+        deadline=float(deadline),
     )
 
 
 def packaged_files() -> dict[str, Path]:
     """The zip entries of the forward's configuration (`forward/<file>`), from $A2_FORWARD_DIR when
-    it is set; raises SystemExit naming what is missing."""
+    it is set; raises ForwardConfigError saying what is missing or wrong."""
     source = os.environ.get(SOURCE_VARIABLE)
     if not source:
         return {}
-    files = {f"forward/{name}": Path(source) / name for name in PACKAGED_FILES}
-    missing = [str(path) for path in files.values() if not path.is_file()]
-    if missing:
-        raise SystemExit(f"{SOURCE_VARIABLE} lacks {', '.join(missing)}")
-    return files
+    if load_config(Path(source)) is None:
+        raise ForwardConfigError(f"{SOURCE_VARIABLE}={source} holds no {CONFIG_FILE}")
+    return {f"forward/{name}": Path(source) / name for name in PACKAGED_FILES}
 
 
 def ssh_command(config: ForwardConfig, kind: str) -> list[str]:
@@ -116,9 +158,11 @@ def ssh_command(config: ForwardConfig, kind: str) -> list[str]:
 class Forward:
     """One forward in flight: started before the local grading, settled after it."""
 
-    def __init__(self, config: ForwardConfig, a2s3: Path) -> None:
+    def __init__(self, config: ForwardConfig, a2s3: Path, relative: str) -> None:
         self.config = config
         self.started = time.monotonic()
+        # The upload's path in the submission, which the local run must name as the file it graded.
+        self.relative = relative
         kind = "ipynb" if a2s3.suffix.lower() == ".ipynb" else "py"
         with a2s3.open("rb") as upload:
             self.process = subprocess.Popen(
@@ -147,74 +191,120 @@ class Forward:
             detail = stderr.decode("utf-8", errors="replace").strip()[-300:]
             return None, f"ssh exited with status {self.process.returncode}: {detail or 'no reply'}"
         if "error" in reply:
-            return None, f"the cluster refused: {reply['error']}"
+            return None, f"the cluster refused: {str(reply['error'])[:MESSAGE_LIMIT]}"
         return reply, ""
 
 
-def forwarded_entry(reply: dict[str, Any]) -> dict[str, Any]:
-    """The cluster's 3.5.1 entry rebuilt from our own table row (only pass/fail and the message are
-    taken from the reply); raises ValueError when the reply is not a 3.5.1 entry."""
-    test = reply.get("test")
-    if not isinstance(test, dict) or test.get("number") != THRESHOLD_TEST:
-        raise ValueError("the reply holds no 3.5.1 entry")
-    status = test.get("status")
-    if status not in ("passed", "failed") or not isinstance(test.get("output", ""), str):
-        raise ValueError("the reply's 3.5.1 entry is malformed")
-    extra = test.get("extra_data")
-    detail = str((extra.get("status") if isinstance(extra, dict) else None) or status)
-    message = f"{FORWARDED_NOTE}\n\n{test.get('output', '')}".strip()
-    return test_entry(
-        load_table().test(THRESHOLD_TEST), CheckOutcome(status == PASSED, message, status=detail)
+@dataclass(frozen=True)
+class ForwardStart:
+    """How the forward began: the one in flight (or None), whether this image is configured for one,
+    and a line for the staff output."""
+
+    forward: Forward | None
+    configured: bool
+    log: str
+
+
+def valid_accuracy(value: Any) -> float | None:
+    """An accuracy: None, or a number in [0, 1]; anything else raises ValueError."""
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"the reply's accuracy {value!r} is not a number in [0, 1]")
+    return float(value)
+
+
+def forwarded_entry(reply: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The 3.5.1 entry and the leaderboard, rebuilt from the reply's validated fields and our own
+    table: the status and message (capped), and the accuracy, which alone makes the leaderboard entry
+    (only from a profile that finetunes the real model). Raises ValueError for a malformed reply."""
+    table = load_table()
+    status, message, profile = reply.get("status"), reply.get("message"), reply.get("profile")
+    if status not in TEST_STATUSES:
+        raise ValueError(f"the reply's status {str(status)[:80]!r} is not a test status")
+    if not isinstance(message, str):
+        raise ValueError("the reply has no message")
+    if not isinstance(profile, str) or profile not in table.profiles:
+        raise ValueError(f"the reply names no profile of the table ({str(profile)[:80]!r})")
+    accuracy = valid_accuracy(reply.get("accuracy"))
+    text = f"{FORWARDED_NOTE}\n\n{message[:MESSAGE_LIMIT]}".strip()
+    entry = test_entry(table.test(THRESHOLD_TEST), CheckOutcome(status == PASSED, text, status=status))
+    real = table.profiles[profile].model != OFFLINE_MODEL
+    board = (
+        [{"name": LEADERBOARD_NAME, "value": round(accuracy, 4), "order": "desc"}]
+        if real and accuracy is not None
+        else []
     )
+    return entry, board
 
 
-def settle(results_path: Path, reply: dict[str, Any] | None, reason: str) -> str:
-    """Puts the cluster's 3.5.1 into results.json, or labels the CPU stand-in's provisional.
-    Returns a line for the instructors' log."""
+def _graded_file(results: dict[str, Any]) -> str | None:
+    files = results.get("extra_data", {}).get("graded_files", {})
+    return files.get("A2S3") if isinstance(files, dict) else None
+
+
+def settle(
+    results_path: Path, reply: dict[str, Any] | None, reason: str, regrade_promised: bool, forwarded: str = ""
+) -> str:
+    """Puts the cluster's 3.5.1 into results.json (when it graded the file `forwarded`, the one the
+    local run graded), or labels the CPU stand-in's provisional when a GPU regrade is promised.
+    Returns a line for the staff output."""
     results = json.loads(results_path.read_text(encoding="utf-8"))
     index = next((i for i, t in enumerate(results["tests"]) if t.get("number") == THRESHOLD_TEST), None)
     if index is None:
         return "3.5.1 was not graded: nothing to settle"
     if results["tests"][index].get("extra_data", {}).get("status") not in (PASSED, FAILED):
         return "3.5.1 has no accuracy to settle (no file, or the code could not run)"
+    if reply is not None and _graded_file(results) != forwarded:
+        reply, reason = (
+            None,
+            f"the cluster graded {forwarded!r} but this run graded {_graded_file(results)!r}",
+        )
     if reply is not None:
         try:
-            results["tests"][index] = forwarded_entry(reply)
-            board = reply.get("leaderboard")
-            if isinstance(board, list) and board:
+            results["tests"][index], board = forwarded_entry(reply)
+            if board:
                 results["leaderboard"] = board
             log = "3.5.1 graded on the GPU cluster"
         except ValueError as error:
             reply, reason = None, str(error)
-    if reply is None:
+    if reply is None and regrade_promised:
         entry = results["tests"][index]
         entry["output"] = f"{PROVISIONAL_NOTE}\n\n{entry.get('output', '')}".strip()
         entry.setdefault("extra_data", {})["provisional"] = True
-        log = f"3.5.1 is the provisional CPU result: {reason}"
+        log = f"3.5.1 is the provisional CPU result, to be regraded on the GPU: {reason}"
+    elif reply is None:
+        log = f"3.5.1 stays the CPU stand-in's check (no GPU regrade is announced): {reason}"
     results["score"] = round(sum(test["score"] for test in results["tests"]), 4)
     write_results(results_path, results)
     return log
 
 
-def start_forward(submission_dir: Path, folder: Path = FORWARD_DIR) -> tuple[Forward | None, str]:
-    """Starts the forward of the submission's A2S3 when this image is configured for one; returns it
-    (or None) and a line for the instructors' log."""
+def start_forward(submission_dir: Path, folder: Path = FORWARD_DIR) -> ForwardStart:
+    """Starts the forward of the submission's A2S3 (the file the grader's discovery picks, as the
+    local run does) when this image is configured for one."""
     try:
         config = load_config(folder)
-    except (OSError, ValueError, KeyError) as error:
-        return None, f"the §3 forward is misconfigured ({error}): 3.5.1 stays on the CPU"
+    except ForwardConfigError as error:
+        return ForwardStart(None, True, f"the §3 forward is misconfigured ({error}): 3.5.1 stays on the CPU")
     if config is None:
-        return None, "no §3 forward configured: 3.5.1 stays on the CPU"
-    found = discover(submission_dir, ["A2S3"])["A2S3"].path
+        return ForwardStart(None, False, "no §3 forward configured: 3.5.1 stays on the CPU")
+    found = discover(submission_dir, ["A2S3"], load_table().answers_by_file())["A2S3"].path
     if found is None:
-        return None, "no A2S3 file: nothing to forward"
+        return ForwardStart(None, True, "no A2S3 file: nothing to forward")
+    relative = found.relative_to(submission_dir).as_posix()
     try:
-        return Forward(config, found), f"forwarding {found.name} to the GPU cluster"
+        return ForwardStart(
+            Forward(config, found, relative), True, f"forwarding {relative} to the GPU cluster"
+        )
     except OSError as error:
-        return None, f"the §3 forward could not start ({error}): 3.5.1 stays on the CPU"
+        return ForwardStart(None, True, f"the §3 forward could not start ({error}): 3.5.1 stays on the CPU")
 
 
-def finish_forward(forward: Forward | None, results_path: Path, reason: str) -> str:
-    """Waits for the forward (until its deadline) and settles 3.5.1; returns a line for the log."""
-    reply, why = forward.reply() if forward is not None else (None, reason)
-    return settle(results_path, reply, why)
+def finish_forward(started: ForwardStart, results_path: Path) -> str:
+    """Waits for the forward (until its deadline) and settles 3.5.1; returns a line for the staff.
+    A GPU regrade is promised when a forward is configured or the course announces one."""
+    forward = started.forward
+    reply, why = forward.reply() if forward is not None else (None, started.log)
+    promised = started.configured or load_table().assignment.gpu_regrade
+    return settle(results_path, reply, why, promised, forward.relative if forward is not None else "")

@@ -5,9 +5,10 @@ Everything lives under one folder: the munge key, slurm.conf, state, spool, logs
 munge socket, whose every parent folder munged wants open to all, lives in /run/a2-localslurm-PORT/);
 the daemons listen on the ports given (not Slurm's defaults, so a real installation on the
 same machine is untouched) and are stopped by the pids they wrote. Needs root and Debian's `slurm-wlm`
-and `munge` packages (`ensure_packages` installs them with apt-get).
+and `munge` packages. It changes nothing on the machine unasked: when they are missing it says which
+to install, and only `--install` installs them, with apt-get, saying so first.
 
-    python -m grader.cluster.localslurm start FOLDER   # prints the SLURM_CONF to export
+    python -m grader.cluster.localslurm start FOLDER [--install]   # prints the SLURM_CONF to export
     python -m grader.cluster.localslurm stop FOLDER
 """
 
@@ -68,12 +69,24 @@ def free_ports(count: int) -> list[int]:
             probe.close()
 
 
-def ensure_packages(packages: tuple[str, ...] = PACKAGES, binaries: tuple[str, ...] = BINARIES) -> None:
-    """Installs `packages` with apt-get when one of `binaries` is missing (needs root and a mirror)."""
-    if all(shutil.which(name) or Path(name).exists() for name in binaries):
+def ensure_packages(
+    packages: tuple[str, ...] = PACKAGES, binaries: tuple[str, ...] = BINARIES, install: bool = False
+) -> None:
+    """Checks that `binaries` are there; when one is missing, raises PackagesMissing naming the
+    packages to install, or with `install` installs them with apt-get (needs root and a mirror),
+    saying so first."""
+    missing = [name for name in binaries if not (shutil.which(name) or Path(name).exists())]
+    if not missing:
         return
+    if not install:
+        raise PackagesMissing(
+            f"{', '.join(missing)} not found: install Debian's {', '.join(packages)} "
+            f"(`apt-get install {' '.join(packages)}`), "
+            "or pass --install to let this command do it"
+        )
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise PackagesMissing(f"{', '.join(packages)} missing, and apt-get cannot install them here")
+    print(f"Installing {', '.join(packages)} with apt-get (for {', '.join(missing)}).", flush=True)
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *packages]):
         finished = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
@@ -120,9 +133,11 @@ def start(
     partition: str = "grading",
     controller_port: int = CONTROLLER_PORT,
     node_port: int = NODE_PORT,
+    install: bool = False,
 ) -> LocalSlurm:
-    """Starts munged, slurmctld and slurmd under `folder`; waits until the node takes jobs."""
-    ensure_packages()
+    """Starts munged, slurmctld and slurmd under `folder`; waits until the node takes jobs. Missing
+    Slurm or munge is an error naming the packages, unless `install` (see ensure_packages)."""
+    ensure_packages(install=install)
     folder = folder.resolve()
     for name, mode in (("key", 0o700), ("run", 0o700), ("state", 0o700), ("spool", 0o700), ("log", 0o700)):
         (folder / name).mkdir(parents=True, exist_ok=True)
@@ -217,11 +232,20 @@ def main() -> None:
     )
     parser.add_argument("action", choices=("start", "stop"))
     parser.add_argument("folder", type=Path)
+    parser.add_argument(
+        "--install",
+        action="store_true",
+        help=f"install {' and '.join(PACKAGES)} with apt-get when they are missing "
+        "(without it: an error naming them)",
+    )
     args = parser.parse_args()
     if args.action == "stop":
         stop(args.folder)
         return
-    cluster = start(args.folder)
+    try:
+        cluster = start(args.folder, install=args.install)
+    except LocalSlurmError as error:
+        raise SystemExit(f"error: {error}") from None
     print(f"export SLURM_CONF={cluster.conf}")
 
 

@@ -3,15 +3,17 @@
 Slurm does the scheduling (queues, GPUs, fair share, limits); we only describe the work. The
 pending submissions are cut into tasks of K; a manifest in OUT/slurm/ lists each task's submissions
 and the batch options, and each array task runs `python -m grader.cluster.task MANIFEST INDEX`, which
-grades its K submissions one after the other with the local batch's own BatchRunner: the same grader
-process per submission, the same sandbox, the same time limit, the same outcome.json. The head
+first checks its node can grade (`grader preflight`, where the GPU is) and then grades its K
+submissions one after the other with the local batch's own BatchRunner: the same grader process per
+submission, the same sandbox, the same time limit, the same outcome.json. The head
 process waits with a progress bar (counting outcome.json files) and reads the results like the local
 batch does, so grades.csv and the report come from the same code.
 
 Requirements on the cluster: OUT, EXPORT and this installation on a filesystem every node mounts at
 the same path (or --grader-command pointing at the grading image there). A submission whose task
 ended without grading it (cancelled, node failure, Slurm's time limit) is recorded as an internal
-grader error, so a rerun submits it again; a rerun submits only what is missing or failed.
+grader error, so a rerun submits it again, as is one whose node could not grade (no GPU, no model
+cache); a rerun submits only what is missing or has no grade.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from grader.batch.pool import (
     BatchOptions,
     RunOutcome,
     read_outcome,
-    split_finished,
     submission_dir,
     write_outcome,
 )
@@ -143,11 +144,11 @@ def wait(job_id: str, submissions: list[Submission], out_dir: Path) -> None:
 
 
 def run_on_slurm(
-    submissions: list[Submission], out_dir: Path, options: BatchOptions, slurm: SlurmOptions
+    pending: list[Submission], out_dir: Path, options: BatchOptions, slurm: SlurmOptions
 ) -> dict[str, RunOutcome]:
-    """Grades what is not finished yet as one job array; returns every submission's outcome.
+    """Grades `pending` as one job array; returns each one's outcome.
     Ctrl-C cancels the array; what finished is kept for the next run."""
-    pending, outcomes = split_finished(submissions, out_dir, options.force)
+    outcomes: dict[str, RunOutcome] = {}
     if not pending:
         return outcomes
     job_id = submit(pending, out_dir, options, slurm)

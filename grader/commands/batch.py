@@ -3,9 +3,13 @@ submissions), here or on a Slurm cluster.
 
 Writes, under --out: submissions/<id>/ (results.json, logs, outcome.json) for each submission,
 grades.csv (one row per student), canvas.csv (Canvas gradebook import), tests.csv (one row per
-submission and test), report.md, totals.png and sections.png. Rerunning grades only what is missing
-or ended with an internal grader error. Exits 1, listing them, when any submission ended with an
-internal grader error; 2 when the input cannot be graded.
+submission and test), report.md, totals.png and sections.png, each naming the course.
+
+Before grading anyone it checks, where the grading will run, that the grader can grade there
+(`grader preflight`: the table, the §3 model cache, a GPU for a GPU profile) and stops with the fix
+when it cannot. A rerun grades only what never finished and what has no grade (`--retry`, by
+default both `timeout` and `internal`); `--force` regrades everyone. Exits 1, listing them, when any
+submission ended with an internal grader error; 2 when the input or the setup cannot be graded.
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ from collections import Counter
 from pathlib import Path
 
 from grader.batch.class_report import write_report
-from grader.batch.discovery import BatchInputError, find_submissions, resolve_input
-from grader.batch.gradebook import GRADES_FILE, write_gradebook
-from grader.batch.grades import GRADER_ERROR, STATUSES, GradeRow, collect_rows
-from grader.batch.pool import BatchOptions, default_timeout, run_batch
-from grader.cluster.slurm import SlurmError, SlurmOptions, run_on_slurm
-from grader.commands.grade import add_run_options
+from grader.batch.discovery import BatchInputError, Submission, find_submissions, resolve_input
 from grader.sanitise import one_line
-from grader.table import TableError, load_table
+from grader.batch.gradebook import GRADES_FILE, write_gradebook
+from grader.batch.grades import GRADER_ERROR, RETRYABLE, STATUSES, GradeRow, collect_rows, split_finished
+from grader.batch.lateness import Deadlines, due_date, read_extensions
+from grader.batch.pool import BatchOptions, RunOutcome, default_timeout, preflight, run_batch
+from grader.cluster.slurm import SlurmError, SlurmOptions, run_on_slurm
+from grader.commands.grade import add_run_options, select_course
+from grader.table import AssignmentTable, TableError, load_table
 
 
 def _positive(text: str) -> int:
@@ -35,6 +40,16 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, not {value}")
     return value
+
+
+def _retry_statuses(text: str) -> frozenset[str]:
+    names = {part.strip() for part in text.split(",") if part.strip()} - {"none"}
+    unknown = names - set(RETRYABLE)
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"--retry takes {', '.join(RETRYABLE)} or none, not {', '.join(sorted(unknown))}"
+        )
+    return frozenset(RETRYABLE[name] for name in names)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,7 +76,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seconds one submission may take before it is stopped and marked 'timeout' "
         "(default: the sum of the table's limits for the graded tests)",
     )
-    parser.add_argument("--force", action="store_true", help="regrade submissions that already finished")
+    parser.add_argument(
+        "--retry",
+        type=_retry_statuses,
+        default=",".join(RETRYABLE),
+        metavar="STATUSES",
+        help="on a rerun, grade again the submissions whose status is one of these: "
+        f"{', '.join(RETRYABLE)}, both by default (they have no grade), or 'none'",
+    )
+    parser.add_argument("--force", action="store_true", help="regrade every submission, graded or not")
+    parser.add_argument(
+        "--due",
+        type=due_date,
+        default=None,
+        metavar="WHEN",
+        help="the due date with its UTC offset, e.g. 2024-02-09T23:59-08:00: grades.csv then says how "
+        "many hours late each submission was (no penalty is applied)",
+    )
+    parser.add_argument(
+        "--extensions",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="per-student due dates: a CSV with a `due` column and a `sid` or `email` column",
+    )
     parser.add_argument(
         "--grader-command",
         type=shlex.split,
@@ -124,62 +162,107 @@ def report_grader_errors(rows: list[GradeRow]) -> int:
     return 1
 
 
+def _options(args: argparse.Namespace, table: AssignmentTable) -> BatchOptions | str:
+    """How each submission is graded, or why these options cannot grade safely."""
+    profile = table.profile(args.profile)
+    jobs = args.jobs
+    at_once = (args.max_parallel or 0) if args.slurm else jobs
+    if at_once != 1 and args.sandbox_user != "auto" and os.geteuid() == 0:
+        limit = "--max-parallel 1" if args.slurm else "--jobs 1"
+        return (
+            f"--sandbox-user {args.sandbox_user} would run several submissions at once as one user, "
+            f"who could then reach each other's processes; use --sandbox-user auto (a uid per submission) "
+            f"or {limit}"
+        )
+    if profile.device == "cuda" and jobs > 1:
+        print(f"Profile {profile.name!r} trains on the GPU: grading one submission at a time, not {jobs}.")
+        jobs = 1
+    sections = tuple(sorted(args.sections)) if args.sections else None
+    return BatchOptions(
+        profile.name,
+        jobs,
+        args.timeout or default_timeout(table, sections),
+        sections,
+        args.sandbox_user,
+        tuple(args.grader_command or ()),
+        args.course,
+    )
+
+
+def _grade(
+    args: argparse.Namespace, pending: list[Submission], export_dir: Path, options: BatchOptions
+) -> dict[str, RunOutcome]:
+    """Grades `pending` here or on Slurm; raises SlurmError and KeyboardInterrupt."""
+    if args.slurm:
+        print(one_line(f"Grading {len(pending)} submission(s) from {export_dir} on Slurm."))
+        slurm = SlurmOptions(args.partition, args.gres, args.max_parallel, args.per_task)
+        return run_on_slurm(pending, args.out, options, slurm)
+    print(one_line(f"Grading {len(pending)} submission(s) from {export_dir}, {options.jobs} at a time."))
+    return run_batch(pending, args.out, options)
+
+
+def _cannot_grade(options: BatchOptions, course: str, on_slurm: bool) -> bool:
+    """Runs the preflight where the grading will run (the GPU is checked on each Slurm node, not
+    here); prints what keeps this setup from grading, with the fix, and says whether anything does."""
+    problem = preflight(options, check_gpu=not on_slurm)
+    if not problem:
+        return False
+    print(f"error: this setup cannot grade {course} on {options.profile!r}:")
+    for line in problem.splitlines():
+        print(one_line(f"  {line}"))
+    print("Nothing was graded. Fix that, then run the same command again.")
+    return True
+
+
+def _deadlines(args: argparse.Namespace) -> Deadlines:
+    return Deadlines(args.due, read_extensions(args.extensions) if args.extensions else {})
+
+
 def run(args: argparse.Namespace) -> int:
     """Grades the batch, then writes the gradebook and the report; returns the exit status."""
+    select_course(args.course)
     try:
         table = load_table()
-        profile = table.profile(args.profile)
+        options = _options(args, table)
+        deadlines = _deadlines(args)
         args.out.mkdir(parents=True, exist_ok=True)
         export_dir = resolve_input(args.export_dir, args.out)
         submissions, warnings = find_submissions(export_dir)
     except (BatchInputError, TableError) as error:
         print(one_line(f"error: {error}"))
         return 2
+    if isinstance(options, str):
+        print(f"error: {options}")
+        return 2
     for warning in warnings:
         print(one_line(f"warning: {warning}"))
-    jobs = args.jobs
-    at_once = (args.max_parallel or 0) if args.slurm else jobs
-    if at_once != 1 and args.sandbox_user != "auto" and os.geteuid() == 0:
-        limit = "--max-parallel 1" if args.slurm else "--jobs 1"
-        print(
-            f"error: --sandbox-user {args.sandbox_user} would run several submissions at once as one user, "
-            f"who could then reach each other's processes; use --sandbox-user auto (a uid per submission) "
-            f"or {limit}"
-        )
-        return 2
-    if profile.device == "cuda" and jobs > 1:
-        print(f"Profile {profile.name!r} trains on the GPU: grading one submission at a time, not {jobs}.")
-        jobs = 1
-    sections = tuple(sorted(args.sections)) if args.sections else None
-    timeout = args.timeout or default_timeout(table, sections)
-    options = BatchOptions(
-        profile.name, jobs, timeout, sections, args.sandbox_user, args.force, tuple(args.grader_command or ())
+    course = table.assignment.course
+    graded = table.select(args.sections)
+    pending, outcomes = split_finished(
+        submissions, args.out, graded, frozenset(STATUSES) if args.force else args.retry
     )
+    if outcomes:
+        print(f"Keeping the grades of {len(outcomes)} submission(s) graded earlier (--force regrades them).")
+    if pending and _cannot_grade(options, course, args.slurm):
+        return 2
     if os.geteuid() == 0:
         # No sandbox user may read the class's submissions or results (grades.csv, logs).
         for private in {args.export_dir, export_dir, args.out}:
             if private.is_dir():
                 private.chmod(0o700)
     try:
-        if args.slurm:
-            print(one_line(f"Grading {len(submissions)} submission(s) from {export_dir} on Slurm."))
-            slurm = SlurmOptions(args.partition, args.gres, args.max_parallel, args.per_task)
-            outcomes = run_on_slurm(submissions, args.out, options, slurm)
-        else:
-            print(one_line(f"Grading {len(submissions)} submission(s) from {export_dir}, {jobs} at a time."))
-            outcomes = run_batch(submissions, args.out, options)
+        outcomes.update(_grade(args, pending, export_dir, options))
     except SlurmError as error:
         print(one_line(f"error: {error}"))
         return 2
     except KeyboardInterrupt:
         print("Interrupted. Finished submissions are kept; run the same command again to resume.")
         return 130
-    graded = table.select(args.sections)
     rows = collect_rows(submissions, outcomes, args.out, graded)
     below = args.below if args.below is not None else 0.6 * sum(test.max_score for test in graded)
-    write_gradebook(args.out, rows, graded, args.canvas_column or table.title)
-    report = write_report(args.out, rows, table, graded, below)
+    write_gradebook(args.out, rows, graded, args.canvas_column or table.title, course, deadlines)
+    report = write_report(args.out, rows, table, graded, below, deadlines)
     counts = Counter(row.status for row in rows)
-    print("Done: " + ", ".join(f"{counts[status]} {status}" for status in STATUSES) + ".")
+    print(f"Done ({course}): " + ", ".join(f"{counts[status]} {status}" for status in STATUSES) + ".")
     print(f"Wrote {args.out / GRADES_FILE}, canvas.csv, tests.csv and {report}")
     return report_grader_errors(rows)

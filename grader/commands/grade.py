@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
+from grader.commands.staff_output import staff_report
 from grader.grading_run import GRADER_ERROR, RunOptions, grade_submission
 from grader.sanitise import LogFormatter
 from grader.score_table import score_table
-from grader.table import TableError, load_table
+from grader.table import COURSE_VARIABLE, TableError, courses, load_table
 
 
 def parse_sections(text: str) -> set[int]:
@@ -26,8 +28,24 @@ def parse_sections(text: str) -> set[int]:
     return sections
 
 
+def select_course(course: str | None) -> None:
+    """Grades for `course` from here on, in this process and the ones it starts (its overlay of the
+    table); None keeps the default: $A2_COURSE, else the course the zip or checker was built for
+    (grader.packaged_course), else the base table, which is CSE 447's."""
+    if course is not None:
+        os.environ[COURSE_VARIABLE] = course
+
+
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that grades."""
+    parser.add_argument(
+        "--course",
+        choices=courses(),
+        default=None,
+        help="the course whose variant of the assignment table grades (CSE 517 requires 1.4, CSE 447 "
+        "counts it as extra credit); default: $A2_COURSE, else the course this installation was built "
+        "for (the COURSE file of the autograder zip), else 447",
+    )
     parser.add_argument(
         "--profile",
         default="offline",
@@ -101,7 +119,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--log", type=Path, default=None, help="instructor log file (default: next to the results, *.log)"
     )
     parser.add_argument("--verbose", action="store_true", help="also print the instructor log to stderr")
-    parser.add_argument("--quiet", action="store_true", help="do not print the score table")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print nothing (by default: a summary for staff and the score table)",
+    )
     parser.add_argument(
         "--seed",
         type=int,
@@ -119,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.submission.is_dir():
         print(f"error: {args.submission} is not a folder", file=sys.stderr)
         return 2
+    select_course(args.course)
     try:
         table = load_table()
         table.profile(args.profile)
@@ -140,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
     )
     results = grade_submission(options)
     if not args.quiet:
-        print(score_table(results))
+        log_text = log_path.read_text(encoding="utf-8", errors="replace")
+        print(staff_report(results, log_text, str(log_path), score_table(results)))
     if results["output"] == GRADER_ERROR:
         print(f"error: the grader itself failed; the reason is in {log_path}", file=sys.stderr)
     return 0

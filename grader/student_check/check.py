@@ -121,7 +121,10 @@ def run_check(paths: list[Path]) -> int:
             names = ", ".join(f"{stem}.py" for stem in stems)
             raise CheckError(f"No notebook file found in {', '.join(map(str, paths))} (expected {names}).")
         sections = {stems[stem] for stem in found}
-        print(f"Checking {', '.join(sorted(found))} against the public tests (this takes a minute)...")
+        print(
+            f"Checking {', '.join(sorted(found))} against the public tests of {table.assignment.course} "
+            "(this takes a minute)..."
+        )
         options = RunOptions(submission, submission / "results.json", sections=sections, public_only=True)
         results = grade_submission(options, table)
     print()

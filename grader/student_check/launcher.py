@@ -10,8 +10,9 @@ In Colab, upload this file (Files panel), then run in a cell of the notebook you
     import check; check.check_this_notebook("A2S2")
 
 It runs the PUBLIC autograder tests on your code, graded exactly as Gradescope grades them (same
-file handling, same sandbox, same messages), and lists the hidden tests it cannot run. Your code
-runs in a separate process; the check never changes your files.
+file handling, same sandbox, same messages), and lists the hidden tests it cannot run. It checks §3
+on a small stand-in model, not on SST-2. Your code runs in a separate process; the check never
+changes your files. It runs on Linux and macOS, and in Colab (on Windows, use Colab).
 
 This file carries a compressed copy of the public part of the autograder (BUNDLE, at the end);
 it is unpacked into a temporary folder for each run and deleted afterwards.
@@ -39,8 +40,18 @@ def _unpack(bundle: str, target: Path) -> None:
             os.chmod(os.path.join(folder, name), 0o644)
 
 
+UNSUPPORTED = (
+    "check.py runs on Linux and macOS only (it runs your code in a separate, confined process). "
+    "On Windows, use Colab: upload check.py in the Files panel and run "
+    '`import check; check.check_this_notebook("A2S2")` in a cell of the notebook you want to check.'
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the public tests on the files or folders in `argv` (default: the current folder)."""
+    if os.name != "posix":
+        print(UNSUPPORTED, file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="a2check-") as unpacked:
         _unpack(BUNDLE, Path(unpacked))
         sys.path.insert(0, unpacked)

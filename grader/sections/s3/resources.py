@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-from grader.errors import GradingFailure
+from grader.errors import StaffSetupFailure
 from grader.table import Profile
 
 OFFLINE = "offline"
@@ -31,7 +31,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 
-class ProfileResourcesMissing(GradingFailure):
+class ProfileResourcesMissing(StaffSetupFailure):
     """The grader's own model or data for §3 could not be loaded: a setup problem, not the student's."""
 
     def __init__(self, profile: str, what: str, reason: str, fix: str) -> None:
@@ -40,6 +40,7 @@ class ProfileResourcesMissing(GradingFailure):
             f"This is a problem with the grader's setup, not with your code. (For the course staff: "
             f"{reason}. {fix})"
         )
+        self.for_staff = f"could not load {what} for the '{profile}' profile: {reason}. {fix}"
 
 
 @dataclass(frozen=True)

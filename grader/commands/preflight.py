@@ -1,0 +1,74 @@
+"""`python -m grader preflight`: can this machine grade, before anyone is graded?
+
+A class regrade that starts on a machine the grader cannot work on grades every student wrong: with
+no model cache every §3 test fails, and `--profile full` without a GPU cannot finetune. Those are
+the staff's to fix, so `grader batch` runs this first (through the same command that grades, so
+inside the grading image under `--grader-command`; on each Slurm node before its task grades) and
+stops before grading anyone, printing the command that fixes it. It checks that the assignment table
+(with the course's overlay) loads, that the profile exists, that its §3 model and data load when §3
+is graded, and that a GPU profile has a GPU. Exits 0 saying what it checked, 2 naming each problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from grader.commands.grade import add_run_options, select_course
+from grader.table import TableError, load_table
+
+NO_GPU = (
+    "the {profile!r} profile finetunes on a GPU and this machine has none (torch.cuda.is_available() is "
+    "False): grade where there is one (`--slurm --gres gpu:1`, or `--grader-command` with the image run "
+    "with its GPU, e.g. `apptainer exec --nv`), or choose `--profile offline`"
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the `preflight` command to the grader's command line."""
+    parser = subparsers.add_parser(
+        "preflight",
+        help="check that this machine can grade (table, model cache, GPU) before grading a class",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_run_options(parser)
+    parser.add_argument(
+        "--no-gpu-check",
+        action="store_true",
+        help="skip the GPU check (the head node of a Slurm batch, whose tasks check on their own node)",
+    )
+    parser.set_defaults(func=run)
+
+
+def problems(profile_name: str, sections: set[int] | None, check_gpu: bool) -> list[str]:
+    """What keeps this machine from grading with `profile_name`, each with its fix (empty: nothing)."""
+    try:
+        table = load_table()
+        profile = table.profile(profile_name)
+    except TableError as error:
+        return [f"the assignment table cannot be used: {error}"]
+    found = []
+    if sections is None or 3 in sections:
+        from grader.sections.s3.resources import ProfileResourcesMissing, load_resources
+
+        try:
+            load_resources(profile)
+        except ProfileResourcesMissing as missing:
+            found.append(missing.for_staff)
+    if check_gpu and profile.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            found.append(NO_GPU.format(profile=profile.name))
+    return found
+
+
+def run(args: argparse.Namespace) -> int:
+    select_course(args.course)
+    found = problems(args.profile, args.sections, not args.no_gpu_check)
+    for problem in found:
+        print(f"error: {problem}")
+    if found:
+        return 2
+    print(f"ready to grade {load_table().assignment.course} on the {args.profile!r} profile")
+    return 0
