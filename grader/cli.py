@@ -7,8 +7,8 @@ import importlib
 from pathlib import Path
 
 from grader.commands import COMMANDS
-from grader.sanitise import tolerant_streams
 from grader.packaged_course import apply_packaged_course
+from grader.sanitise import tolerant_streams
 
 # The folder holding the grader package: an unpacked autograder zip names its course there.
 INSTALLATION = Path(__file__).resolve().parents[1]

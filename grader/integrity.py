@@ -187,7 +187,7 @@ def _node_constructs(node: ast.AST, modules: set[str]) -> list[tuple[str, bool]]
     return [found] if found else []
 
 
-def imported_names(statements: Iterable[ast.stmt]) -> set[str]:
+def module_names(statements: Iterable[ast.stmt]) -> set[str]:
     """The names `statements` bind by importing (`import torch.nn as nn` binds `nn`)."""
     return {
         (alias.asname or alias.name).split(".")[0]
@@ -203,7 +203,7 @@ def constructs(statements: Iterable[ast.stmt], modules: set[str] | None = None) 
     the names the file binds to modules (default: those `statements` import)."""
     statements = list(statements)
     if modules is None:
-        modules = imported_names(statements)
+        modules = module_names(statements)
     found = {
         (what, getattr(node, "lineno", 0), forging)
         for statement in statements

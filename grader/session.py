@@ -59,7 +59,7 @@ from grader.integrity import (
     IntegrityLog,
     Recording,
     constructs,
-    imported_names,
+    module_names,
     new_canary,
     verify_recording,
 )
@@ -148,7 +148,7 @@ class StudentSection:
         self.allowlist = allowlist
         self._rule_problems: dict[str, str | None] = {}
         kept = {id(statement) for statement in sliced.statements}
-        modules = imported_names(sliced.tree.body)
+        modules = module_names(sliced.tree.body)
         for statement in sliced.tree.body:
             on_time()
             reached = id(statement) in kept

@@ -16,9 +16,9 @@ from collections import Counter
 from pathlib import Path
 
 from grader import errors
-from grader.sanitise import markdown_text
 from grader.batch.grades import STATUSES, UNTOUCHED, GradeRow
 from grader.batch.lateness import Deadlines
+from grader.sanitise import markdown_text
 from grader.table import AssignmentTable, TestRow
 
 HISTOGRAM_FILE = "totals.png"

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from grader.batch.class_report import first_line
-from grader.sanitise import csv_cell
 from grader.batch.grades import GradeRow
 from grader.batch.lateness import Deadlines, iso
+from grader.sanitise import csv_cell
 from grader.table import TestRow
 
 GRADES_FILE = "grades.csv"

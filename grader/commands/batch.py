@@ -22,13 +22,13 @@ from pathlib import Path
 
 from grader.batch.class_report import write_report
 from grader.batch.discovery import BatchInputError, Submission, find_submissions, resolve_input
-from grader.sanitise import one_line
 from grader.batch.gradebook import GRADES_FILE, write_gradebook
 from grader.batch.grades import GRADER_ERROR, RETRYABLE, STATUSES, GradeRow, collect_rows, split_finished
 from grader.batch.lateness import Deadlines, due_date, read_extensions
 from grader.batch.pool import BatchOptions, RunOutcome, default_timeout, preflight, run_batch
 from grader.cluster.slurm import SlurmError, SlurmOptions, run_on_slurm
 from grader.commands.grade import add_run_options, select_course
+from grader.sanitise import one_line
 from grader.table import AssignmentTable, TableError, load_table
 
 

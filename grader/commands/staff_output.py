@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from grader.sanitise import one_line
 from grader.errors import INTERNAL_ERROR
+from grader.sanitise import one_line
 from grader.score_table import total_line
 
 RECORD_START = re.compile(
