@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from core_grading import CORE_CHECKS, core_table
 
 import grader.grading_run
 from grader.grading_run import GRADER_ERROR, RunOptions, grade_submission
@@ -17,7 +18,6 @@ from grader.table import load_table
 from handout.build import build
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CORE_CHECKS = Path(__file__).parent / "core_checks"
 SUBMISSION = """import torch
 torch.manual_seed(1)
 query121 = torch.randn(3)
@@ -42,10 +42,12 @@ def without_time(results: dict) -> dict:
 
 def test_grading_twice_gives_the_same_results(tmp_path: Path, submission: Path):
     first = grade_submission(
-        RunOptions(submission, tmp_path / "a.json", sections={1}, checks_dir=CORE_CHECKS, seed=7)
+        RunOptions(submission, tmp_path / "a.json", sections={1}, checks_dir=CORE_CHECKS, seed=7),
+        core_table(),
     )
     second = grade_submission(
-        RunOptions(submission, tmp_path / "b.json", sections={1}, checks_dir=CORE_CHECKS, seed=7)
+        RunOptions(submission, tmp_path / "b.json", sections={1}, checks_dir=CORE_CHECKS, seed=7),
+        core_table(),
     )
     assert without_time(first) == without_time(second)
     assert first["score"] == 7.5
