@@ -10,9 +10,12 @@ course's own GPU image instead (a CUDA build of torch, roberta-base and SST-2 in
 dist/447/autograder-gpu.zip.
 
 Gradescope unpacks the zip into /autograder/source and runs setup.sh from its root, so the zip holds
-exactly what grading needs and nothing a leaked copy should not show: the grader package (hidden
-checks and asset code included), tinygpt, the Gradescope scripts and the grading runtime's lock. The
-reference notebooks, the student template, this repository's own tests and the builders stay out.
+exactly what grading needs: the grader package (hidden checks and asset code included), tinygpt, the
+Gradescope scripts, the grading runtime's lock, and the staff solution's sources (reference/*.py),
+which decide whose fault a check's unexpected error is (grader/reference_rerun.py). run_autograder
+makes all of it root-only before any student code runs, so the student's process reads none of it.
+The built reference notebooks, the student template, this repository's own tests and the builders
+stay out.
 The zip is reproducible (grader/reproducible_zip.py: sorted entries, one fixed date).
 """
 
@@ -26,7 +29,7 @@ from pathlib import Path
 from grader.cluster import forward
 from grader.packaged_course import course_entry
 from grader.reproducible_zip import write_reproducible_zip
-from grader.table import TableError, courses
+from grader.table import TableError, courses, load_table
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DIST = REPO_ROOT / "dist"
@@ -40,7 +43,11 @@ BUILDS = {
 # Files copied to the zip's root under their own names: Gradescope looks for these two there.
 ROOT_SCRIPTS = {"setup.sh": "gradescope/setup.sh", "run_autograder": "gradescope/run_autograder"}
 # Single files kept at their repository paths.
-SINGLE_FILES = ("requirements/runtime.lock", "gradescope/Dockerfile")
+SINGLE_FILES = (
+    "requirements/runtime.lock",
+    "gradescope/Dockerfile",
+    *(f"reference/{section.file}.py" for section in load_table().sections.values()),
+)
 # Packages copied whole (minus caches); these are the grader and the code it imports.
 PACKAGES = ("grader", "tinygpt")
 # Modules of gradescope/ that run inside the image (package.py itself only builds the zip).
