@@ -58,8 +58,8 @@ REACHING_ATTRIBUTES = {
     "FunctionType": True,
     "CodeType": True,
     "resolve_name": True,
-    "attrgetter": True,
-    "methodcaller": True,
+    "attrgetter": False,
+    "methodcaller": False,
     "__wrapped__": False,
     "__dict__": False,
 }
@@ -69,7 +69,7 @@ REACHING_MODULES = {
     "ctypes": True,
     "cffi": True,
     "marshal": True,
-    "builtins": True,
+    "builtins": False,
     "inspect": False,
     "threading": False,
     "_thread": False,
@@ -78,9 +78,10 @@ REACHING_MODULES = {
     "subprocess": False,
     "asyncio": False,
 }
-#: The one part of importlib that notebooks use honestly: Colab users reload a module they edited
-#: (``importlib.reload(tinygpt)``). Everything else in it loads code by a name no reading can follow.
-HONEST_IMPORTLIB = {"reload"}
+#: The parts of importlib that notebooks use honestly: Colab users reload a module they edited
+#: (``importlib.reload(tinygpt)``) and ask whether a package is installed (``find_spec``). Everything
+#: else in it loads code by a name no reading can follow.
+HONEST_IMPORTLIB = {"reload", "find_spec"}
 TORCH_INTERNALS = {
     "_C",
     "ops",
@@ -117,20 +118,20 @@ def _dotted(node: ast.AST) -> str:
 def _import_constructs(node: ast.Import | ast.ImportFrom) -> list[tuple[str, bool]]:
     if isinstance(node, ast.Import):
         modules = [alias.name for alias in node.names]
-        found = [(f"imports {m}", True) for m in modules if m.startswith("importlib.")]
+        found = [(f"imports {m}", m != "importlib.util") for m in modules if m.startswith("importlib.")]
     else:
         module = node.module or ""
         modules = [module] if node.level == 0 and module else []
         found = [
-            (f"imports {a.name} from {module}", True)
+            (f"imports {a.name} from {module}", REACHING_ATTRIBUTES.get(a.name, True))
             for a in node.names
-            if REACHING_ATTRIBUTES.get(a.name) or (module == "sys" and a.name == "modules")
+            if a.name in REACHING_ATTRIBUTES or (module == "sys" and a.name == "modules")
         ]
         if module.split(".")[0] == "importlib":
             found += [
                 (f"imports {a.name} from {module}", True)
                 for a in node.names
-                if a.name not in HONEST_IMPORTLIB
+                if a.name not in HONEST_IMPORTLIB and module in ("importlib", "importlib.util")
             ]
     for module in modules:
         root = module.split(".")[0]
@@ -141,50 +142,152 @@ def _import_constructs(node: ast.Import | ast.ImportFrom) -> list[tuple[str, boo
     return found
 
 
-def _attribute_construct(node: ast.Attribute) -> tuple[str, bool] | None:
-    dotted = _dotted(node) or node.attr
-    parts = dotted.split(".")
-    if node.attr in REACHING_ATTRIBUTES:
-        return f"uses {dotted}", REACHING_ATTRIBUTES[node.attr]
-    if node.attr == "modules" and "sys" in parts:
-        return f"uses {dotted}", True
-    if parts[0] == "importlib" and len(parts) == 2 and node.attr not in HONEST_IMPORTLIB:
-        return f"uses {dotted}", True
-    if node.attr in TORCH_INTERNALS and len(parts) > 1:
-        return f"uses PyTorch internals ({dotted})", False
-    return None
+class _Reading:
+    """Finds the constructs of some statements, knowing each node's parent and the file's modules."""
 
+    def __init__(self, statements: list[ast.stmt], modules: set[str]) -> None:
+        self.modules = modules | _module_aliases(statements, modules)
+        self.sys_names = {
+            alias.asname or "sys"
+            for st in statements
+            for n in ast.walk(st)
+            if isinstance(n, ast.Import)
+            for alias in n.names
+            if alias.name == "sys"
+        }
+        assignments = [n for st in statements for n in ast.walk(st) if isinstance(n, ast.Assign)]
+        for _ in range(2):  # an alias of an alias
+            self.sys_names |= {
+                t.id
+                for a in assignments
+                if self.is_sys(a.value)
+                for t in a.targets
+                if isinstance(t, ast.Name)
+            }
+        self.parents = {
+            id(child): parent
+            for statement in statements
+            for parent in ast.walk(statement)
+            for child in ast.iter_child_nodes(parent)
+        }
 
-def _call_construct(node: ast.Call, modules: set[str]) -> tuple[str, bool] | None:
-    if not isinstance(node.func, ast.Name):
+    def attribute(self, node: ast.Attribute) -> tuple[str, bool] | None:
+        return self.named(node.attr, _dotted(node) or node.attr, node, node.value)
+
+    def is_sys(self, node: ast.AST | None) -> bool:
+        """Whether `node` is the sys module: `sys`, `torch.sys`, `getattr(torch, "sys")`, an alias."""
+        if isinstance(node, ast.Name):
+            return node.id in self.sys_names
+        if isinstance(node, ast.Attribute):
+            return node.attr == "sys"
+        return (
+            isinstance(node, ast.Call)
+            and _called(node) == "getattr"
+            and len(node.args) > 1
+            and (_constant_text(node.args[1]) == "sys")
+        )
+
+    def named(
+        self, attribute: str, dotted: str, node: ast.AST, receiver: ast.AST | None = None
+    ) -> tuple[str, bool] | None:
+        """The construct an attribute read by `attribute` (of `receiver`) is, written as `dotted`."""
+        parts = dotted.split(".")
+        if attribute in REACHING_ATTRIBUTES:
+            return f"uses {dotted}", REACHING_ATTRIBUTES[attribute]
+        if attribute == "modules" and ("sys" in parts or self.is_sys(receiver)):
+            return f"uses {dotted}", not self.membership_test(node)
+        if parts[0] == "importlib" and len(parts) == 2 and attribute not in HONEST_IMPORTLIB:
+            parent = self.parents.get(id(node))
+            honest_part = isinstance(parent, ast.Attribute) and parent.attr in HONEST_IMPORTLIB
+            return f"uses {dotted}", not honest_part
+        if attribute in TORCH_INTERNALS and len(parts) > 1:
+            return f"uses PyTorch internals ({dotted})", False
         return None
-    name = node.func.id
-    if name in DYNAMIC_CALLS:
-        return f"calls {name}()", DYNAMIC_CALLS[name]
-    if name in NOTED_CALLS:
-        return f"calls {name}()", False
-    if name not in {"getattr", "setattr", "delattr"} or not node.args:
+
+    def membership_test(self, node: ast.AST) -> bool:
+        """`"google.colab" in sys.modules`: asking whether a module is loaded reads nothing of it."""
+        parent = self.parents.get(id(node))
+        return (
+            isinstance(parent, ast.Compare)
+            and node in parent.comparators
+            and all(isinstance(op, ast.In | ast.NotIn) for op in parent.ops)
+        )
+
+    def call(self, node: ast.Call) -> tuple[str, bool] | None:
+        if _called(node) in ("attrgetter", "methodcaller"):
+            return self.dotted_strings(node)
+        if not isinstance(node.func, ast.Name):
+            return None
+        name = node.func.id
+        if name in DYNAMIC_CALLS:
+            return f"calls {name}()", DYNAMIC_CALLS[name]
+        if name in NOTED_CALLS:
+            return f"calls {name}()", False
+        if name not in {"getattr", "setattr", "delattr", "hasattr"} or not node.args:
+            return None
+        owner = _dotted(node.args[0])
+        root = owner.split(".")[0]
+        attribute = _constant_text(node.args[1]) if len(node.args) > 1 else None
+        if root in {"sys", "builtins", "__builtins__"}:
+            return f"calls {name} on {owner}", True
+        if attribute is not None and (
+            found := self.named(attribute, f"{owner}.{attribute}", node, node.args[0])
+        ):
+            return found
+        if name == "setattr" and root in self.modules:
+            # A library's function replaced changes what every later call of it computes; a setting
+            # given a plain value (`setattr(torch.backends.cudnn, "benchmark", True)`) does not.
+            value = node.args[2] if len(node.args) > 2 else None
+            return f"calls setattr on {owner}", not isinstance(value, ast.Constant)
+        if attribute is not None or name == "hasattr":
+            return None
+        return f"calls {name} with a computed name", False
+
+    def dotted_strings(self, node: ast.Call) -> tuple[str, bool] | None:
+        """`operator.attrgetter("sys.modules")`: each written name is read as an attribute."""
+        for text in filter(None, map(_constant_text, node.args)):
+            parts = text.split(".")
+            for index, part in enumerate(parts):
+                found = self.named(part, ".".join(parts[: index + 1]), node)
+                if found and found[1]:
+                    return f"uses {_called(node)}({text!r})", True
         return None
-    owner = _dotted(node.args[0])
-    root = owner.split(".")[0]
-    if root in {"sys", "builtins", "__builtins__"} or (name != "getattr" and root in modules):
-        # Replacing a library's function changes what every later call of it computes.
-        return f"calls {name} on {owner}", True
-    constant = len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
-    return None if constant else (f"calls {name} with a computed name", False)
+
+    def node(self, node: ast.AST) -> list[tuple[str, bool]]:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            return _import_constructs(node)
+        found = None
+        if isinstance(node, ast.Attribute):
+            found = self.attribute(node)
+        elif isinstance(node, ast.Call):
+            found = self.call(node)
+        elif isinstance(node, ast.Name) and node.id == "__builtins__":
+            found = ("uses __builtins__", True)
+        elif isinstance(node, ast.MatchClass):
+            return [f for attribute in node.kwd_attrs if (f := self.named(attribute, attribute, node))]
+        return [found] if found else []
 
 
-def _node_constructs(node: ast.AST, modules: set[str]) -> list[tuple[str, bool]]:
-    if isinstance(node, ast.Import | ast.ImportFrom):
-        return _import_constructs(node)
-    found = None
-    if isinstance(node, ast.Attribute):
-        found = _attribute_construct(node)
-    elif isinstance(node, ast.Call):
-        found = _call_construct(node, modules)
-    elif isinstance(node, ast.Name) and node.id == "__builtins__":
-        found = ("uses __builtins__", True)
-    return [found] if found else []
+def _constant_text(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _called(node: ast.Call) -> str | None:
+    if isinstance(node.func, ast.Name):
+        return node.func.id
+    return node.func.attr if isinstance(node.func, ast.Attribute) else None
+
+
+def _module_aliases(statements: list[ast.stmt], modules: set[str]) -> set[str]:
+    """Names bound to a module by assignment (`t = torch`, `s = torch.sys`)."""
+    return {
+        target.id
+        for statement in statements
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Assign) and _dotted(node.value).split(".")[0] in modules
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
 
 
 def module_names(statements: Iterable[ast.stmt]) -> set[str]:
@@ -202,13 +305,12 @@ def constructs(statements: Iterable[ast.stmt], modules: set[str] | None = None) 
     """Every construct in `statements` that reaches into the running program, by line. `modules`:
     the names the file binds to modules (default: those `statements` import)."""
     statements = list(statements)
-    if modules is None:
-        modules = module_names(statements)
+    reading = _Reading(statements, module_names(statements) if modules is None else modules)
     found = {
         (what, getattr(node, "lineno", 0), forging)
         for statement in statements
         for node in ast.walk(statement)
-        for what, forging in _node_constructs(node, modules)
+        for what, forging in reading.node(node)
     }
     return sorted((Construct(*item) for item in found), key=lambda c: (c.line, c.what))
 

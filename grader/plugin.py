@@ -157,7 +157,8 @@ class GradingPlugin:
 
     @pytest.fixture
     def hidden_seed(self) -> int:
-        """A seed for a hidden test's inputs, drawn from the run's secret (never the same twice)."""
+        """A seed drawn from the run's secret for the current test (a hidden test's inputs; a public test's
+        second input, beside the notebook's own), never the same twice."""
         return self.session.hidden_seed()
 
     @pytest.fixture

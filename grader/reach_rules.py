@@ -85,8 +85,12 @@ REFUSED = _Refused()
 CLASS_DUNDERS = frozenset(
     {"__init__", "__call__", "__repr__", "__str__", "__len__", "__getitem__", "__iter__"}
 )
-#: Dunder names that only say what code is called (harmless to read: `fn.__name__` in a debug print).
+#: Dunder names that only say what code is called (harmless: `fn.__name__` in a debug print, a
+#: decorator copying it onto its wrapper).
 PLAIN_DUNDERS = frozenset({"__name__", "__doc__", "__qualname__"})
+#: Builtins the reach may only call by name: passed around as values (`look = getattr`), they would
+#: read names no reading can see; `type` only with one argument (three make a class).
+DIRECT_CALLS_ONLY = frozenset({"getattr", "hasattr", "type"})
 PYTHON_BUILTINS = frozenset(dir(builtins))
 
 
@@ -165,6 +169,22 @@ def _dotted_name(node: ast.AST) -> str | None:
     return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else None
 
 
+def _owners(statements: list[ast.stmt]) -> set[str]:
+    """Names that hold the student's own objects: their classes, the first parameter of their classes'
+    methods (`self`, `cls`), and names bound to an instance (`scaler = Scaler(...)`)."""
+    classes = {node.name for node in _nodes(statements) if isinstance(node, ast.ClassDef)}
+    owners = set(classes)
+    for node in _nodes(statements):
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.args.args:
+                    owners.add(item.args.args[0].arg)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            if isinstance(node.value.func, ast.Name) and node.value.func.id in classes:
+                owners.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return owners
+
+
 def _targets(stmt: ast.stmt) -> list[ast.expr]:
     if isinstance(stmt, ast.Assign):
         return list(stmt.targets)
@@ -195,6 +215,13 @@ class _AllowlistReading:
         self.names, self.attributes = _student_names(statements)
         self.imports.update(_module_aliases(statements, self.imports, self.names))
         self.names -= set(self.imports)
+        self.owners = _owners(statements)
+        self.read_names = {
+            n.id for n in _nodes(statements) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        self.parents = {
+            id(child): parent for parent in _nodes(statements) for child in ast.iter_child_nodes(parent)
+        }
         self.kinds: dict[int, _Kind] = {}
         self.found: dict[tuple[str, int], Violation] = {}
 
@@ -219,27 +246,71 @@ class _AllowlistReading:
             return self.qualified(self.imports[node.id], node)
         if node.id in self.names:
             return VALUE
+        if node.id in DIRECT_CALLS_ONLY:
+            return (
+                VALUE
+                if self.called_directly(node)
+                else self.refuse(f"{node.id} used other than called", node)
+            )
         if node.id in self.allowlist.builtins or node.id in PLAIN_DUNDERS:
             return VALUE
         if node.id in PYTHON_BUILTINS or _dunder(node.id):
             return self.refuse(node.id, node)
         return VALUE  # bound nowhere: a NameError when it runs, not a rule
 
+    def called_directly(self, node: ast.Name) -> bool:
+        """Whether `node` is the function of a call (`type` only with one argument: with three it makes
+        a class, which reading cannot follow)."""
+        call = self.parents.get(id(node))
+        if not (isinstance(call, ast.Call) and call.func is node):
+            return False
+        return node.id != "type" or (len(call.args) == 1 and not call.keywords)
+
+    def module_as_value(self, node: ast.AST) -> bool:
+        """Whether a module is used other than to name something in it (`[torch][0]`, `match torch`,
+        `f(np)`): its attributes could then be reached under any name."""
+        parent = self.parents.get(id(node))
+        if isinstance(parent, ast.Attribute) and parent.value is node:
+            return False
+        if (
+            isinstance(parent, ast.Call)
+            and parent.args
+            and parent.args[0] is node
+            and _constant_getattr(parent)
+        ):
+            return False
+        return not (isinstance(parent, ast.Assign) and parent.value is node and len(parent.targets) == 1)
+
+    def owned(self, node: ast.AST) -> bool:
+        """Whether an attribute's receiver is one of the student's own objects (`self.scale`, an instance
+        of a class of theirs), on which the attribute names their code gives count."""
+        while isinstance(node, ast.Attribute | ast.Subscript):
+            node = node.value
+        if isinstance(node, ast.Call):
+            return _is_super_call(node) or (isinstance(node.func, ast.Name) and node.func.id in self.owners)
+        return isinstance(node, ast.Name) and node.id in self.owners
+
     def attribute(self, node: ast.Attribute) -> _Kind:
         base = self.kind(node.value)
         if isinstance(base, _Refused):
             return REFUSED
-        plain = node.attr in PLAIN_DUNDERS and isinstance(node.ctx, ast.Load)
+        plain = node.attr in PLAIN_DUNDERS
         if _dunder(node.attr) and not plain and not (node.attr == "__init__" and _is_super_call(node.value)):
             return self.refuse(f"{_written(node.value)}.{node.attr}", node)
         if isinstance(base, _Module):
             if isinstance(node.ctx, ast.Store | ast.Del):
                 return self.refuse(f"assigning {base.name}.{node.attr}", node)
             return self.qualified(f"{base.name}.{node.attr}", node)
-        if node.attr in self.allowlist.value_attributes or node.attr in self.attributes or plain:
+        return self.value_attribute(node.value, node.attr, node, base)
+
+    def value_attribute(self, receiver: ast.AST, attribute: str, node: ast.AST, base: _Kind = VALUE) -> _Kind:
+        """An attribute of a value: a listed one, or one the student's code gives its own objects."""
+        if attribute in self.allowlist.value_attributes or attribute in PLAIN_DUNDERS:
             return VALUE
-        owner = base.name if isinstance(base, _Member) else _written(node.value)
-        return self.refuse(f"{owner}.{node.attr}", node)
+        if attribute in self.attributes and self.owned(receiver):
+            return VALUE
+        owner = base.name if isinstance(base, _Member) else _written(receiver)
+        return self.refuse(f"{owner}.{attribute}", node)
 
     def call(self, node: ast.Call) -> _Kind:
         if (
@@ -247,12 +318,9 @@ class _AllowlistReading:
             and node.func.id in ("getattr", "hasattr")
             and node.func.id not in self.names
         ):
-            if (
-                len(node.args) < 2
-                or not isinstance(node.args[1], ast.Constant)
-                or not isinstance(node.args[1].value, str)
-            ):
+            if not _constant_getattr(node):
                 return self.refuse(f"{node.func.id} with a computed name", node)
+            assert isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
             attribute = ast.Attribute(value=node.args[0], attr=node.args[1].value, ctx=ast.Load())
             ast.copy_location(attribute, node)
             self.kind(attribute)
@@ -274,26 +342,32 @@ class _AllowlistReading:
         return self.kinds[key]
 
     def statement(self, node: ast.AST) -> None:
-        """What a statement itself may not do: import an unlisted module, run async code, define a
-        class on an unlisted base or one of Python's hooks."""
+        """What a statement itself may not do: import an unlisted module it uses, run async code,
+        define a class on an unlisted base or one of Python's hooks, match a pattern on attributes."""
         if isinstance(node, ast.Import):
             for alias in node.names:
-                self.qualified(alias.name, node)
+                if (alias.asname or alias.name.split(".")[0]) in self.read_names:
+                    self.qualified(alias.name, node)
         elif isinstance(node, ast.ImportFrom):
             self.import_from(node)
         elif isinstance(node, ast.AsyncFunctionDef | ast.Await | ast.AsyncFor | ast.AsyncWith):
             self.refuse("async code", node, "async")
         elif isinstance(node, ast.ClassDef):
             self.class_definition(node)
+        elif isinstance(node, ast.MatchClass):
+            for attribute in node.kwd_attrs:
+                self.value_attribute(node.cls, attribute, node)
 
     def import_from(self, node: ast.ImportFrom) -> None:
+        """Only the names of an import that the reach uses are judged (`from torch import nn, optim`
+        in a function that uses nn only); a star import binds names no reading can know."""
         if node.level or not node.module:
             self.refuse("a relative import", node)
             return
         for alias in node.names:
             if alias.name == "*":
                 self.refuse(f"everything from {node.module}", node, f"from {node.module} import *")
-            else:
+            elif (alias.asname or alias.name) in self.read_names:
                 self.qualified(f"{node.module}.{alias.name}", node)
 
     def class_definition(self, node: ast.ClassDef) -> None:
@@ -314,8 +388,21 @@ class _AllowlistReading:
         for node in _nodes(statements):
             self.statement(node)
             if isinstance(node, ast.Name | ast.Attribute | ast.Call):
-                self.kind(node)
+                kind = self.kind(node)
+                if isinstance(kind, _Module) and self.module_as_value(node):
+                    self.refuse(f"the module {kind.name} used as a value", node)
         return sorted(self.found.values(), key=lambda v: (v.line, v.what))
+
+
+def _constant_getattr(call: ast.Call) -> bool:
+    """`getattr(x, "name")` or `hasattr(x, "name")`: a name reading can see."""
+    return (
+        isinstance(call.func, ast.Name)
+        and call.func.id in ("getattr", "hasattr")
+        and len(call.args) >= 2
+        and isinstance(call.args[1], ast.Constant)
+        and isinstance(call.args[1].value, str)
+    )
 
 
 def _is_super_call(node: ast.AST) -> bool:

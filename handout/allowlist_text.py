@@ -22,7 +22,17 @@ MODULE_NAMES = {
     "math": "`math`",
     "numpy": "`numpy` (`np`)",
     "einops": "`einops`",
+    "torch.special": "`torch.special`",
+    "torch.backends": "`torch.backends`",
+    "torch.backends.mps": "`torch.backends.mps`",
+    "torch.backends.cuda": "`torch.backends.cuda`",
     "typing": "`typing`",
+    "dataclasses": "`dataclasses`",
+    "functools": "`functools`",
+    "copy": "`copy`",
+    "os": "`os`",
+    "sys": "`sys`",
+    "logging": "`logging`",
     "time": "`time`",
     "warnings": "`warnings`",
     "IPython.display": "`IPython.display`",
@@ -51,7 +61,8 @@ def operations() -> list[str]:
         *modules,
         f"- methods and attributes of tensors, lists and strings: {_names(FROM_SCRATCH.value_attributes)}",
         f"- the builtins {_names(FROM_SCRATCH.builtins)}",
-        "- classes of your own may derive from `object` or `nn.Module`",
+        "- classes of your own may derive from `object`, `nn.Module` or an exception class",
+        "- `getattr` and `hasattr` with a name written in the code, `type` with one argument",
     ]
 
 

@@ -109,7 +109,7 @@ def _forging(source: str) -> list[str]:
         "f = eval('F.sdpa')",
         "import importlib\nm = importlib.import_module('torch.nn.' + 'functional')",
         "from importlib import import_module",
-        "import importlib.util",
+        "import importlib.util\nspec = importlib.util.spec_from_file_location('x', 'x.py')",
         "import pkgutil\nf = pkgutil.resolve_name('torch:nn')",
         "import operator\nf = operator.attrgetter('sys.modules')",
         "def f(g): return g.__code__",
@@ -121,6 +121,12 @@ def _forging(source: str) -> list[str]:
         "import grader.sandbox.child",
         "from sys import modules",
         "import torch.nn.functional as F\nf = F.__getattribute__('x')",
+        "import torch\nmodules = getattr(getattr(torch, 'sys'), 'modules')",
+        "import torch\nsys_ = torch.sys\nloaded = sys_.modules",
+        "import sys as system\nloaded = system.modules",
+        "def f(g):\n    return getattr(g, '__globals__')",
+        "def f(g):\n    match g:\n        case object(__globals__=found):\n            return found",
+        "import torch\nt = torch\nsetattr(t, 'allclose', lambda *a: True)",
     ],
 )
 def test_constructs_that_reach_into_the_grading_process_can_forge(source):
@@ -136,6 +142,11 @@ def test_constructs_that_reach_into_the_grading_process_can_forge(source):
         "names = globals()\nconfig = dict(vars(args))\nfields = self.__dict__",
         "import importlib\nimport tinygpt\nimportlib.reload(tinygpt)",
         "from importlib import reload\nimport tinygpt\nreload(tinygpt)",
+        "import importlib.util\nhas_tqdm = importlib.util.find_spec('tqdm') is not None",
+        "import sys\nIN_COLAB = 'google.colab' in sys.modules",
+        "import torch\nsetattr(torch.backends.cudnn, 'benchmark', True)",
+        "from operator import attrgetter\nkey = attrgetter('label')",
+        "import builtins",
     ],
 )
 def test_honest_habits_are_at_most_notes(source):

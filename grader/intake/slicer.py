@@ -548,7 +548,8 @@ def graded_body(body: list[ast.stmt], until: int | None) -> list[ast.stmt]:
     """The statements before line `until` (the end of the graded part; see sections.py).
 
     Imports further down are kept when they bind nothing the graded part binds: an import costs
-    nothing, and a later cell's `import math` must not decide whether a helper loads.
+    nothing, and a later cell's `import math` must not decide whether a helper loads. A star import
+    further down is not kept: it may bind anything, and the checks never saw it.
     """
     if until is None:
         return body
@@ -557,7 +558,9 @@ def graded_body(body: list[ast.stmt], until: int | None) -> list[ast.stmt]:
     later_imports = [
         stmt
         for stmt in body
-        if stmt.lineno >= until and isinstance(stmt, ast.Import | ast.ImportFrom) and not binds(stmt) & bound
+        if stmt.lineno >= until
+        and isinstance(stmt, ast.Import | ast.ImportFrom)
+        and not binds(stmt) & (bound | {"*"})
     ]
     return graded + later_imports
 

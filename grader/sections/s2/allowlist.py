@@ -43,7 +43,9 @@ TORCH = _words(
     mul div add sub true_divide floor_divide addcmul addcdiv
     finfo iinfo float32 float64 float16 bfloat16 half float double bool long int int64 int32 int8 uint8
     inf nan pi e device dtype Size Tensor FloatTensor LongTensor BoolTensor
-    is_tensor is_floating_point numel get_default_dtype manual_seed no_grad linalg
+    is_tensor is_floating_point numel get_default_dtype manual_seed no_grad linalg special backends
+    allclose equal isclose divide subtract multiply clamp_min clamp_max tensor_split dstack hstack vstack
+    sort vmap
     """
 )
 #: torch.nn.functional: the softmax, padding, activations and normalising; nothing that attends.
@@ -66,12 +68,19 @@ NUMPY = _words(
     """
     array asarray zeros ones full eye arange linspace tril triu sqrt exp log abs maximum minimum max min
     sum mean prod matmul dot einsum transpose reshape concatenate stack where inf nan pi e newaxis
-    float32 float64 int64 int32 bool_ ndarray finfo isinf isnan
+    float32 float64 int64 int32 bool_ ndarray finfo isinf isnan amax amin expand_dims squeeze swapaxes
+    moveaxis allclose isclose
     """
 )
-MATH = _words("sqrt isqrt exp log log2 pow inf nan pi e prod ceil floor isinf isnan isclose fabs")
+MATH = _words("sqrt isqrt exp log log2 pow inf nan pi e prod fsum ceil floor isinf isnan isclose fabs")
 #: einops: rearranging and repeating axes, and named-axis einsum.
 EINOPS = _words("rearrange repeat reduce einsum pack unpack")
+
+#: typing's names: annotations compute nothing.
+TYPING = _words(
+    "Optional Tuple List Dict Set Union Any Callable Sequence Iterable Iterator Mapping Literal TypeVar "
+    "NamedTuple Final"
+)
 
 #: Methods and attributes of values the code makes: tensors, then lists, dicts and strings.
 VALUE_ATTRIBUTES = _words(
@@ -88,7 +97,11 @@ VALUE_ATTRIBUTES = _words(
     movedim moveaxis cumsum nan_to_num isinf isnan isfinite all any nonzero sign square reciprocal t
     is_floating_point element_size requires_grad_ numpy masked_scatter std var norm addmm baddbmm
     true_divide floor_divide multiply divide subtract negative sigmoid tanh relu flip roll diagonal diag
-    min_value max_value eps tiny
+    min_value max_value eps tiny ndimension nelement grad_fn is_leaf allclose equal isclose sort
+    tensor_split
+    weight bias register_buffer register_parameter parameters named_parameters buffers children train
+    eval training forward
+    debug info warning
     append extend insert pop copy index count items keys values get reverse sort
     format join upper lower strip startswith endswith replace
     astype
@@ -100,7 +113,7 @@ BUILTINS = _words(
     """
     range len enumerate zip reversed sorted min max sum abs round pow divmod all any map filter
     int float bool str list tuple dict set frozenset slice iter next isinstance issubclass callable
-    print display repr format hash id super object staticmethod classmethod property getattr hasattr
+    print display repr format hash id dir super object staticmethod classmethod property getattr hasattr
     Exception ValueError TypeError RuntimeError AssertionError IndexError KeyError ZeroDivisionError
     NotImplementedError NotImplemented ArithmeticError Ellipsis
     """
@@ -121,7 +134,21 @@ FROM_SCRATCH = Allowlist(
         "numpy": frozenset(NUMPY),
         "math": frozenset(MATH),
         "einops": frozenset(EINOPS),
-        "typing": frozenset(("Optional", "Tuple", "List", "Union", "Any")),
+        "torch.special": frozenset(("softmax", "log_softmax", "logsumexp", "expit")),
+        "torch.backends": frozenset(("mps", "cuda")),
+        "torch.backends.mps": frozenset(("is_available", "is_built")),
+        "torch.backends.cuda": frozenset(("is_built",)),
+        "typing": frozenset(TYPING),
+        # Configs, decorators and copies of the student's own things.
+        "dataclasses": frozenset(("dataclass", "field")),
+        "functools": frozenset(("wraps", "partial", "lru_cache", "cache", "reduce")),
+        "copy": frozenset(("copy", "deepcopy")),
+        # Where a debugging habit looks: the environment, the error stream, a logger.
+        "os": frozenset(("environ", "getenv")),
+        "sys": frozenset(("stderr", "stdout")),
+        "logging": frozenset(
+            ("getLogger", "debug", "info", "warning", "basicConfig", "DEBUG", "INFO", "WARNING")
+        ),
         # Debugging habits that compute nothing: timing, warnings, a notebook's display.
         "time": frozenset(("time", "perf_counter", "monotonic")),
         "warnings": frozenset(("warn",)),
@@ -129,5 +156,15 @@ FROM_SCRATCH = Allowlist(
     },
     value_attributes=frozenset(VALUE_ATTRIBUTES),
     builtins=frozenset(BUILTINS),
-    bases=frozenset(("object", "torch.nn.Module")),
+    bases=frozenset(
+        (
+            "object",
+            "torch.nn.Module",
+            "Exception",
+            "ValueError",
+            "TypeError",
+            "RuntimeError",
+            "AssertionError",
+        )
+    ),
 )
