@@ -179,7 +179,14 @@ def _graded_class(tmp_path: Path) -> tuple[Path, list]:
         "what": "the canary went missing",
         "where": "<script>x</script>",
     }
-    flagged["extra_data"] = {"integrity": {"flagged": True, "flags": [forged, {**forged, "section": 2}]}}
+    noted = {
+        "section": 1,
+        "kind": "note",
+        "what": "calls globals(), in code no answer reaches",
+        "where": "l. 9",
+    }
+    integrity = {"flagged": True, "flags": [forged, {**forged, "section": 2}], "notes": [noted]}
+    flagged["extra_data"] = {"integrity": integrity}
     first = {**full, "1.3.2": (0.0, "wrong"), "1.4.2": (0.0, "| **bold** |")}
     _finish(out, submissions[0], RunOutcome("1", "ok", 3.0), _results(first))
     _finish(out, submissions[1], RunOutcome("2", "ok", 2.5), flagged)
@@ -278,7 +285,9 @@ def test_report_lists_who_to_look_at_and_escapes_what_students_wrote(tmp_path: P
     )
     assert "## Missing notebooks (1)" in report and "| 5 |  | A2S1 |" in report
     assert "## Untouched templates (1)" in report and "| 6 |  | untouched template |" in report
-    assert "## Integrity flags (1)" in report
+    assert "## Integrity flags (what could touch a verdict) (1)" in report
+    assert "## Constructs noted (they cost nothing" in report
+    assert "| 2 |  | §1 note: calls globals(), in code no answer reaches (l. 9) |" in report
     assert "| 2 |  | §1 recorder: the canary went missing (&lt;script&gt;x&lt;/script&gt;); §2" in report
     assert "## Below 8 of 10 base points (7)" in report
     assert "| 8 |  | internal grader error: the grader exited with status 1 |" in report

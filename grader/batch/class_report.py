@@ -144,7 +144,16 @@ def _look_at(
             [(row, ", ".join(_missing_notebooks(row, table, graded))) for row in rows if row.graded],
         ),
         ("Untouched templates", "status", [(row, row.status) for row in rows if row.status == UNTOUCHED]),
-        ("Integrity flags", "flag", [(row, row.results.integrity) for row in rows]),
+        (
+            "Integrity flags (what could touch a verdict)",
+            "flag",
+            [(row, row.results.integrity) for row in rows],
+        ),
+        (
+            "Constructs noted (they cost nothing: no answer reaches them, or they forge nothing)",
+            "noted",
+            [(row, row.results.noted) for row in rows],
+        ),
         (
             f"Below {below:g} of {base_max:g} base points",
             "base points",

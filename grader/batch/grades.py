@@ -69,6 +69,8 @@ class Results:
     tests: dict[str, ScoredTest] = field(default_factory=dict)
     integrity: str = ""
     output: str = ""
+    #: Constructs the grader noted where they cost nothing (code no answer reaches, `globals()` …).
+    noted: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,9 @@ def read_results(path: Path) -> Results | None:
         flag = integrity_text(_extra(entry).get(INTEGRITY_KEY))
         flags.append(f"{entry['number']}: {flag}" if flag else "")
     integrity = "; ".join(flag for flag in flags if flag)
-    return Results(_number(data.get("score")), tests, integrity, str(data.get("output") or ""))
+    recorded = _extra(data).get(INTEGRITY_KEY)
+    noted = integrity_text(recorded.get("notes")) if isinstance(recorded, dict) else ""
+    return Results(_number(data.get("score")), tests, integrity, str(data.get("output") or ""), noted)
 
 
 def submission_status(outcome: RunOutcome, results: Results | None, graded: list[TestRow]) -> str:
