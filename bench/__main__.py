@@ -5,7 +5,15 @@ from __future__ import annotations
 import importlib
 import time
 
-BENCHMARKS = ("bench.overhead", "bench.s12_cpu", "bench.s3_cpu", "bench.batch_cpu", "bench.containment")
+BENCHMARKS = (
+    "bench.breakdown",
+    "bench.targets",
+    "bench.overhead",
+    "bench.s12_cpu",
+    "bench.s3_cpu",
+    "bench.batch_cpu",
+    "bench.containment",
+)
 
 
 def main() -> None:
