@@ -59,6 +59,7 @@ from grader.integrity import (
 )
 from grader.replies import UNUSABLE, UnusableReply, load_problem, reply_problem
 from grader.sandbox import wire
+from grader.sandbox.fork_server import ForkServer
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
 from grader.sandbox.namespace import model_mount
 from grader.sandbox.process import (
@@ -68,6 +69,7 @@ from grader.sandbox.process import (
     ChildView,
     SandboxLimits,
     StudentProcess,
+    template_for,
 )
 from grader.sandbox.staging import Stage, hide_except, interpreter_paths
 from grader.table import AssignmentTable, Profile
@@ -408,6 +410,7 @@ class GradingSession:
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
         self._identities: dict[int, Identity] = {}
         self._view: ChildView | None = None
+        self._template: ForkServer | None = None
         self._driver_reply: int | None = None
         self.stage: Stage | None = None
         self.confinement: dict[str, dict[str, Any]] = {}
@@ -517,7 +520,9 @@ class GradingSession:
         # their code agrees with where the grader's own tensors are.
         hide_gpus = {"CUDA_VISIBLE_DEVICES": ""} if self.profile.device == "cpu" else {}
         identity = self.identity(section)
-        process = StudentProcess(identity, self.limits, self.child_view(), hide_gpus)
+        if self._template is None:
+            self._template = template_for(self.child_view())
+        process = StudentProcess(identity, self.limits, self.child_view(), self._template, hide_gpus)
         # The log keeps the launcher's words; results.json a form that is the same on every run.
         log.info("section %s: confinement %s", section, json.dumps(process.confinement, sort_keys=True))
         stable = {key: value for key, value in process.confinement.items() if key not in ("uid", "gid")}
@@ -599,6 +604,8 @@ class GradingSession:
         for entry in self._sections.values():
             if isinstance(entry, StudentSection):
                 entry.close()
+        if self._template is not None:
+            self._template.remove()
         for identity in self._identities.values():
             identity.release()
         if self.stage is not None:
