@@ -118,11 +118,22 @@ def measure(repo: Path = REPO, submission: Path = REFERENCE, environment: dict |
     """One whole grade of `submission` by the grader in `repo` (on PYTHONPATH in `environment`), timed;
     the wall time included. This file runs as a script, so an older tree without it can be measured."""
     command = [sys.executable, __file__, "--inside", str(submission)]
-    begun = time.monotonic()
+    begun, cpu = time.monotonic(), cpu_seconds_of_children()
     finished = subprocess.run(command, cwd=repo, env=environment, capture_output=True, text=True, check=True)
     figures = json.loads(finished.stdout.strip().splitlines()[-1])
     figures["wall"] = time.monotonic() - begun
+    figures["cpu"] = cpu_seconds_of_children() - cpu
     return figures
+
+
+def cpu_seconds_of_children() -> float:
+    """CPU seconds (user and system) of every finished process this one waited for, and of theirs: a
+    grading run's grader, template, launchers and sandboxed children all count. Less sensitive than
+    wall time to what else the machine runs."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def summarise(figures: dict) -> dict[str, float]:
