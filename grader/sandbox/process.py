@@ -109,7 +109,8 @@ class OutputTail:
 
 def child_environment(scratch: Path, extra: dict[str, str]) -> dict[str, str]:
     """A scrubbed environment: nothing of the grader's own, offline Hugging Face, caches and
-    temporary files in the private scratch folder."""
+    temporary files in the private scratch folder, and OpenMP threads that sleep while they wait
+    (spinning ones cost a busy machine far more than they save: see drivers/threshold.py)."""
     env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
     env.update(
         PATH="/usr/local/bin:/usr/bin:/bin",
@@ -128,6 +129,7 @@ def child_environment(scratch: Path, extra: dict[str, str]) -> dict[str, str]:
         HF_HUB_DISABLE_TELEMETRY="1",
         TOKENIZERS_PARALLELISM="false",
         TQDM_DISABLE="1",
+        OMP_WAIT_POLICY="PASSIVE",
     )
     env.update(extra)
     return env

@@ -6,12 +6,21 @@ Only the training split arrives here; the trained weights go back as tensors, an
 measures their accuracy on held-out data in its own process. The weights after the first
 ``PREFIX_STEPS`` batches go back too: the grader replays those steps itself to verify that the run
 came from the student's functions (grader.sections.s3.reference_steps.verify_prefix).
+
+On the CPU those first steps run on one thread, as the replay does (another thread count changes the
+float reductions); the rest of the run uses every core this process may run on and its CPU quota
+allows, within OMP_NUM_THREADS when it is set. Waiting OpenMP threads sleep rather than spin
+(OMP_WAIT_POLICY=PASSIVE, grader/sandbox/process.py): spinning threads on a busy machine made two
+threads twenty times slower than one, sleeping ones make them faster.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
+from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -35,9 +44,9 @@ def train_for_threshold(
     """Finetune with the student's pipeline; return the trained weights and the training time."""
     from transformers import AutoModelForSequenceClassification
 
+    threads = torch.get_num_threads()
     if device == "cpu":
-        # On a shared CPU, a second thread mostly spins waiting for the first (measured: one epoch of
-        # the offline profile took 3 s on one thread, 60 s on two threads of a busy 2-core machine).
+        threads = threads_allowed()
         torch.set_num_threads(1)
     random.seed(seed)
     np.random.seed(seed)
@@ -53,7 +62,7 @@ def train_for_threshold(
     )
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, eps=adam_eps)
-    watched_loader = _PrefixSnapshot(loader, model)
+    watched_loader = _PrefixSnapshot(loader, model, after=lambda: torch.set_num_threads(threads))
     started = time.monotonic()
     for epoch in range(epochs):
         student.train_one_epoch(model, watched_loader, optimizer, epoch)
@@ -62,12 +71,46 @@ def train_for_threshold(
     return {"weights": weights, "seconds": seconds, "prefix": watched_loader.snapshot}
 
 
+def threads_allowed() -> int:
+    """The threads training may use: the cores this process may run on, bounded by its cgroup's CPU
+    quota (a container's share) and by OMP_NUM_THREADS when set (the probes that ran before in this
+    process set torch's own count to one)."""
+    cores = len(os.sched_getaffinity(0))
+    quota = _cpu_quota()
+    if quota is not None:
+        cores = max(1, min(cores, int(quota)))
+    configured = os.environ.get("OMP_NUM_THREADS", "")
+    return min(cores, int(configured)) if configured.isdigit() and int(configured) > 0 else cores
+
+
+def _cpu_quota() -> float | None:
+    """CPUs' worth of time the cgroup allows per period (cgroup v2 or v1), or None if unlimited."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        try:
+            if controllers == "":
+                quota, period = Path(f"/sys/fs/cgroup{path}/cpu.max").read_text().split()
+            elif "cpu" in controllers.split(","):
+                folder = Path(f"/sys/fs/cgroup/{controllers}{path}")
+                quota, period = (
+                    (folder / name).read_text() for name in ("cpu.cfs_quota_us", "cpu.cfs_period_us")
+                )
+            else:
+                continue
+        except (OSError, ValueError):
+            continue
+        if quota.strip() not in ("max", "-1"):
+            return int(quota) / int(period)
+    return None
+
+
 class _PrefixSnapshot:
     """The dataloader as the student's code sees it; notes the watched weights once the first
-    ``PREFIX_STEPS`` batches of the first epoch have been handed out (or the epoch ended)."""
+    ``PREFIX_STEPS`` batches of the first epoch have been handed out (or the epoch ended), then calls
+    ``after``."""
 
-    def __init__(self, loader: DataLoader, model: torch.nn.Module) -> None:
-        self._loader, self._model = loader, model
+    def __init__(self, loader: DataLoader, model: torch.nn.Module, after: Callable[[], None]) -> None:
+        self._loader, self._model, self._after = loader, model, after
         self.snapshot: dict | None = None
 
     def __len__(self) -> int:
@@ -81,6 +124,7 @@ class _PrefixSnapshot:
             self.snapshot = {
                 n: p.detach().cpu().clone() for n, p in self._model.named_parameters() if watched(n)
             }
+            self._after()
 
     def __iter__(self):
         for index, batch in enumerate(self._loader):
