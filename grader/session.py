@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import importlib
 import json
 import logging
 import os
@@ -521,7 +522,7 @@ class GradingSession:
         hide_gpus = {"CUDA_VISIBLE_DEVICES": ""} if self.profile.device == "cpu" else {}
         identity = self.identity(section)
         if self._template is None:
-            self._template = template_for(self.child_view())
+            self._template = template_for(self.child_view(), self._preloaded())
         process = StudentProcess(identity, self.limits, self.child_view(), self._template, hide_gpus)
         # The log keeps the launcher's words; results.json a form that is the same on every run.
         log.info("section %s: confinement %s", section, json.dumps(process.confinement, sort_keys=True))
@@ -529,6 +530,19 @@ class GradingSession:
         stable["user"] = identity.describe()
         self.confinement[f"section {section}"] = stable
         return process
+
+    def _preloaded(self) -> tuple[str, ...]:
+        """The heavy modules the student processes of the sections found in this submission import
+        (each section's drivers package names them): the template imports them ahead."""
+        found = [number for number, entry in self.files.items() if entry.path is not None]
+        names: list[str] = []
+        for number in found:
+            try:
+                drivers = importlib.import_module(f"grader.sections.s{number}.drivers")
+            except ModuleNotFoundError:
+                continue
+            names += getattr(drivers, "PRELOADED", ())
+        return tuple(dict.fromkeys(names))
 
     def seed_for_test(self) -> int:
         """The seed of a call: fixed for public tests, drawn from the run's secret for hidden ones."""

@@ -4,9 +4,11 @@ the seconds that Python, torch and transformers take to import.
 
 The grader starts the template (`ForkServer`) with a scrubbed environment and nothing of its own: no
 open file of the grader, no secret, no test, only the staged code (grader/sandbox/staging.py) first on
-its path. The template imports the child runtime (torch, numpy), then, while no request waits, what the
-notebooks and our drivers import (transformers, datasets). It never runs student code: it only waits
-for orders on its control socket. For each order it forks a watcher, which forks the student process:
+its path. The template imports the child runtime (torch, numpy), then, while no order waits, the heavy
+modules the grader names (what the submission's notebooks and our drivers import: transformers,
+datasets), one at a time; one missing from the interpreter is skipped (the student's import then
+fails alike). It never runs student code: it only waits for orders on its control socket. For each
+order it forks a watcher, which forks the student process:
 
 1. the student process puts the pipes it was sent at fixed numbers and closes every other descriptor
    (the template's control socket included), takes the child's environment, and is confined by
@@ -20,11 +22,14 @@ for orders on its control socket. For each order it forks a watcher, which forks
    process's pid, then how it ended (as `subprocess.Popen.returncode` says it), and keeps it unreaped
    until the grader has finished with it, so its pid and process group are never reused meanwhile.
 
-The template must stay single-threaded and must not initialise CUDA (a fork after either is unsafe);
-it refuses to fork if CUDA was initialised. It ends when the grader closes the control socket or dies;
-its watchers and every student process end with it.
+The template starts no thread and computes nothing: a fork copies only the calling thread, so each fork
+is single-threaded (unshare(CLONE_NEWNS) needs that), and no thread pool of torch exists to be left
+half-copied (numpy's BLAS pool, started by its import, stops itself around a fork). CUDA state does not
+survive a fork: GPU questions go through NVML, and the template refuses to fork once CUDA was
+initialised. It runs at the children's priority, and ends when the grader closes the control socket
+or dies; its watchers and every student process end with it.
 
-Started as:  python -I -c BOOTSTRAP STAGED_CODE CONTROL_FD
+Started as:  python -I -c BOOTSTRAP STAGED_CODE CONTROL_FD [MODULE_TO_PRELOAD ...]
 """
 
 from __future__ import annotations
@@ -49,21 +54,6 @@ from grader.sandbox.cleanup import remove_tree
 BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv.pop(1)); "
     "from grader.sandbox.fork_server import run_template; run_template()"
-)
-#: Imported by the template while it has no order to serve, one at a time: what §3's notebook and the
-#: drivers import. One missing from the interpreter is skipped (the student's import then fails alike).
-PRELOADED_WHEN_IDLE = (
-    "datasets",
-    "transformers",
-    "transformers.modeling_utils",
-    "transformers.models.auto.modeling_auto",
-    "transformers.models.auto.tokenization_auto",
-    "transformers.models.roberta.modeling_roberta",
-    "transformers.models.roberta.tokenization_roberta",
-    "grader.sections.s2.drivers.device_probe",
-    "grader.sections.s2.drivers.gpt_training",
-    "grader.sections.s3.drivers.probes",
-    "grader.sections.s3.drivers.threshold",
 )
 #: Where the student process finds what it was sent: stdin /dev/null, stdout and stderr the output pipe,
 #: then the request, reply and report pipes (the numbers `launch_spec` is given).
@@ -135,10 +125,17 @@ class ForkedProcess:
 class ForkServer:
     """The trusted side's handle on one grading run's template, started on first use."""
 
-    def __init__(self, code: Path, environment: Callable[[Path, dict[str, str]], dict[str, str]]) -> None:
-        """`code`: the staged code; `environment(home, extra)`: the child's environment for a home folder."""
+    def __init__(
+        self,
+        code: Path,
+        environment: Callable[[Path, dict[str, str]], dict[str, str]],
+        preloaded: tuple[str, ...] = (),
+    ) -> None:
+        """`code`: the staged code; `environment(home, extra)`: the child's environment for a home
+        folder; `preloaded`: modules to import while no order waits."""
         self.code = code
         self.environment = environment
+        self.preloaded = preloaded
         self.folder = Path(tempfile.mkdtemp(prefix="a2grader-template-"))
         self.home = self.folder / "home"
         self._process: subprocess.Popen[bytes] | None = None
@@ -151,7 +148,15 @@ class ForkServer:
         environment = self.environment(self.home, {"PYTORCH_NVML_BASED_CUDA_CHECK": "1"})
         with theirs, (self.folder / "template.log").open("ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-I", "-c", BOOTSTRAP, str(self.code), str(theirs.fileno())],
+                [
+                    sys.executable,
+                    "-I",
+                    "-c",
+                    BOOTSTRAP,
+                    str(self.code),
+                    str(theirs.fileno()),
+                    *self.preloaded,
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -222,7 +227,7 @@ def run_template() -> None:
     os.setpriority(os.PRIO_PROCESS, 0, launch.NICE)
     fresh = Fresh(os.environ["HOME"])
     control = socket.socket(fileno=int(sys.argv[1]))
-    pending = [module for module in PRELOADED_WHEN_IDLE if module not in sys.modules]
+    pending = [module for module in sys.argv[2:] if module not in sys.modules]
     while True:
         _reap_watchers()
         if pending and not select.select([control], [], [], 0)[0]:

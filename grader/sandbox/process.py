@@ -162,9 +162,10 @@ def launch_spec(
     }
 
 
-def template_for(view: ChildView) -> ForkServer:
-    """A grading run's warm template: it imports from the staged code, in the children's environment."""
-    return ForkServer(view.code, child_environment)
+def template_for(view: ChildView, preloaded: tuple[str, ...] = ()) -> ForkServer:
+    """A grading run's warm template: it imports from the staged code, in the children's environment,
+    and imports `preloaded` while it waits."""
+    return ForkServer(view.code, child_environment, preloaded)
 
 
 class StudentProcess:
