@@ -38,7 +38,7 @@ from grader.table import load_table
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "student_template"
-HANGING_A2S1 = "import torch\n\nwhile True:\n    pass\n\nquery121 = torch.ones(3)\n"
+HANGING_A2S1 = "import torch\n\n\ndef forever():\n    while True:\n        pass\n\n\nquery121 = forever()\n"
 TARGETS = {
     "reference, all sections (s)": 20.0,
     "reference, §1+§2 (s)": 5.0,
