@@ -33,3 +33,26 @@ def test_a_containers_cpu_quota_bounds_the_threads(monkeypatch: pytest.MonkeyPat
 def test_the_quota_of_this_process_is_read_or_unlimited():
     quota = threshold._cpu_quota()
     assert quota is None or quota > 0
+
+
+@pytest.mark.parametrize(("many", "one", "kept"), [(0.02, 0.03, 4), (0.06, 0.03, 1)])
+def test_after_the_prefix_the_faster_thread_count_keeps_the_run(monkeypatch, many, one, kept):
+    chosen: list[int] = []
+    monkeypatch.setattr(threshold.torch, "set_num_threads", chosen.append)
+    clock = [100.0]
+    monkeypatch.setattr(threshold.time, "monotonic", lambda: clock[0])
+    trial = threshold._ThreadTrial(4)
+    for _ in range(2 * threshold.TRIAL_STEPS + 5):
+        trial.next_step()
+        clock[0] += many if chosen[-1] == 4 else one
+    assert chosen[: 2 * threshold.TRIAL_STEPS] == [4] * threshold.TRIAL_STEPS + [1] * threshold.TRIAL_STEPS
+    assert chosen[-1] == kept and len(chosen) == 2 * threshold.TRIAL_STEPS + 1
+
+
+def test_one_thread_allowed_means_no_trial(monkeypatch):
+    chosen: list[int] = []
+    monkeypatch.setattr(threshold.torch, "set_num_threads", chosen.append)
+    trial = threshold._ThreadTrial(1)
+    for _ in range(20):
+        trial.next_step()
+    assert chosen == []

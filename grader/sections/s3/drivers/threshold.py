@@ -8,18 +8,21 @@ measures their accuracy on held-out data in its own process. The weights after t
 came from the student's functions (grader.sections.s3.reference_steps.verify_prefix).
 
 On the CPU those first steps run on one thread, as the replay does (another thread count changes the
-float reductions); the rest of the run uses every core this process may run on and its CPU quota
-allows, within OMP_NUM_THREADS when it is set. Waiting OpenMP threads sleep rather than spin
-(OMP_WAIT_POLICY=PASSIVE, grader/sandbox/process.py): spinning threads on a busy machine made two
-threads twenty times slower than one, sleeping ones make them faster.
+float reductions). The rest of the run may use every core this process may run on and its CPU quota
+allows, within OMP_NUM_THREADS when it is set, but more threads are faster only where the other cores
+are idle: measured on the shared 2-core machine, at the children's low priority, two threads took
+twice as long as one as soon as other work ran. So the next TRIAL_STEPS steps run on all the threads
+allowed and as many on one, and the faster keeps the rest of the run (with a fixed choice the run is
+bitwise reproducible). Waiting OpenMP threads sleep rather than spin (OMP_WAIT_POLICY=PASSIVE,
+grader/sandbox/process.py): spinning ones made two threads six times slower than one.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -28,6 +31,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from grader.sections.s3.batches import PREFIX_STEPS, load_tokenizer, watched
+
+#: Steps timed on each thread count after the verified prefix, before the faster is kept.
+TRIAL_STEPS = 6
 
 
 def train_for_threshold(
@@ -44,7 +50,7 @@ def train_for_threshold(
     """Finetune with the student's pipeline; return the trained weights and the training time."""
     from transformers import AutoModelForSequenceClassification
 
-    threads = torch.get_num_threads()
+    threads = 1
     if device == "cpu":
         threads = threads_allowed()
         torch.set_num_threads(1)
@@ -62,7 +68,7 @@ def train_for_threshold(
     )
     model = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=2).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, eps=adam_eps)
-    watched_loader = _PrefixSnapshot(loader, model, after=lambda: torch.set_num_threads(threads))
+    watched_loader = _PrefixSnapshot(loader, model, _ThreadTrial(threads))
     started = time.monotonic()
     for epoch in range(epochs):
         student.train_one_epoch(model, watched_loader, optimizer, epoch)
@@ -104,13 +110,36 @@ def _cpu_quota() -> float | None:
     return None
 
 
+class _ThreadTrial:
+    """After the prefix: TRIAL_STEPS steps on `threads`, as many on one, then the faster for good."""
+
+    def __init__(self, threads: int) -> None:
+        self.plan = [threads] * TRIAL_STEPS + [1] * TRIAL_STEPS if threads > 1 else []
+        self.steps: dict[int, list[float]] = {threads: [], 1: []} if threads > 1 else {}
+        self.current, self.last = 1, 0.0
+
+    def next_step(self) -> None:
+        """A batch is handed out: the step before it has ended."""
+        now = time.monotonic()
+        if self.last and self.current in self.steps:
+            self.steps[self.current].append(now - self.last)
+        self.last = now
+        if self.plan:
+            self.current = self.plan.pop(0)
+            torch.set_num_threads(self.current)
+        elif self.steps:
+            self.current = min(self.steps, key=lambda count: statistics.median(self.steps[count]))
+            torch.set_num_threads(self.current)
+            self.steps = {}
+
+
 class _PrefixSnapshot:
     """The dataloader as the student's code sees it; notes the watched weights once the first
-    ``PREFIX_STEPS`` batches of the first epoch have been handed out (or the epoch ended), then calls
-    ``after``."""
+    ``PREFIX_STEPS`` batches of the first epoch have been handed out (or the epoch ended), then lets
+    ``trial`` choose the threads of each later step."""
 
-    def __init__(self, loader: DataLoader, model: torch.nn.Module, after: Callable[[], None]) -> None:
-        self._loader, self._model, self._after = loader, model, after
+    def __init__(self, loader: DataLoader, model: torch.nn.Module, trial: _ThreadTrial) -> None:
+        self._loader, self._model, self._trial = loader, model, trial
         self.snapshot: dict | None = None
 
     def __len__(self) -> int:
@@ -124,11 +153,12 @@ class _PrefixSnapshot:
             self.snapshot = {
                 n: p.detach().cpu().clone() for n, p in self._model.named_parameters() if watched(n)
             }
-            self._after()
 
     def __iter__(self):
         for index, batch in enumerate(self._loader):
             if index == PREFIX_STEPS:
                 self._take()
+            if self.snapshot is not None:
+                self._trial.next_step()
             yield batch
         self._take()
