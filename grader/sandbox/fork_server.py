@@ -64,6 +64,8 @@ MAX_ORDER_BYTES = 1 << 20
 PID = struct.Struct("q")
 # How long the grader waits for the template to fork (its imports included, the first time).
 FORK_TIMEOUT = 120.0
+#: The child runtime's entry point (grader.sandbox.child.main): serves on (request fd, reply fd).
+ServeGrader = Callable[[int, int], None]
 
 
 class TemplateGone(OSError):
@@ -219,7 +221,6 @@ class ForkServer:
 
 def run_template() -> None:
     """The template's loop: preload while idle, fork on each order, end when the grader goes."""
-
     from grader.sandbox import child, launch
 
     launch.die_with_parent()
@@ -301,7 +302,7 @@ class Fresh:
 
 
 def _fork_watcher(
-    control: socket.socket, order: dict[str, Any], fds: list[int], fresh: Fresh, serve_grader: Any
+    control: socket.socket, order: dict[str, Any], fds: list[int], fresh: Fresh, serve_grader: ServeGrader
 ) -> None:
     import torch
 
@@ -320,7 +321,7 @@ def _fork_watcher(
         os._exit(status)
 
 
-def _watch(order: dict[str, Any], fds: list[int], fresh: Fresh, serve_grader: Any) -> int:
+def _watch(order: dict[str, Any], fds: list[int], fresh: Fresh, serve_grader: ServeGrader) -> int:
     """The watcher: fork the student process, report its pid and its end, reap it once released."""
     from grader.sandbox import launch
 
@@ -373,7 +374,7 @@ def _arrange(fds: list[int]) -> None:
     _close_all_but(list(range(len(wanted))))
 
 
-def _become_student(order: dict[str, Any], fds: list[int], fresh: Fresh, serve_grader: Any) -> None:
+def _become_student(order: dict[str, Any], fds: list[int], fresh: Fresh, serve_grader: ServeGrader) -> None:
     """Confine this process as launch.py does, report, become what a fresh child would be, serve."""
     from grader.sandbox import launch
 
