@@ -6,6 +6,8 @@ import importlib
 import time
 
 BENCHMARKS = (
+    "bench.breakdown",
+    "bench.targets",
     "bench.overhead",
     "bench.intake",
     "bench.s12_cpu",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import difflib
 import hmac
+import importlib
 import json
 import logging
 import os
@@ -73,6 +74,7 @@ from grader.reach_rules import (
 from grader.replies import UNUSABLE, UnusableReply, load_problem, reply_problem
 from grader.sandbox import wire
 from grader.sandbox.cleanup import world_writable_folders
+from grader.sandbox.fork_server import ForkServer
 from grader.sandbox.identity import Identity, IdentityError, choose_identity, unreachable_folders
 from grader.sandbox.library_versions import removed_api_notes
 from grader.sandbox.namespace import model_mount
@@ -83,6 +85,7 @@ from grader.sandbox.process import (
     ChildView,
     SandboxLimits,
     StudentProcess,
+    template_for,
 )
 from grader.sandbox.protocol import (
     STAND_INS_VARIABLE,
@@ -614,6 +617,7 @@ class GradingSession:
         self._sections: dict[int, StudentSection | SectionUnavailable] = {}
         self._identities: dict[int, Identity] = {}
         self._view: ChildView | None = None
+        self._template: ForkServer | None = None
         self._driver_reply: int | None = None
         self._stand_ins: dict[str, str] | None = None
         self.stage: Stage | None = None
@@ -743,7 +747,9 @@ class GradingSession:
         identity = self.identity(section)
         course_libraries = {STUDENTS_LIBRARIES_VARIABLE: self.table.assignment.students_transformers}
         environment = hide_gpus | course_libraries | self.stand_ins(section)
-        process = StudentProcess(identity, self.limits, self.child_view(), environment)
+        if self._template is None:
+            self._template = template_for(self.child_view(), self._preloaded())
+        process = StudentProcess(identity, self.limits, self.child_view(), self._template, environment)
         # The log keeps the launcher's words; results.json a form that is the same on every run.
         log.info("section %s: confinement %s", section, json.dumps(process.confinement, sort_keys=True))
         stable = {key: value for key, value in process.confinement.items() if key not in ("uid", "gid")}
@@ -775,6 +781,18 @@ class GradingSession:
             data = self.stage.add_folder("stand-in-data", files)
             self._stand_ins = stand_in_environment(resources.model_dir, str(data), STAND_INS_VARIABLE)
         return self._stand_ins
+    def _preloaded(self) -> tuple[str, ...]:
+        """The heavy modules the student processes of the sections found in this submission import
+        (each section's drivers package names them): the template imports them ahead."""
+        found = [number for number, entry in self.files.items() if entry.path is not None]
+        names: list[str] = []
+        for number in found:
+            try:
+                drivers = importlib.import_module(f"grader.sections.s{number}.drivers")
+            except ModuleNotFoundError:
+                continue
+            names += getattr(drivers, "PRELOADED", ())
+        return tuple(dict.fromkeys(names))
 
     def seed_for_test(self) -> int:
         """The seed of the student's process for a call: fixed for public tests; for hidden ones drawn
@@ -877,6 +895,8 @@ class GradingSession:
         for entry in self._sections.values():
             if isinstance(entry, StudentSection):
                 entry.close()
+        if self._template is not None:
+            self._template.remove()
         for identity in self._identities.values():
             identity.release()
         if self.stage is not None:

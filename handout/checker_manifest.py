@@ -51,6 +51,7 @@ SHIPPED_FILES = (
     "grader/sandbox/__init__.py",
     "grader/sandbox/child.py",
     "grader/sandbox/cleanup.py",
+    "grader/sandbox/fork_server.py",
     "grader/sandbox/identity.py",
     "grader/sandbox/launch.py",
     "grader/sandbox/library_versions.py",
@@ -87,13 +88,13 @@ SHIPPED_FILES = (
     "grader/table.py",
 )
 
-# Where the checker starts: its own logic, the grading run and score table, the sandbox's two programs.
+# Where the checker starts: its own logic, the grading run and score table, the sandbox's template
+# (which confines each student process and serves it with the child runtime).
 ENTRY_MODULES = (
     "grader.student_check.check",
     "grader.grading_run",
     "grader.score_table",
-    "grader.sandbox.child",
-    "grader.sandbox.launch",
+    "grader.sandbox.fork_server",
 )
 
 # Drivers the public checks hand to the sandbox by name (`section.run("MODULE:function")`).

@@ -1,9 +1,9 @@
 """The student's interpreter: loads the kept statements, then answers requests until told to stop.
 
-This runs as the unprivileged sandbox identity, after launch.py confined it. It speaks to the grader
-over two pipes (requests in, replies out) using wire.py, and never sends anything but JSON and
-safetensors. Everything here treats student code as hostile: every exception, SystemExit included,
-becomes a structured reply instead of ending the process.
+This runs as the unprivileged sandbox identity, in a fork of the warm template (fork_server.py) that
+launch.py confined. It speaks to the grader over two pipes (requests in, replies out) using wire.py,
+and never sends anything but JSON and safetensors. Everything here treats student code as hostile:
+every exception, SystemExit included, becomes a structured reply instead of ending the process.
 """
 
 from __future__ import annotations
@@ -356,20 +356,17 @@ class Child:
 
 def _non_dumpable() -> None:
     """No other process of the sandbox uid may read this one's memory (/proc/PID/mem) or trace it.
-    Done before any student code is read; the exec that started this process had reset it."""
+    Done before any student code is read; changing to the sandbox uid had reset it."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def main() -> None:
+def main(fd_in: int, fd_out: int) -> None:
+    """Serve the grader on the request pipe `fd_in` and the reply pipe `fd_out` until told to stop.
+    Called by the template's fork once it is confined (grader/sandbox/fork_server.py)."""
     _non_dumpable()
-    fd_in, fd_out = int(sys.argv[1]), int(sys.argv[2])
     for fd in (fd_in, fd_out):
         os.set_inheritable(fd, False)
     sys.stdin = open(os.devnull)
     Child(fd_in, fd_out).serve()
     sys.stdout.flush()
     os._exit(0)
-
-
-if __name__ == "__main__":
-    main()

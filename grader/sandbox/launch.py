@@ -1,36 +1,32 @@
-"""The first program of the sandboxed child: confine it, say how, then become the student's interpreter.
+"""How a student process is confined before any student code runs: the steps, and the report of them.
 
-It runs our code only (no student code has been read yet), as root when grading as root:
+`confine` runs in a fork of the warm template (grader/sandbox/fork_server.py), our code only, as root
+when grading as root:
 
 1. a new session, so the whole process group can be killed;
 2. new mount, PID, network, IPC and UTS namespaces with a root holding only what the child needs
-   (grader/sandbox/namespace.py). The launcher forks; the fork is the namespace's first process and
-   becomes the child, while the launcher waits and exits as it did, so the parent sees the child's
-   end. Where the namespaces are refused (a container without CAP_SYS_ADMIN), it carries on without
+   (grader/sandbox/namespace.py). The process forks; the fork is the namespace's first process and
+   becomes the child, while this one waits and exits as it did, so the grader sees the child's end.
+   Where the namespaces are refused (a container without CAP_SYS_ADMIN), it carries on without
    them: the filesystem is then confined by permissions (grader/sandbox/staging.py) and the network
    by a seccomp filter that refuses every non-local socket (grader/sandbox/seccomp.py). Kernel
    keyrings are refused by the same filter in every mode: no namespace contains them;
 3. resource limits (core, CPU seconds, address space, file size, a process cap), a lower priority;
-4. the sandbox uid/gid with no supplementary groups, no_new_privs, death with the launcher;
-5. a report of what it achieved, written to the grader on its own pipe, closed before the exec, so
-   nothing the student runs can write it;
-6. exec of the child runtime (grader/sandbox/child.py).
+4. the sandbox uid/gid with no supplementary groups, no_new_privs, death with its parent;
+5. a report of what it achieved, which the caller writes to the grader on its own pipe and closes
+   before the child runtime (grader/sandbox/child.py) takes over, so nothing the student runs can
+   write it.
 
-Running this as a separate program rather than in a `preexec_fn` keeps the grader's threads out of
-the fork.
-
-argv: SPEC_JSON -- CHILD_ARGV...   (SPEC_JSON: a LaunchSpec of grader/sandbox/protocol.py, made by
-`launch_spec` in grader/sandbox/process.py)
+The spec: a LaunchSpec of grader/sandbox/protocol.py, made by `launch_spec` in
+grader/sandbox/process.py; its descriptors are the numbers they have in the confined process.
 """
 
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import resource
 import signal
-import sys
 from typing import Any
 
 from grader.sandbox import namespace, seccomp
@@ -52,12 +48,13 @@ def _limit(kind: int, value: int) -> None:
     resource.setrlimit(kind, (value, value))
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """SIGKILL this process when its parent ends."""
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _wait_and_mirror(pid: int, fds: list[int]) -> None:
-    """The launcher's part once the namespace's first process runs: end as that process ended."""
+    """The outer process's part once the namespace's first process runs: end as that process ended."""
     for fd in fds:
         os.close(fd)
     while True:
@@ -114,10 +111,10 @@ def _install_filter(report: dict[str, Any], without_namespaces: bool) -> None:
 
 
 def confine(spec: LaunchSpec) -> dict[str, Any]:
-    """Everything above but the exec; returns the report. In the namespace case this returns in the
-    fork (the namespace's first process); the launcher itself waits in `_wait_and_mirror`."""
+    """Steps 1 to 4 above; returns the report. In the namespace case this returns in the fork (the
+    namespace's first process); the process that called it waits in `_wait_and_mirror`."""
     os.setsid()
-    _die_with_parent()
+    die_with_parent()
     _limit(resource.RLIMIT_CORE, 0)
     root = os.geteuid() == 0
     drops = root and spec["uid"] != 0
@@ -135,7 +132,7 @@ def confine(spec: LaunchSpec) -> dict[str, Any]:
         pid = os.fork()
         if pid:
             _wait_and_mirror(pid, spec["close_in_launcher"])
-        _die_with_parent()
+        die_with_parent()
         _confine_filesystem(spec, report)
         report["processes"] = "own PID namespace (all end with the child)"
         report["ipc"] = "own IPC namespace"
@@ -149,7 +146,7 @@ def confine(spec: LaunchSpec) -> dict[str, Any]:
         os.setgroups([])
         os.setgid(spec["gid"])
         os.setuid(spec["uid"])
-        _die_with_parent()
+        die_with_parent()
     report["uid"], report["gid"] = os.getuid(), os.getgid()
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
         report["no_new_privs"] = True
@@ -157,18 +154,3 @@ def confine(spec: LaunchSpec) -> dict[str, Any]:
     if not spec["block_network"]:
         report["network"] = "open"
     return report
-
-
-def main() -> None:
-    argv = sys.argv[1:]
-    spec: LaunchSpec = json.loads(argv[0])
-    child = argv[argv.index("--") + 1 :]
-    report = confine(spec)
-    os.umask(0o077)
-    with os.fdopen(spec["report_fd"], "w") as channel:
-        channel.write(json.dumps(report))
-    os.execv(child[0], child)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,8 @@
 """The trusted side of the sandbox: start the student's process, talk to it, and end it.
 
-The child is started through launch.py, which confines it and reports how on a pipe of its own,
-before any student code runs; that report (`confinement`) is what the grader logs and records.
+The child is forked by the grading run's warm template (fork_server.py) and confined by launch.py,
+which reports how on a pipe of its own, before any student code runs; that report (`confinement`) is
+what the grader logs and records.
 Every request has a deadline and a reply cap. When the deadline passes, or when anything interrupts
 a request midway (a pytest-timeout included), the whole process group is SIGKILLed, and every
 process of the sandbox uid is stopped and killed, so nothing the student spawned survives. Then
@@ -12,14 +13,12 @@ and the tail.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
 import select
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,14 +30,13 @@ import torch
 
 from grader.sandbox import wire
 from grader.sandbox.cleanup import remove_tree, sweep_uid
+from grader.sandbox.fork_server import STUDENT_FDS, ForkedProcess, ForkServer
 from grader.sandbox.identity import Identity, start_ticks, stop_all_of
 from grader.sandbox.protocol import ByeRequest, LaunchSpec, Request
 
 log = logging.getLogger("grader")
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv.pop(1)); from grader.sandbox.child import main; main()"
-LAUNCHER = "import sys; sys.path.insert(0, sys.argv.pop(1)); from grader.sandbox.launch import main; main()"
-# How long the launcher may take to confine the child and report (it runs only our code).
+# How long confining the child and reporting may take (only our code runs meanwhile).
 REPORT_TIMEOUT = 60.0
 PASSED_ENV = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "OMP_NUM_THREADS")
 
@@ -112,7 +110,8 @@ class OutputTail:
 
 def child_environment(scratch: Path, extra: dict[str, str]) -> dict[str, str]:
     """A scrubbed environment: nothing of the grader's own, offline Hugging Face, caches and
-    temporary files in the private scratch folder."""
+    temporary files in the private scratch folder, and OpenMP threads that sleep while they wait
+    (spinning ones cost a busy machine far more than they save: see drivers/threshold.py)."""
     env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
     env.update(
         PATH="/usr/local/bin:/usr/bin:/bin",
@@ -131,6 +130,7 @@ def child_environment(scratch: Path, extra: dict[str, str]) -> dict[str, str]:
         HF_HUB_DISABLE_TELEMETRY="1",
         TOKENIZERS_PARALLELISM="false",
         TQDM_DISABLE="1",
+        OMP_WAIT_POLICY="PASSIVE",
     )
     env.update(extra)
     return env
@@ -144,7 +144,8 @@ def launch_spec(
     scratch: Path,
     fds: list[int],
 ) -> LaunchSpec:
-    """What launch.py is told: who to become, what to limit, what the child's root holds."""
+    """What launch.py is told: who to become, what to limit, what the child's root holds; `fds` are the
+    request, reply and report pipes as the confined process numbers them."""
     return {
         "uid": identity.uid,
         "gid": identity.gid,
@@ -162,14 +163,21 @@ def launch_spec(
     }
 
 
+def template_for(view: ChildView, preloaded: tuple[str, ...] = ()) -> ForkServer:
+    """A grading run's warm template: it imports from the staged code, in the children's environment,
+    and imports `preloaded` while it waits."""
+    return ForkServer(view.code, child_environment, preloaded)
+
+
 class StudentProcess:
-    """One sandboxed child holding one section's definitions."""
+    """One sandboxed child holding one section's definitions, forked by the run's `template`."""
 
     def __init__(
         self,
         identity: Identity,
         limits: SandboxLimits,
         view: ChildView,
+        template: ForkServer,
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.identity = identity
@@ -187,23 +195,23 @@ class StudentProcess:
         request_read, self._request = os.pipe()
         self._reply, reply_write = os.pipe()
         report_read, report_write = os.pipe()
-        fds = [request_read, reply_write, report_write]
-        spec = launch_spec(identity, limits, view, self.scratch_root, self.scratch, fds)
-        child = [sys.executable, "-I", "-c", BOOTSTRAP, str(view.code), str(request_read), str(reply_write)]
-        argv = [sys.executable, "-I", "-c", LAUNCHER, str(REPO_ROOT), json.dumps(spec), "--", *child]
+        self._output, output_write = os.pipe()
+        exit_read, exit_write = os.pipe()
+        spec = launch_spec(identity, limits, view, self.scratch_root, self.scratch, list(STUDENT_FDS))
+        environment = child_environment(self.scratch, extra_env or {})
+        order = {"spec": spec, "env": environment, "cwd": str(self.scratch)}
+        sent = [request_read, reply_write, report_write, output_write, exit_write]
         self.started_ns = time.time_ns()
-        self.process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=self.scratch,
-            env=child_environment(self.scratch, extra_env or {}),
-            pass_fds=fds,
-        )
+        try:
+            self.process: ForkedProcess = template.fork(order, sent, exit_read)
+        except BaseException:
+            for fd in (report_read, self._request, self._reply, self._output, exit_read):
+                os.close(fd)
+            raise
+        finally:
+            for fd in sent:
+                os.close(fd)
         self.started_ticks = start_ticks(self.process.pid)
-        for fd in fds:
-            os.close(fd)
         self._drain = threading.Thread(target=self._drain_output, daemon=True)
         self._drain.start()
         self.alive = True
@@ -226,10 +234,11 @@ class StudentProcess:
             return {"error": "the launcher did not report (it failed before the child started)"}
 
     def _drain_output(self) -> None:
-        stdout = self.process.stdout
-        assert isinstance(stdout, io.BufferedReader)
-        for chunk in iter(lambda: stdout.read1(65536), b""):
-            self.output.feed(chunk)
+        try:
+            for chunk in iter(lambda: os.read(self._output, 65536), b""):
+                self.output.feed(chunk)
+        finally:
+            os.close(self._output)
 
     def _read_exact(self, size: int, deadline: float) -> bytes:
         chunks, remaining = [], size
@@ -306,6 +315,7 @@ class StudentProcess:
             except OSError:
                 pass
         self._drain.join(timeout=5)
+        self.process.release()
         if self.identity.drops_privileges:
             sweep_uid(self.identity.uid, 0 if self.identity.dedicated else self.started_ns)
         for problem in remove_tree(self.scratch_root):

@@ -32,13 +32,13 @@ OWNER_ONLY_MASK = ~0o077 & 0o7777
 
 
 def runtime_modules(root: Path = REPO_ROOT) -> set[Path]:
-    """The source files the student's process imports: the child runtime, every driver (the modules in
-    ``grader/sections/*/drivers/``), and what they import."""
+    """The source files the student's process imports: the warm template it is forked from (with the
+    child runtime), every driver (the modules in ``grader/sections/*/drivers/``), and what they import."""
     drivers = [
         ".".join(path.relative_to(root).with_suffix("").parts)
         for path in sorted(root.glob("grader/sections/*/drivers/*.py"))
     ]
-    return import_closure(["grader.sandbox.child", *drivers], root)
+    return import_closure(["grader.sandbox.fork_server", *drivers], root)
 
 
 class Stage:
