@@ -78,7 +78,7 @@ def test_escape_sequences_in_the_log_never_reach_the_terminal() -> None:
     assert not any(char in "".join(condensed.lines) for char in "\x1b\x07")
 
 
-def test_grade_prints_the_summary_and_counts_the_students_warnings_without_dumping_them(tmp_path: Path) -> None:
+def test_grade_prints_the_summary_and_counts_the_students_warnings_not_showing_them(tmp_path: Path) -> None:
     submission = tmp_path / "submission"
     submission.mkdir()
     (submission / "A2S1.py").write_text((CORPUS / "correct_colab.py").read_text() + NOISY)
