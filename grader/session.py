@@ -781,6 +781,7 @@ class GradingSession:
             data = self.stage.add_folder("stand-in-data", files)
             self._stand_ins = stand_in_environment(resources.model_dir, str(data), STAND_INS_VARIABLE)
         return self._stand_ins
+
     def _preloaded(self) -> tuple[str, ...]:
         """The heavy modules the student processes of the sections found in this submission import
         (each section's drivers package names them): the template imports them ahead."""
