@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from corpus_grading import REPO
 
 from grader.errors import GradingFailure
 from grader.session import GradingSession
@@ -145,3 +148,33 @@ def test_a_notebooks_loading_cells_find_the_profiles_model_and_data_and_old_apis
     }
     assert any("batch_encode_plus" in note and "Nothing is deducted" in note for note in session.notes[3])
     assert any("`AdamW`" in note for note in session.notes[3])
+
+
+OLD_APIS_AFTER_A_WARM_START = """
+import sys
+import torch
+import transformers.optimization
+import transformers.tokenization_utils_base
+from grader.sandbox import library_versions
+
+library_versions.install_stand_ins("4.37")
+from transformers import AdamW
+from transformers.optimization import AdamW as AdamW_too
+base = transformers.tokenization_utils_base.PreTrainedTokenizerBase
+print(hasattr(base, "batch_encode_plus"), hasattr(base, "encode_plus"), AdamW is AdamW_too)
+"""
+
+
+def test_old_apis_run_in_a_process_that_imported_transformers_before_the_stand_ins_went_in():
+    """A student process forked from the warm template starts with transformers already imported:
+    the stand-ins cannot wait for an import that has happened."""
+    ran = subprocess.run(
+        [sys.executable, "-c", OLD_APIS_AFTER_A_WARM_START],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["True", "True", "True"]

@@ -8,7 +8,8 @@ student, in an ungraded note, which old APIs their code reached (``removed_api_n
 what the answers reach). A course whose students wrote for the grader's own version sets none.
 
 The stand-ins are put in place when transformers is imported (an import hook), so a process that
-never imports it pays nothing.
+never imports it pays nothing; a module already imported (a process forked from the warm template,
+which preloads transformers) is patched at once.
 """
 
 from __future__ import annotations
@@ -135,13 +136,12 @@ def install_stand_ins(version: str) -> None:
     student code runs."""
     if not version:
         return
-    sys.meta_path.insert(
-        0,
-        _AfterImport(
-            {
-                "transformers": _adamw,
-                "transformers.optimization": _adamw,
-                "transformers.tokenization_utils_base": _tokenizer_methods,
-            }
-        ),
-    )
+    patches: dict[str, Callable[[ModuleType], None]] = {
+        "transformers": _adamw,
+        "transformers.optimization": _adamw,
+        "transformers.tokenization_utils_base": _tokenizer_methods,
+    }
+    # A process forked from a warm template already holds some of these modules: patch those now.
+    for name in [name for name in patches if name in sys.modules]:
+        patches.pop(name)(sys.modules[name])
+    sys.meta_path.insert(0, _AfterImport(patches))

@@ -134,6 +134,8 @@ def install() -> None:
     """Put the stand-ins in place; call once, before any student code runs."""
     os.environ["MPLBACKEND"] = "Agg"
     warnings.filterwarnings("ignore", message=".*non-interactive.*cannot be shown")
+    # First on the path, and in place of a copy a warm template may already have imported.
+    sys.modules.pop("tqdm.notebook", None)
     sys.meta_path.insert(0, _StandIns({"tqdm.notebook": _text_bar}, set()))
     fallbacks = {
         "IPython": _ipython,
