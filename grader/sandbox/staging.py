@@ -17,6 +17,7 @@ goes through GradingSession, which stages once per run:
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import sys
@@ -29,6 +30,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Others may traverse these folders but not list them; files beside the kept path lose every bit.
 TRAVERSE_ONLY = 0o711
 OWNER_ONLY_MASK = ~0o077 & 0o7777
+#: Links followed one by one before giving up on a chain (the kernel stops at 40).
+MAX_LINK_HOPS = 40
 
 
 def runtime_modules(root: Path = REPO_ROOT) -> set[Path]:
@@ -77,9 +80,19 @@ class Stage:
 
 def interpreter_paths() -> list[Path]:
     """What the child's interpreter needs besides the system folders: the virtual environment (or the
-    installation prefix) and the real interpreter."""
-    paths = [Path(sys.prefix), Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent]
+    installation prefix) and the real interpreter, each with every link on the way to it (a `.venv`
+    that links to a link to the real folder is read through each of them)."""
+    paths = [*_links_to(Path(sys.prefix)), Path(sys.executable).resolve().parent]
     return list(dict.fromkeys(paths))
+
+
+def _links_to(path: Path) -> list[Path]:
+    """`path`, each place its chain of symbolic links passes through, and where it ends."""
+    chain = [path]
+    while chain[-1].is_symlink() and len(chain) <= MAX_LINK_HOPS:
+        target = Path(os.readlink(chain[-1]))
+        chain.append(target if target.is_absolute() else chain[-1].parent / target)
+    return [*chain, path.resolve()]
 
 
 def hide_except(top: Path, keep: list[Path]) -> list[Path]:
