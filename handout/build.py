@@ -1,6 +1,7 @@
 """The handout build: reference/ sources -> student notebooks, reference notebooks, reference submissions.
 
-Writes docs/from-scratch.md (§2.1's allowlist in words, which the notebook prints too) and, under
+Writes docs/from-scratch.md (§2.1's allowlist in words, which the notebook prints too), docs/table.md
+(every key of grader/assignment.toml, from the dataclasses of grader/table.py) and, under
 the student folder, one notebook per section of the assignment table (``A2S1.ipynb``,
 …; solutions replaced by TODOs) and ``tinygpt/`` (the GPT package §2.2 imports); under the dist
 folder, ``reference/*.ipynb`` (with solutions, for instructors) and ``reference_submission/*.py``
@@ -12,7 +13,8 @@ grade). The students' checker is course-specific and ships in each course's rele
 from pathlib import Path
 
 from grader.table import load_table
-from handout.allowlist_text import DOCS_PAGE, docs_page, expand
+from handout import allowlist_text, table_reference
+from handout.allowlist_text import expand
 from handout.colab_export import colab_python_export
 from handout.markers import strip_solutions
 from handout.notebook import notebook_from_percent, notebook_json
@@ -105,4 +107,5 @@ def build(root: Path, student_dir: Path, dist_dir: Path, docs_dir: Path | None =
     for package in STUDENT_PACKAGES:
         copy_package(root, package, student_dir)
     if docs_dir is not None:
-        _write_if_changed(docs_dir / DOCS_PAGE, docs_page())
+        for page in (allowlist_text, table_reference):
+            _write_if_changed(docs_dir / page.DOCS_PAGE, page.docs_page())

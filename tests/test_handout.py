@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from handout import table_reference
 from handout.__main__ import main
 from handout.allowlist_text import DOCS_PAGE, PLACEHOLDER
 from handout.build import NOTEBOOKS, build, read_source
@@ -137,6 +138,13 @@ def test_student_template_is_fresh(fresh_build):
 def test_the_docs_page_of_the_allowlist_is_fresh(fresh_build):
     assert (fresh_build / "docs" / DOCS_PAGE).read_text() == (ROOT / "docs" / DOCS_PAGE).read_text(), (
         "run `make handout` and commit docs/"
+    )
+
+
+def test_the_docs_page_of_the_table_is_fresh(fresh_build):
+    page = table_reference.DOCS_PAGE
+    assert (fresh_build / "docs" / page).read_text() == (ROOT / "docs" / page).read_text(), (
+        "run `make handout` and commit docs/ (the table's reference comes from grader/table.py)"
     )
 
 
