@@ -5,6 +5,8 @@ checker (only what the public checks need ships) and the sandbox's staged copy o
 what the student's process imports is copied where it can read it: grader/sandbox/staging.py).
 Imports are read from the sources with `ast`, never by importing them. Modules named only in
 strings (the drivers checks hand to the sandbox) are not imports: whoever needs them names them.
+Nor are imports under ``if TYPE_CHECKING:``, which never run (the checks' interface,
+grader/checks_api.py, is imported only there): neither the checker nor the sandbox needs them.
 """
 
 from __future__ import annotations
@@ -25,11 +27,33 @@ def module_file(name: str, root: Path) -> Path | None:
     return None
 
 
+def _type_checking(test: ast.expr) -> bool:
+    """Whether an ``if`` tests ``TYPE_CHECKING`` (or ``typing.TYPE_CHECKING``): true only for mypy."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _run_time_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of ``tree`` (as ``ast.walk``) but those in the body of an ``if TYPE_CHECKING:``."""
+    found: list[ast.AST] = []
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        found.append(node)
+        if isinstance(node, ast.If) and _type_checking(node.test):
+            pending += [node.test, *node.orelse]
+        else:
+            pending += ast.iter_child_nodes(node)
+    return found
+
+
 def imported_names(path: Path) -> set[str]:
-    """First-party module names a source file may import (an imported name may be a submodule)."""
+    """First-party module names a source file may import at run time (an imported name may be a
+    submodule); imports only a type checker reads (``if TYPE_CHECKING:``) are not among them."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _run_time_nodes(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,8 +23,11 @@ from grader import errors
 from grader.errors import TIMEOUT, GradingFailure
 from grader.reference_rerun import CANNOT_USE, ReferenceRerun, what_failed
 from grader.results import CheckOutcome
-from grader.session import GradingSession, StudentSection
+from grader.session import GradingSession
 from grader.table import AssignmentTable, Profile, TestRow, Tolerances
+
+if TYPE_CHECKING:
+    from grader.checks_api import Leaderboard, Note, SectionAPI
 
 log = logging.getLogger("grader")
 NUMBER = pytest.StashKey[str]()
@@ -162,12 +165,12 @@ class GradingPlugin:
         return self.session.hidden_seed()
 
     @pytest.fixture
-    def note(self, request: pytest.FixtureRequest) -> Callable[[str], None]:
+    def note(self, request: pytest.FixtureRequest) -> Note:
         number = request.node.stash.get(NUMBER, "")
         return lambda text: self.notes.setdefault(number, []).append(text)
 
     @pytest.fixture
-    def leaderboard(self) -> Callable[..., None]:
+    def leaderboard(self) -> Leaderboard:
         def add(name: str, value: float | str, order: str = "desc") -> None:
             self.leaderboard_entries.append({"name": name, "value": value, "order": order})
 
@@ -186,8 +189,11 @@ def section_fixtures(session: GradingSession) -> types.ModuleType:
     return holder
 
 
-def _section_fixture(session: GradingSession, number: int, name: str) -> Callable[[], StudentSection]:
-    def student_section() -> StudentSection:
+def _section_fixture(session: GradingSession, number: int, name: str) -> Callable[[], SectionAPI]:
+    """The fixture ``name``: the section's StudentSection, loaded, as the checks see it (SectionAPI;
+    mypy holds StudentSection to that interface here)."""
+
+    def student_section() -> SectionAPI:
         section = session.section(number)
         section.start()
         return section

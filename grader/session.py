@@ -125,7 +125,20 @@ class CallReport:
 
 
 class StudentSection:
-    """The student's definitions for one notebook, loaded in a sandboxed child on demand."""
+    """The student's definitions for one notebook, loaded in a sandboxed child on demand.
+
+    Checks receive it as their section fixture (``a2s1``, ``a2s2``, ``a2s3``) and use it through
+    ``grader.checks_api.SectionAPI``: ``get``, ``call``, ``call_detailed``, ``run``, ``has``,
+    ``function_node`` and the attributes below. Whatever reaches the student's code fails with a
+    ``GradingFailure`` subclass whose message is ready for the student (grader/errors.py); a
+    condition of ours raises ``GraderFault``, which the plugin reports as an internal error.
+
+    Attributes:
+        number: the section's number in the table (1 for A2S1).
+        filename: the student's file name as submitted (e.g. ``"A2S2 (1).py"``), for messages.
+        session: the GradingSession the section belongs to; section helpers read only its
+            ``integrity`` log (to flag what staff should see) and ``cuda_available()``.
+    """
 
     def __init__(
         self,
@@ -201,10 +214,32 @@ class StudentSection:
                 raise GradingFailure(problem)
 
     def has(self, name: str) -> bool:
-        """Whether the kept code binds `name` at top level."""
+        """Whether the kept code binds `name` at top level: read from the intake's slices, without
+        the student's process.
+
+        Args:
+            name: a top-level name of the student's file.
+
+        Returns:
+            True when a statement intake kept binds ``name`` (it may still fail when it runs).
+
+        Raises:
+            Nothing: no student code runs, so a section that cannot load still answers.
+        """
         return any(name in unit.binds for unit in self.sliced.units)
 
     def function_node(self, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The syntax tree of the student's function ``name``, for static checks (a loop, say).
+
+        Args:
+            name: a top-level function of the student's file.
+
+        Returns:
+            The last top-level ``def name`` (or ``async def``) intake read, or None when there is none.
+
+        Raises:
+            Nothing: it reads the intake's parse, without the student's process.
+        """
         return self.sliced.functions.get(name)
 
     def start(self) -> None:
@@ -418,8 +453,14 @@ class StudentSection:
             numbers, strings, None, lists, tuples and dicts of these; anything else as ``wire.Opaque``.
 
         Raises:
-            GradingFailure: a subclass whose message is ready for the student (MissingAnswer,
-                SectionUnavailable, StudentTimedOut, StudentProcessDied, BadValue, ...).
+            GradingFailure: a subclass whose message is ready for the student, kept and raised again
+                by every later read: MissingAnswer (``name`` is not defined, or its definition
+                raised, or sits below the graded part), SectionUnavailable (the file or this answer
+                cannot be read, or the top level cannot be loaded), StudentTimedOut,
+                StudentProcessDied, UnusableReply (a BadValue: the value or the reply cannot be
+                read); a plain GradingFailure when what ``name`` reaches breaks a rule
+                (``rule_problem``).
+            GraderFault: the child reported an error of ours (not kept).
         """
         if name not in self._snapshots:
             try:
@@ -472,10 +513,17 @@ class StudentSection:
             ``record`` the verified recording.
 
         Raises:
-            GradingFailure: a subclass whose message is ready for the student (NotImplementedYet,
-                MissingAnswer, StudentRaised, StudentTimedOut, StudentProcessDied, BadValue, ...).
-            GraderFault: a condition of ours (CUDA asked for where there is none).
+            GradingFailure: a subclass whose message is ready for the student: NotImplementedYet
+                (the function still raises NotImplementedError), StudentRaised (it raised anything
+                else), StudentTimedOut (past ``timeout``, now or earlier in the run),
+                StudentProcessDied (the process ended), MissingAnswer (``name`` is not defined),
+                SectionUnavailable (the section cannot be read or loaded), UnusableReply (a
+                BadValue: the result or the reply cannot be read); a plain GradingFailure when what
+                ``name`` reaches breaks a rule (``rule_problem``).
+            GraderFault: a condition of ours (CUDA asked for where there is none, or the child
+                reported an error of ours).
             TypeError: ``args`` is not a tuple or list, or ``kwargs`` not a mapping (a check's bug).
+            grader.sandbox.wire.WireError: an argument the wire cannot carry (a check's bug).
         """
         if not isinstance(args, tuple | list) or not isinstance(kwargs or {}, Mapping):
             raise TypeError(f"call({name!r}, args, kwargs): args must be a tuple or list, kwargs a mapping")
@@ -524,7 +572,26 @@ class StudentSection:
         record: bool = False,
         cotangent: torch.Tensor | None = None,
     ) -> Any:
-        """``call_detailed(...).value``: the value the student's function returned (same arguments)."""
+        """Call the student's function ``name(*args, **kwargs)`` in the sandbox and return its value.
+
+        ``call_detailed(...).value``: the same arguments, options and failures; use ``call_detailed``
+        for the devices of the result or the operator recording.
+
+        Args:
+            name: the student's function, a top-level name of their file.
+            args: its positional arguments (a tuple or list of values the wire carries).
+            kwargs: its keyword arguments, by name.
+            timeout, device, seed, record, cotangent: the grader's options, as for ``call_detailed``.
+
+        Returns:
+            The value the function returned, decoded as for ``get`` (tensors on the CPU).
+
+        Raises:
+            GradingFailure: as for ``call_detailed`` (NotImplementedYet, StudentRaised,
+                StudentTimedOut, StudentProcessDied, MissingAnswer, SectionUnavailable,
+                UnusableReply, or a broken rule).
+            GraderFault, TypeError, grader.sandbox.wire.WireError: as for ``call_detailed``.
+        """
         report = self.call_detailed(
             name, args, kwargs, timeout=timeout, device=device, seed=seed, record=record, cotangent=cotangent
         )
@@ -559,7 +626,12 @@ class StudentSection:
             profile's model allows (trained weights).
 
         Raises:
-            GradingFailure: as for ``call``; a failure names the student's function that raised.
+            GradingFailure: as for ``call``, and the student's function that raised is named
+                (StudentRaised, NotImplementedYet); StudentTimedOut (past ``timeout``, or at once when
+                one of ``uses`` timed out earlier); a plain GradingFailure when what one of ``uses``
+                reaches breaks a rule; UnusableReply when the reply cannot be read (the driver's
+                reply may be forged: check what it holds before using it, grader/verdicts.py).
+            GraderFault: the child reported an error of ours.
         """
         self.require_rules(uses)
         for name in uses:

@@ -4,6 +4,10 @@
 own ``query132`` (the question says the query stays unchanged), and may change only row 2 of K.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import pytest
 import torch
 
@@ -22,8 +26,12 @@ from grader.sections.s1.oracle import (
     grader_key_value,
 )
 
+if TYPE_CHECKING:
+    from grader.checks_api import Note, SectionAPI
+    from grader.table import Tolerances
 
-def _answer(section, name: str, rows: int) -> torch.Tensor:
+
+def _answer(section: SectionAPI, name: str, rows: int) -> torch.Tensor:
     value = section.get(name)
     if isinstance(value, Opaque):
         if value.type_name == "ellipsis":
@@ -36,7 +44,7 @@ def _answer(section, name: str, rows: int) -> torch.Tensor:
 
 
 def _check_output(
-    question: Question, queries: torch.Tensor, key: torch.Tensor, tolerance: float, note
+    question: Question, queries: torch.Tensor, key: torch.Tensor, tolerance: float, note: Note
 ) -> None:
     _, value = grader_key_value()
     output = attention_output(queries, key, value)
@@ -51,14 +59,14 @@ def _check_output(
     note(f"Error {error:.4f} (allowed: {tolerance}).")
 
 
-def check_query(a2s1, question: Question, tolerances, note) -> None:
+def check_query(a2s1: SectionAPI, question: Question, tolerances: Tolerances, note: Note) -> None:
     """Grade the student's answer to a query question: its attention output against the target."""
     key, _ = grader_key_value()
     queries = _answer(a2s1, question.name, question.query_rows)
     _check_output(question, queries, key, tolerances.query_error, note)
 
 
-def _student_key(a2s1, number: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _student_key(a2s1: SectionAPI, number: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The student's §1.4 key (only row 2 may differ from K) and their unchanged query132."""
     name = QUESTIONS[number].name
     student_key = _answer(a2s1, name, N_ROWS)
@@ -78,33 +86,33 @@ def _student_key(a2s1, number: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @pytest.mark.graded("1.2.1")
-def test_query121_selects_v0(a2s1, tolerances, note):
+def test_query121_selects_v0(a2s1: SectionAPI, tolerances: Tolerances, note: Note) -> None:
     check_query(a2s1, QUESTIONS["1.2.1"], tolerances, note)
 
 
 @pytest.mark.graded("1.2.2")
-def test_query122_identity(a2s1, tolerances, note):
+def test_query122_identity(a2s1: SectionAPI, tolerances: Tolerances, note: Note) -> None:
     check_query(a2s1, QUESTIONS["1.2.2"], tolerances, note)
 
 
 @pytest.mark.graded("1.3.1")
-def test_query131_averages_all(a2s1, tolerances, note):
+def test_query131_averages_all(a2s1: SectionAPI, tolerances: Tolerances, note: Note) -> None:
     check_query(a2s1, QUESTIONS["1.3.1"], tolerances, note)
 
 
 @pytest.mark.graded("1.3.2")
-def test_query132_averages_first_two(a2s1, tolerances, note):
+def test_query132_averages_first_two(a2s1: SectionAPI, tolerances: Tolerances, note: Note) -> None:
     check_query(a2s1, QUESTIONS["1.3.2"], tolerances, note)
 
 
 @pytest.mark.graded("1.4.1")
-def test_key141_averages_first_three(a2s1, tolerances, note):
+def test_key141_averages_first_three(a2s1: SectionAPI, tolerances: Tolerances, note: Note) -> None:
     student_key, query = _student_key(a2s1, "1.4.1")
     _check_output(QUESTIONS["1.4.1"], query, student_key, tolerances.query_error, note)
 
 
 @pytest.mark.graded("1.4.2")
-def test_key142_unit_length_selects_v2(a2s1, tolerances, note):
+def test_key142_unit_length_selects_v2(a2s1: SectionAPI, tolerances: Tolerances, note: Note) -> None:
     student_key, query = _student_key(a2s1, "1.4.2")
     norm = float(student_key[REPLACEABLE_KEY_ROW].norm())
     if abs(norm - 1) > tolerances.key_norm:

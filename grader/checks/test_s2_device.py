@@ -7,10 +7,18 @@ a GPU, and the student gets an ungraded note before the GPU run. On a GPU run th
 self_attention runs on CUDA inputs and its result is compared with the reference in this process.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import pytest
 
 from grader.errors import GradingFailure, NotImplementedYet
 from grader.sections.s2.judging import Case, check_self_attention_cases
+
+if TYPE_CHECKING:
+    from grader.checks_api import Note, SectionAPI
+    from grader.table import Tolerances
 
 PROBE = "grader.sections.s2.drivers.device_probe:probe"
 CASE = Case(2, 5, 8, 2, causal=True)
@@ -22,7 +30,7 @@ NOTE = (
 )
 
 
-def _meta_problem(a2s2) -> str:
+def _meta_problem(a2s2: SectionAPI) -> str:
     if not a2s2.has("self_attention"):
         return ""
     params = {"batch": CASE.batch, "n_tok": CASE.n_tok, "n_embd": CASE.n_embd, "n_heads": CASE.n_heads}
@@ -36,7 +44,9 @@ def _meta_problem(a2s2) -> str:
 
 
 @pytest.mark.graded("2.1.15")
-def test_attention_keeps_its_tensors_on_the_inputs_device(a2s2, tolerances, cuda_available, note):
+def test_attention_keeps_its_tensors_on_the_inputs_device(
+    a2s2: SectionAPI, tolerances: Tolerances, cuda_available: bool, note: Note
+) -> None:
     problem = _meta_problem(a2s2)
     if not cuda_available:
         if problem:

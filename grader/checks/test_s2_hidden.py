@@ -7,8 +7,11 @@ Every input is drawn from the run's secret (the ``hidden_seed`` fixture), so no 
 outputs can answer them.
 """
 
+from __future__ import annotations
+
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
@@ -26,6 +29,7 @@ from grader.sections.s2.hidden_cases import (
 )
 from grader.sections.s2.judging import (
     Case,
+    Failure,
     call_from_scratch,
     check_self_attention_cases,
     helper_failure,
@@ -38,6 +42,13 @@ from grader.sections.s2.judging import (
 from grader.sections.s2.known_bugs import helper_matches
 from grader.verdicts import FINITE_DIFFERENCE_STEP, directional_derivative, gradient_problem
 
+if TYPE_CHECKING:
+    from grader.checks_api import Note, SectionAPI
+    from grader.table import AssignmentTable, Tolerances
+
+#: One call of a helper: its arguments, the oracle's result, and the call as the student reads it.
+HelperCall = tuple[tuple[Any, ...], torch.Tensor, str]
+
 NAN_LOSS = (
     "Training a small GPT with your init_qkv_proj and self_attention made the loss NaN or infinite: "
     "look for rows of attention weights that are all masked, or a division by zero."
@@ -49,9 +60,7 @@ def _randn(base: int, *shape: int, seed: int, scale: float = 1.0) -> torch.Tenso
     return torch.randn(shape, generator=torch.Generator().manual_seed(base + seed)) * scale
 
 
-def _check_helper(
-    a2s2, name: str, calls: list[tuple[tuple, torch.Tensor, str]], tolerance: float, note
-) -> None:
+def _check_helper(a2s2: SectionAPI, name: str, calls: list[HelperCall], tolerance: float, note: Note) -> None:
     """Run ``name`` on every (args, expected, shown) call; fail with the first wrong one."""
     note_loops(a2s2, name, note)
     failures = [
@@ -63,7 +72,9 @@ def _check_helper(
 
 
 @pytest.mark.graded("2.1.1")
-def test_pairwise_similarities(a2s2, tolerances, note, hidden_seed):
+def test_pairwise_similarities(
+    a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int
+) -> None:
     pairs = [
         (_randn(hidden_seed, *q, seed=2 * i + 1), _randn(hidden_seed, *k, seed=2 * i + 2))
         for i, (q, k) in enumerate(PAIRWISE_SHAPES)
@@ -93,9 +104,9 @@ def test_pairwise_similarities(a2s2, tolerances, note, hidden_seed):
 
 
 @pytest.mark.graded("2.1.2")
-def test_attn_scaled(a2s2, tolerances, note, hidden_seed):
+def test_attn_scaled(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
     settings = [((2, 3, 5, 5), 12, 3), ((1, 1, 4, 4), 8, 1), ((2, 8, 6, 6), 64, 8), ((3, 7, 7), 10, 2)]
-    calls = []
+    calls: list[HelperCall] = []
     for i, (shape, n_embd, n_heads) in enumerate(settings):
         a = _randn(hidden_seed, *shape, seed=10 + i)
         calls.append(
@@ -105,7 +116,7 @@ def test_attn_scaled(a2s2, tolerances, note, hidden_seed):
 
 
 @pytest.mark.graded("2.1.3")
-def test_attn_softmax(a2s2, tolerances, note, hidden_seed):
+def test_attn_softmax(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
     shapes = [(2, 3, 5, 5), (4, 6, 6), (1, 1, 1, 1), (2, 2, 3, 9)]
     inputs = [_randn(hidden_seed, *shape, seed=20 + i, scale=3.0) for i, shape in enumerate(shapes)]
     calls = [((a,), oracle.attn_softmax(a), f"A of shape {tuple(a.shape)}") for a in inputs]
@@ -113,8 +124,8 @@ def test_attn_softmax(a2s2, tolerances, note, hidden_seed):
 
 
 @pytest.mark.graded("2.1.4")
-def test_compute_outputs(a2s2, tolerances, note, hidden_seed):
-    calls = []
+def test_compute_outputs(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
+    calls: list[HelperCall] = []
     for i, (a_shape, v_shape) in enumerate(OUTPUT_SHAPES):
         a, v = (
             torch.softmax(_randn(hidden_seed, *a_shape, seed=30 + i), dim=-1),
@@ -130,23 +141,25 @@ def test_compute_outputs(a2s2, tolerances, note, hidden_seed):
     _check_helper(a2s2, "compute_outputs", calls, tolerances.attention, note)
 
 
+def _causal_mask_failure(a2s2: SectionAPI, n_tok: int) -> Failure | None:
+    """Judge the student's make_causal_mask(n_tok) against the oracle's mask."""
+    return judge(
+        f"make_causal_mask({n_tok})",
+        call_from_scratch(a2s2, "make_causal_mask", (n_tok,)),
+        oracle.make_causal_mask(n_tok),
+        0.0,
+        lambda wrong: helper_matches("make_causal_mask", wrong, n_tok),
+    )
+
+
 @pytest.mark.graded("2.1.5")
-def test_make_causal_mask(a2s2, note):
+def test_make_causal_mask(a2s2: SectionAPI, note: Note) -> None:
     note_loops(a2s2, "make_causal_mask", note)
-    failures = [
-        judge(
-            f"make_causal_mask({n_tok})",
-            call_from_scratch(a2s2, "make_causal_mask", (n_tok,)),
-            oracle.make_causal_mask(n_tok),
-            0.0,
-            lambda wrong, n_tok=n_tok: helper_matches("make_causal_mask", wrong, n_tok),
-        )
-        for n_tok in (4, 10, 65, 1)
-    ]
+    failures = [_causal_mask_failure(a2s2, n_tok) for n_tok in (4, 10, 65, 1)]
     raise_failures([failure for failure in failures if failure], len(failures))
 
 
-def _student_mask_dtype(a2s2) -> torch.dtype:
+def _student_mask_dtype(a2s2: SectionAPI) -> torch.dtype:
     """The dtype the student's own make_causal_mask returns, when it returns a right mask; else bool.
 
     apply_causal_mask is given a mask in that dtype, so it is judged with the masks it was written for.
@@ -161,17 +174,19 @@ def _student_mask_dtype(a2s2) -> torch.dtype:
 
 
 @pytest.mark.graded("2.1.6")
-def test_apply_causal_mask(a2s2, tolerances, note, hidden_seed):
+def test_apply_causal_mask(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
     """Allowed scores unchanged; forbidden ones -inf or negative enough that the softmax gives them 0."""
     note_loops(a2s2, "apply_causal_mask", note)
     dtype = _student_mask_dtype(a2s2)
-    failures = []
+    failures: list[Failure] = []
     for i, shape in enumerate(MASKED_SHAPES):
         a = _randn(hidden_seed, *shape, seed=50 + i)
         mask = oracle.make_causal_mask(shape[-1]).to(dtype)
         want = oracle.apply_causal_mask(mask, a)
 
-        def attempt(device, mask=mask, a=a, want=want):
+        def attempt(
+            device: str | None, mask: torch.Tensor = mask, a: torch.Tensor = a, want: torch.Tensor = want
+        ) -> Failure | None:
             got = call_from_scratch(a2s2, "apply_causal_mask", (mask, a), device=device)
             failure = judge(
                 f"apply_causal_mask(mask, A of shape {tuple(a.shape)})",
@@ -188,7 +203,7 @@ def test_apply_causal_mask(a2s2, tolerances, note, hidden_seed):
     raise_failures(failures, 4)
 
 
-def _masks_like_minus_inf(got, a: torch.Tensor, want: torch.Tensor, tolerance: float) -> bool:
+def _masks_like_minus_inf(got: Any, a: torch.Tensor, want: torch.Tensor, tolerance: float) -> bool:
     """A large negative number instead of -inf is right when it leaves the softmax unchanged."""
     if not isinstance(got, torch.Tensor) or got.shape != want.shape:
         return False
@@ -200,8 +215,8 @@ def _masks_like_minus_inf(got, a: torch.Tensor, want: torch.Tensor, tolerance: f
 
 
 @pytest.mark.graded("2.1.7")
-def test_split_heads(a2s2, tolerances, note, hidden_seed):
-    calls = []
+def test_split_heads(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
+    calls: list[HelperCall] = []
     for i, (shape, n_heads) in enumerate(SPLIT_SETTINGS):
         x = _randn(hidden_seed, *shape, seed=60 + i)
         calls.append(
@@ -211,29 +226,33 @@ def test_split_heads(a2s2, tolerances, note, hidden_seed):
 
 
 @pytest.mark.graded("2.1.8")
-def test_merge_heads(a2s2, tolerances, note, hidden_seed):
+def test_merge_heads(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
     inputs = [_randn(hidden_seed, *shape, seed=70 + i) for i, shape in enumerate(MERGE_SHAPES)]
     calls = [((y,), oracle.merge_heads(y), f"y of shape {tuple(y.shape)}") for y in inputs]
     _check_helper(a2s2, "merge_heads", calls, tolerances.attention, note)
 
 
-def _shape_test(a2s2, causal: bool, tolerances, note, hidden_seed: int) -> None:
+def _shape_test(a2s2: SectionAPI, causal: bool, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
     note_loops(a2s2, "self_attention", note)
     cases = [Case(*sizes, causal=causal) for sizes in SHAPE_CASES]
     check_self_attention_cases(a2s2, cases, tolerances.attention, hidden_seed, run_devices(a2s2))
 
 
 @pytest.mark.graded("2.1.12")
-def test_self_attention_shapes_no_mask(a2s2, tolerances, note, hidden_seed):
+def test_self_attention_shapes_no_mask(
+    a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int
+) -> None:
     _shape_test(a2s2, False, tolerances, note, hidden_seed)
 
 
 @pytest.mark.graded("2.1.13")
-def test_self_attention_shapes_causal(a2s2, tolerances, note, hidden_seed):
+def test_self_attention_shapes_causal(
+    a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int
+) -> None:
     _shape_test(a2s2, True, tolerances, note, hidden_seed)
 
 
-def _remote_attention(a2s2) -> Callable[..., torch.Tensor]:
+def _remote_attention(a2s2: SectionAPI) -> Callable[..., torch.Tensor]:
     """An attention for this process's GPT that sends its inputs to the student's self_attention."""
 
     def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, n_heads: int, causal: bool) -> torch.Tensor:
@@ -246,7 +265,7 @@ def _remote_attention(a2s2) -> Callable[..., torch.Tensor]:
     return attend
 
 
-def _check_gradient(a2s2, seed: int) -> None:
+def _check_gradient(a2s2: SectionAPI, seed: int) -> None:
     """The student's own vector-Jacobian product, checked against finite differences of its outputs."""
     (q, k, v), cotangent, direction = small_gpt.gradient_probe(seed)
     n_heads = small_gpt.SIZES["n_head"]
@@ -283,7 +302,9 @@ def _check_gradient(a2s2, seed: int) -> None:
 
 
 @pytest.mark.graded("2.1.14")
-def test_attention_trains_gpt(a2s2, table, tolerances, note, hidden_seed):
+def test_attention_trains_gpt(
+    a2s2: SectionAPI, table: AssignmentTable, tolerances: Tolerances, note: Note, hidden_seed: int
+) -> None:
     training = small_gpt.plan(hidden_seed)
     timeout = table.test("2.1.14").timeout - 60
     try:

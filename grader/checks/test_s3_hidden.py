@@ -1,7 +1,10 @@
 """§3 hidden checks: truncation, compute_accuracy, train_one_epoch, evaluate, and the threshold run."""
 
+from __future__ import annotations
+
 import logging
 import time
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
@@ -25,6 +28,12 @@ from grader.sections.s3.hidden_feedback import (
 )
 from grader.sections.s3.resources import OFFLINE, load_resources
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from grader.checks_api import Leaderboard, Note, SectionAPI
+    from grader.table import AssignmentTable, Profile
+
 PROBES = "grader.sections.s3.drivers.probes"
 THRESHOLD_DRIVER = "grader.sections.s3.drivers.threshold:train_for_threshold"
 PROBE_TIMEOUT = 120
@@ -34,7 +43,7 @@ log = logging.getLogger("grader")
 
 
 @pytest.mark.graded("3.1.3")
-def test_collate_fn_truncates_at_512_tokens(a2s3, profile, hidden_seed):
+def test_collate_fn_truncates_at_512_tokens(a2s3: SectionAPI, profile: Profile, hidden_seed: int) -> None:
     resources = load_resources(profile)
     batch = [long_example(resources.tokenizer(), seed=hidden_seed)] + unit_examples(2, seed=hidden_seed + 1)
     reply = raise_probe_error(
@@ -66,8 +75,8 @@ def _accuracy_cases(seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 
 @pytest.mark.graded("3.3.1")
-def test_compute_accuracy(a2s3, note, hidden_seed):
-    notes = set()
+def test_compute_accuracy(a2s3: SectionAPI, note: Note, hidden_seed: int) -> None:
+    notes: set[str] = set()
     for predictions, labels in _accuracy_cases(hidden_seed):
         agree, total = int((predictions == labels).sum()), len(labels)
         try:
@@ -86,7 +95,7 @@ def test_compute_accuracy(a2s3, note, hidden_seed):
 
 
 @pytest.mark.graded("3.3.2")
-def test_train_one_epoch(a2s3, profile, hidden_seed):
+def test_train_one_epoch(a2s3: SectionAPI, profile: Profile, hidden_seed: int) -> None:
     resources = load_resources(profile)
     examples, batch_size, learning_rate = unit_examples(24, seed=hidden_seed), 8, 1e-2
     params = {
@@ -115,12 +124,16 @@ def test_train_one_epoch(a2s3, profile, hidden_seed):
 
 
 def _labels_for_known_accuracy(
-    model_dir: str, tokenizer, examples: list[dict], batch_size: int, wrong_every: int
+    model_dir: str,
+    tokenizer: PreTrainedTokenizerBase,
+    examples: list[dict[str, Any]],
+    batch_size: int,
+    wrong_every: int,
 ) -> float:
     """Relabel ``examples`` from the probe model's own predictions (batched as ``evaluate`` receives
     them), flipping every ``wrong_every``-th label; return the accuracy ``evaluate`` must report."""
     model = probe_model(model_dir).eval()
-    predictions = []
+    predictions: list[int] = []
     with torch.no_grad():
         for start in range(0, len(examples), batch_size):
             encoding = encode_batch(tokenizer, examples[start : start + batch_size])["text_encoding"]
@@ -131,7 +144,7 @@ def _labels_for_known_accuracy(
 
 
 @pytest.mark.graded("3.3.3")
-def test_evaluate(a2s3, profile, note, hidden_seed):
+def test_evaluate(a2s3: SectionAPI, profile: Profile, note: Note, hidden_seed: int) -> None:
     resources = load_resources(profile)
     count = 30 + hidden_seed % 60
     examples = unit_examples(count, seed=hidden_seed)
@@ -163,7 +176,14 @@ def test_evaluate(a2s3, profile, note, hidden_seed):
 
 
 @pytest.mark.graded("3.5.1")
-def test_pipeline_finetunes_past_the_threshold(a2s3, profile, table, cuda_available, note, leaderboard):
+def test_pipeline_finetunes_past_the_threshold(
+    a2s3: SectionAPI,
+    profile: Profile,
+    table: AssignmentTable,
+    cuda_available: bool,
+    note: Note,
+    leaderboard: Leaderboard,
+) -> None:
     if profile.device == "cuda" and not cuda_available:
         raise StaffSetupFailure(
             f"The '{profile.name}' profile finetunes {profile.model} on a GPU, and no GPU was found on "
@@ -230,8 +250,9 @@ def test_pipeline_finetunes_past_the_threshold(a2s3, profile, table, cuda_availa
             "clears the gradients, backpropagates the model's loss and steps the optimizer for every batch, "
             "and that collate_fn keeps each label with its text."
         )
+    # The run the driver was given (``params``), replayed here.
     run = reference_steps.ThresholdRun(
-        resources.model_dir, params["examples"], params["batch_size"], params["seed"], profile.device
+        resources.model_dir, resources.splits["train"], profile.batch_size, profile.seed, profile.device
     )
     problem = reference_steps.first_step_problem(reply.get("prefix"), run)
     if problem is not None:

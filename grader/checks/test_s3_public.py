@@ -1,5 +1,9 @@
 """§3 public checks: SST2Dataset and collate_fn, each on the profile's tokenizer."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import pytest
 
 from grader.errors import GradingFailure
@@ -7,12 +11,16 @@ from grader.replies import UnusableReply
 from grader.sections.s3.feedback import collate_problems, raise_probe_error, unit_examples
 from grader.sections.s3.resources import load_resources
 
+if TYPE_CHECKING:
+    from grader.checks_api import SectionAPI
+    from grader.table import Profile
+
 PROBES = "grader.sections.s3.drivers.probes"
 PROBE_TIMEOUT = 120
 
 
 @pytest.mark.graded("3.1.1")
-def test_dataset_length_indexing_iteration(a2s3, profile):
+def test_dataset_length_indexing_iteration(a2s3: SectionAPI, profile: Profile) -> None:
     resources = load_resources(profile)
     examples = unit_examples(7, seed=311)
     reply = raise_probe_error(
@@ -44,7 +52,7 @@ def test_dataset_length_indexing_iteration(a2s3, profile):
 
 
 @pytest.mark.graded("3.1.2")
-def test_collate_fn_keys_dtypes_padding_labels(a2s3, profile):
+def test_collate_fn_keys_dtypes_padding_labels(a2s3: SectionAPI, profile: Profile) -> None:
     resources = load_resources(profile)
     batches = [unit_examples(10, seed=312), unit_examples(7, seed=313)]
     reply = raise_probe_error(

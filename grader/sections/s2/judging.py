@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -23,6 +23,9 @@ from grader.integrity import Flag
 from grader.sections.s2.allowlist import FROM_SCRATCH
 from grader.sections.s2.closeness import matches
 from grader.sections.s2.mha import reference_self_attention
+
+if TYPE_CHECKING:
+    from grader.checks_api import Note, SectionAPI
 
 #: The known-bug diagnosis rebuilds every bug from working helpers, so the students' local checker
 #: leaves it out (handout/checker_manifest.py withholds it). Without it a failure still says where
@@ -84,13 +87,14 @@ def uses_loops(node: ast.FunctionDef | ast.AsyncFunctionDef | None) -> bool:
     return node is not None and any(isinstance(inner, loop_types) for inner in ast.walk(node))
 
 
-def note_loops(section: Any, name: str, note: Callable[[str], None]) -> None:
+def note_loops(section: SectionAPI, name: str, note: Note) -> None:
+    """Note (ungraded) that the student's ``name`` uses a loop, when it does."""
     if uses_loops(section.function_node(name)):
         note(LOOP_NOTE.format(name=name))
 
 
 def call_from_scratch(
-    section: Any,
+    section: SectionAPI,
     name: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any] | None = None,
@@ -139,7 +143,7 @@ def _mixed_devices(outcome: Any) -> bool:
     return isinstance(outcome, StudentRaised) and any(words in str(outcome) for words in MIXUP_WORDS)
 
 
-def run_devices(section: Any) -> list[str | None]:
+def run_devices(section: SectionAPI) -> list[str | None]:
     """Where §2.1's functions are judged: on the CPU, and on CUDA too when the run may use it."""
     return [None, "cuda"] if section.session.cuda_available() else [None]
 
@@ -216,7 +220,7 @@ def raise_failures(failures: list[Failure], total: int) -> None:
 
 
 def self_attention_failure(
-    section: Any, case: Case, tolerance: float, seed: int, device: str | None = None
+    section: SectionAPI, case: Case, tolerance: float, seed: int, device: str | None = None
 ) -> Failure | None:
     """Run one case through the student's self_attention and judge it against the oracle."""
     q, k, v = case.inputs(seed)
@@ -238,7 +242,7 @@ def self_attention_failure(
 
 
 def check_self_attention_cases(
-    section: Any, cases: list[Case], tolerance: float, seed: int, devices: list[str | None]
+    section: SectionAPI, cases: list[Case], tolerance: float, seed: int, devices: list[str | None]
 ) -> None:
     """Fail with the first failing case (and how many failed) over ``cases``, each judged on ``devices``
     (``on_devices``)."""
@@ -252,7 +256,7 @@ def check_self_attention_cases(
 
 
 def helper_failure(
-    section: Any, name: str, args: tuple[Any, ...], want: torch.Tensor, tolerance: float, shown: str
+    section: SectionAPI, name: str, args: tuple[Any, ...], want: torch.Tensor, tolerance: float, shown: str
 ) -> Failure | None:
     """Call helper ``name`` on ``args`` and judge the result against ``want``, on the run's devices."""
 
