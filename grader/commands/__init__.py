@@ -1,8 +1,47 @@
-"""Subcommands of `python -m grader`: each module exposes `register(subparsers)`."""
+"""The verbs of `python -m grader`: one command for every task of the course staff.
+
+Each module of COMMANDS exposes `register(subparsers)`, which adds its verb (or verbs) with
+`add_verb`: one line for `python -m grader --help`, a description and an "examples:" epilog for the
+verb's own `--help`. A verb calls the `run(args)` of the module that registered it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
 
 COMMANDS = (
     "grader.commands.grade",
-    "grader.commands.demo",
     "grader.commands.batch",
     "grader.commands.preflight",
+    "grader.commands.demo",
 )
+
+
+def examples_epilog(examples: Sequence[str]) -> str:
+    """The end of a verb's --help: its examples, one command a line."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in examples)
+
+
+def add_verb(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    *,
+    summary: str,
+    description: str | None,
+    examples: Sequence[str],
+    **options: Any,
+) -> argparse.ArgumentParser:
+    """Adds the verb `name`: `summary` is its line in `python -m grader --help`; its own --help shows
+    `description` as written, then `examples`. `options` go to the verb's ArgumentParser."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=examples_epilog(examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **options,
+    )
+    return parser
+
