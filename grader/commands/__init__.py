@@ -3,6 +3,9 @@
 Each module of COMMANDS exposes `register(subparsers)`, which adds its verb (or verbs) with
 `add_verb`: one line for `python -m grader --help`, a description and an "examples:" epilog for the
 verb's own `--help`. A verb calls the `run(args)` of the module that registered it.
+
+The builders outside the grader package (`handout`, `release`, `package`) are run as processes of
+their own: grader/commands/builders.py says why (the grader never imports them).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 COMMANDS = (
+    "grader.commands.builders",
     "grader.commands.grade",
     "grader.commands.batch",
     "grader.commands.preflight",
