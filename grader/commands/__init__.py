@@ -4,8 +4,13 @@ Each module of COMMANDS exposes `register(subparsers)`, which adds its verb (or 
 `add_verb`: one line for `python -m grader --help`, a description and an "examples:" epilog for the
 verb's own `--help`. A verb calls the `run(args)` of the module that registered it.
 
-The builders outside the grader package (`handout`, `release`, `package`) are run as processes of
-their own: grader/commands/builders.py says why (the grader never imports them).
+- The grader's own verbs live here: `grade`, `batch`, `preflight`, `demo`.
+- Verbs whose code is elsewhere in the grader are registered by the module holding that code, which
+  keeps its own entry point with the same arguments (`prepare` is `python -m
+  grader.sections.s3.prepare`, `slurm` is `python -m grader.cluster.localslurm`, `forward` is
+  `python -m grader.cluster.forward_keys`); `standalone_parser` gives that entry point the verb's help.
+- The builders outside the grader package (`handout`, `release`, `package`) are run as processes of
+  their own: grader/commands/builders.py says why (the grader never imports them).
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from typing import Any
 
 COMMANDS = (
     "grader.commands.builders",
+    "grader.sections.s3.prepare",
     "grader.commands.grade",
     "grader.commands.batch",
     "grader.commands.preflight",
     "grader.commands.demo",
+    "grader.cluster.localslurm",
+    "grader.cluster.forward_keys",
 )
 
 
@@ -49,3 +57,13 @@ def add_verb(
     )
     return parser
 
+
+def standalone_parser(prog: str, description: str | None, examples: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser of a module's own entry point (`python -m grader.sections.s3.prepare`), with the
+    help its verb has."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog=examples_epilog(examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
