@@ -1,4 +1,5 @@
-# Every target that runs project code depends on `setup`, which builds .venv/ from requirements/dev.lock
+# A target for a task of the course staff runs that task's verb of `python -m grader` (`--help` lists
+# them all). Every target that runs project code depends on `setup`, which builds .venv/ from requirements/dev.lock
 # (the grading runtime, the handout builder and the tools, every file checked by its hash) on a fresh
 # machine and does nothing when the lock has not changed since.
 # The sandboxed student process runs as an unprivileged user, which must be able to execute the
@@ -39,7 +40,7 @@ demo: handout
 	$(PY) -m grader demo
 
 handout: setup
-	$(PY) -m handout
+	$(PY) -m grader handout
 
 # Speed figures on this machine: grader overhead, §1+§2, §3 (offline), a batch of ten submissions.
 bench: handout
@@ -50,13 +51,13 @@ bench: handout
 # image instead, dist/COURSE/autograder-gpu.zip.
 autograder: handout
 	$(if $(COURSE),,$(error COURSE=447 or COURSE=517 is required))
-	$(PY) -m gradescope.package --course $(COURSE) $(if $(GPU),--gpu)
+	$(PY) -m grader package --course $(COURSE) $(if $(GPU),--gpu)
 
 # COURSE=447 or COURSE=517 (required): dist/COURSE/a2-release-COURSE.zip, what the course hands to
 # students (the notebooks, tinygpt/, that course's check.py and a README for students).
 release: handout
 	$(if $(COURSE),,$(error COURSE=447 or COURSE=517 is required))
-	$(PY) -m handout.release --course $(COURSE)
+	$(PY) -m grader release --course $(COURSE)
 
 lock:
 	tools/lock.sh

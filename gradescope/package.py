@@ -1,5 +1,5 @@
-"""Builds the file instructors upload to Gradescope: `make autograder COURSE=447` writes
-dist/447/autograder.zip.
+"""Builds the file instructors upload to Gradescope: `make autograder COURSE=447` (`python -m grader
+package --course 447`) writes dist/447/autograder.zip.
 
 Each zip is for one course: the course's name is in the file COURSE at its root
 (grader/packaged_course.py), so the CSE 517 zip grades 1.4 as required with nothing set on
@@ -108,7 +108,9 @@ def build_zip(output: Path, course: str, build: str = "cpu", repo_root: Path = R
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build the Gradescope autograder zip for one course.")
+    parser = argparse.ArgumentParser(
+        prog="python -m gradescope.package", description="Build the Gradescope autograder zip for one course."
+    )
     parser.add_argument(
         "--course",
         required=True,

@@ -1,4 +1,5 @@
-"""``python -m handout`` (``make handout``): build the student template and the reference outputs."""
+"""``python -m handout`` (``make handout``, ``python -m grader handout``): build the student template and
+the reference outputs."""
 
 import argparse
 import sys

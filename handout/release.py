@@ -1,4 +1,4 @@
-"""The release a course hands to students: `make release COURSE=447` (`python -m handout.release`).
+"""The release a course hands to students: `make release COURSE=447` (`python -m grader release`).
 
 One zip, dist/COURSE/a2-release-COURSE.zip, holding the folder `assignment2/`: the student notebooks
 (TODOs, no solutions), `tinygpt/`, that course's checker `check.py` (handout/checker_bundle.py) and a

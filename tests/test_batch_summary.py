@@ -388,7 +388,7 @@ def test_a_setup_that_cannot_grade_stops_the_batch_before_anyone_is_graded(tmp_p
     )
     assert finished.returncode == 2, finished.stdout + finished.stderr
     assert "error: this setup cannot grade CSE 447 on 'full'" in finished.stdout
-    assert "python -m grader.sections.s3.prepare full" in finished.stdout, "the command that fixes it"
+    assert "python -m grader prepare full" in finished.stdout, "the command that fixes it"
     if not _has_gpu():
         assert "this machine has none" in finished.stdout
     assert "Nothing was graded" in finished.stdout and not (out / "submissions").exists()

@@ -10,7 +10,8 @@
 - Blocks fenced ```sh podman run in tests/test_gradescope_image.py; ```sh docker must be the same
   commands with `docker` (no Docker engine here). Blocks for another machine (```sh on-gpu-host,
   ```sh on-cluster) are checked: every `python -m …` line is parsed by that command's own argument
-  parser (each option exists and takes its value), and every `make` target exists.
+  parser (each option exists and takes its value; `python -m grader handout|release|package` by the
+  builder's parser, which gets its words), and every `make` target exists.
 - docs/writing-checks.md's commands run in tests/test_adding_a_question.py.
 """
 
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.commands.builders import BUILDERS
 from grader.table import load_table
 
 REPO = Path(__file__).resolve().parent.parent
@@ -204,6 +206,9 @@ def _check_line(line: str, monkeypatch: pytest.MonkeyPatch, targets: set[str]) -
     if "-m" not in words or not words[0].endswith("python"):
         return
     module, argv = words[words.index("-m") + 1], words[words.index("-m") + 2 :]
+    if module == "grader" and argv[:1] and argv[0] in BUILDERS:
+        # The verb passes every word to the builder it runs: that builder's parser checks them.
+        module, argv = BUILDERS[argv[0]].module, argv[1:]
     monkeypatch.setattr("sys.argv", [module, *argv])
     with pytest.raises(Parsed):
         if module == "grader":

@@ -105,7 +105,7 @@ def test_an_empty_cache_gives_one_clear_message_for_the_staff(tmp_path):
     assert printed.startswith(
         "MISSING The grader could not load the model 'roberta-base' for the 'full' profile"
     )
-    assert "not with your code" in printed and "python -m grader.sections.s3.prepare full" in printed
+    assert "not with your code" in printed and "python -m grader prepare full" in printed
     assert "Traceback" not in printed
 
 

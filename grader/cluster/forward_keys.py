@@ -1,4 +1,4 @@
-"""Makes the live §3 forward's files: `python -m grader.cluster.forward_keys FOLDER --host H --user U`.
+"""Makes the live §3 forward's files: `python -m grader forward FOLDER --host H --user U`.
 
 Writes into FOLDER (created 0700): a new ed25519 key pair made for the forward alone (`id_ed25519`,
 no passphrase, since run_autograder cannot type one), `known_hosts` pinning the cluster's host key
@@ -11,6 +11,7 @@ The private key travels in the autograder zip (`A2_FORWARD_DIR=FOLDER make autog
 which every staff member of the Gradescope course can download: it is a restricted key that can only
 submit an A2S3 file for grading, and it is revoked by deleting its line from authorized_keys (make a
 new pair each term). docs/live-s3.md says what it can and cannot do.
+`python -m grader.cluster.forward_keys` is the same command.
 """
 
 from __future__ import annotations
@@ -29,11 +30,18 @@ from grader.cluster.forward import (
     ForwardConfigError,
     load_config,
 )
+from grader.commands import add_verb, standalone_parser
 
 KEY_COMMENT = "a2-gradescope-forward"
 CLUSTER_PYTHON = "/opt/a2grader/venv/bin/python"
 CLUSTER_SOURCE = "/opt/a2grader/source"
 CLUSTER_CONFIG = "/etc/a2grader/forced.toml"
+EXAMPLES = (
+    "python -m grader forward ~/a2-forward-447 --host gpu.example.edu --user a2grader "
+    "--host-key cluster_host_key.pub",
+    "python -m grader forward ~/a2-forward-447 --host gpu.example.edu --user a2grader --scan",
+    "A2_FORWARD_DIR=~/a2-forward-447 python -m grader package --course 447   # the zip, with the forward",
+)
 
 
 def host_entry(host: str, port: int) -> str:
@@ -96,12 +104,7 @@ def fingerprint(known_hosts: Path) -> str:
     return finished.stdout.strip()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m grader.cluster.forward_keys",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, help="where the three files go (then A2_FORWARD_DIR=FOLDER)")
     parser.add_argument("--host", required=True, help="the cluster's login host")
     parser.add_argument("--user", required=True, help="the cluster account the forward logs in as")
@@ -129,7 +132,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--config", default=CLUSTER_CONFIG, help=f"forced.toml on the cluster ({CLUSTER_CONFIG})"
     )
-    args = parser.parse_args(argv)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the `forward` command to the grader's command line."""
+    parser = add_verb(
+        subparsers,
+        "forward",
+        summary="make the live §3 forward's key files (docs/live-s3.md)",
+        description=__doc__,
+        examples=EXAMPLES,
+    )
+    _arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = standalone_parser("python -m grader.cluster.forward_keys", __doc__, EXAMPLES)
+    _arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         public_key = make_forward(args.folder, args.host, args.user, args.port, args.deadline, args.host_key)
     except (ForwardConfigError, OSError, ValueError, subprocess.CalledProcessError) as error:

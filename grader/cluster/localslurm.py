@@ -8,8 +8,10 @@ same machine is untouched) and are stopped by the pids they wrote. Needs root an
 and `munge` packages. It changes nothing on the machine unasked: when they are missing it says which
 to install, and only `--install` installs them, with apt-get, saying so first.
 
-    python -m grader.cluster.localslurm start FOLDER [--install]   # prints the SLURM_CONF to export
-    python -m grader.cluster.localslurm stop FOLDER
+    python -m grader slurm start FOLDER [--install]   # prints the SLURM_CONF to export
+    python -m grader slurm stop FOLDER
+
+(`python -m grader.cluster.localslurm` is the same command.)
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from grader.commands import add_verb, standalone_parser
 
 PACKAGES = ("slurm-wlm", "munge")
 BINARIES = ("slurmctld", "slurmd", "munged", "sbatch")
@@ -30,6 +35,11 @@ DAEMONS = ("slurmctld", "slurmd", "munged")
 CONTROLLER_PORT = 16817
 NODE_PORT = 16818
 START_SECONDS = 60.0
+EXAMPLES = (
+    "python -m grader slurm start /tmp/a2-slurm --install   # then export the SLURM_CONF it prints",
+    "python -m grader batch export.zip --out regrade-slurm --course 447 --slurm",
+    "python -m grader slurm stop /tmp/a2-slurm",
+)
 
 
 class LocalSlurmError(RuntimeError):
@@ -226,28 +236,48 @@ def stop(folder: Path) -> None:
             shutil.rmtree(Path(line.removeprefix("AuthInfo=socket=")).parent, ignore_errors=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("start", "stop"))
-    parser.add_argument("folder", type=Path)
+    parser.add_argument("folder", type=Path, help="where everything of this Slurm lives")
     parser.add_argument(
         "--install",
         action="store_true",
         help=f"install {' and '.join(PACKAGES)} with apt-get when they are missing "
         "(without it: an error naming them)",
     )
-    args = parser.parse_args()
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the `slurm` command to the grader's command line."""
+    parser = add_verb(
+        subparsers,
+        "slurm",
+        summary="start or stop a one-node Slurm to try `batch --slurm`",
+        description=__doc__,
+        examples=EXAMPLES,
+    )
+    _arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = standalone_parser("python -m grader.cluster.localslurm", __doc__, EXAMPLES)
+    _arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     if args.action == "stop":
         stop(args.folder)
-        return
+        return 0
     try:
         cluster = start(args.folder, install=args.install)
     except LocalSlurmError as error:
-        raise SystemExit(f"error: {error}") from None
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"export SLURM_CONF={cluster.conf}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

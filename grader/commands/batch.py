@@ -27,6 +27,7 @@ from grader.batch.grades import GRADER_ERROR, RETRYABLE, STATUSES, GradeRow, col
 from grader.batch.lateness import Deadlines, due_date, read_extensions
 from grader.batch.pool import BatchOptions, RunOutcome, default_timeout, preflight, run_batch
 from grader.cluster.slurm import SlurmError, SlurmOptions, run_on_slurm
+from grader.commands import add_verb
 from grader.commands.grade import add_run_options, select_course
 from grader.sanitise import one_line
 from grader.table import AssignmentTable, TableError, load_table
@@ -54,11 +55,18 @@ def _retry_statuses(text: str) -> frozenset[str]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds the `batch` command to the grader's command line."""
-    parser = subparsers.add_parser(
+    parser = add_verb(
+        subparsers,
         "batch",
-        help="grade every submission of a folder and summarise the class",
+        summary="regrade a class here or on Slurm: grades.csv, report",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            "python -m grader batch export.zip --out regrade-447 --course 447 --due 2024-02-09T23:59-08:00",
+            "python -m grader batch export.zip --out regrade-447 --course 447 --extensions extensions.csv",
+            "python -m grader batch export.zip --out regrade-447-gpu --course 447 --profile full",
+            "python -m grader batch export.zip --out regrade-447-gpu --course 447 --profile full --slurm "
+            "--gres gpu:1 --per-task 10",
+        ),
     )
     parser.add_argument(
         "export_dir",

@@ -7,8 +7,10 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 from pathlib import Path
 
+from grader.commands import add_verb
 from grader.commands.staff_output import staff_report
 from grader.grading_run import GRADER_ERROR, RunOptions, grade_submission
 from grader.sanitise import LogFormatter
@@ -89,12 +91,21 @@ def configure_logging(path: Path | None, verbose: bool) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_verb(
+        subparsers,
         "grade",
-        help="grade one submission folder",
-        description="Grade one submission (A2S1/A2S2/A2S3 as .py or .ipynb, anywhere in the folder) and "
-        "write Gradescope's results.json. Student code runs only in a sandboxed child process. Exits 0 "
-        "whenever a results file was written, whatever the submission scored.",
+        summary="grade one submission, write results.json",
+        description=textwrap.fill(
+            "Grade one submission (A2S1/A2S2/A2S3 as .py or .ipynb, anywhere in the folder) and write "
+            "Gradescope's results.json. Student code runs only in a sandboxed child process. Exits 0 "
+            "whenever a results file was written, whatever the submission scored.",
+            100,
+        ),
+        examples=(
+            "python -m grader grade dist/reference_submission --results out/reference.json",
+            "python -m grader grade SUBMISSION --results results.json --course 517 --sections 1,2",
+            "python -m grader grade SUBMISSION --results results.json --profile full --tests 3.1.1,3.5.1",
+        ),
     )
     parser.add_argument("submission", type=Path, help="folder holding the student's files")
     parser.add_argument(

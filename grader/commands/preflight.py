@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 
+from grader.commands import add_verb
 from grader.commands.grade import add_run_options, select_course
 from grader.table import TableError, load_table
 
@@ -25,11 +26,15 @@ NO_GPU = (
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Adds the `preflight` command to the grader's command line."""
-    parser = subparsers.add_parser(
+    parser = add_verb(
+        subparsers,
         "preflight",
-        help="check that this machine can grade (table, model cache, GPU) before grading a class",
+        summary="check that this machine can grade, before a batch",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            "python -m grader preflight --course 447",
+            "python -m grader preflight --course 447 --profile full   # after python -m grader prepare full",
+        ),
     )
     add_run_options(parser)
     parser.add_argument(

@@ -1,9 +1,10 @@
-"""Fill the caches a profile grades §3 from: ``python -m grader.sections.s3.prepare PROFILE``.
+"""`python -m grader prepare PROFILE`: fill the caches a profile grades §3 from.
 
-``offline`` builds the generated assets (no network). ``full`` downloads the profile's model and data
-set into the Hugging Face cache (``HF_HOME``); the Gradescope image runs it once when it is built,
-with network, so that grading later runs offline. Either way it ends by loading the profile exactly
-as a grading run does and printing what it found.
+`offline` builds the generated assets (no network). `full` downloads the profile's model and data
+set into the Hugging Face cache (`HF_HOME`); the Gradescope image runs it once when it is built, with
+network, so that grading later runs offline. Either way it ends by loading the profile exactly as a
+grading run does and printing what it found. `python -m grader.sections.s3.prepare PROFILE` is the
+same command.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
+
+from grader.commands import add_verb, standalone_parser
 
 # The files of a model repository that grading loads: the configuration, the weights in safetensors
 # and the tokenizer. A repository such as roberta-base also holds the weights for other frameworks
@@ -26,6 +29,11 @@ MODEL_FILES = [
     "vocab.json",
     "merges.txt",
 ]
+
+EXAMPLES = (
+    "python -m grader prepare offline   # the generated tiny model and data, no network",
+    "HF_HOME=/scratch/hf python -m grader prepare full   # roberta-base and SST-2, from the Hub",
+)
 
 
 def _download(model: str, dataset: str) -> None:
@@ -61,14 +69,32 @@ def _protect_cache() -> None:
             private.chmod(0o700)
 
 
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("profile", help="a profile of grader/assignment.toml, e.g. offline or full")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Adds the `prepare` command to the grader's command line."""
+    parser = add_verb(
+        subparsers,
+        "prepare",
+        summary="fill the model and data caches §3 grades from",
+        description=__doc__,
+        examples=EXAMPLES,
+    )
+    _arguments(parser)
+    parser.set_defaults(func=run)
+
+
 def main(argv: list[str] | None = None) -> int:
+    parser = standalone_parser("python -m grader.sections.s3.prepare", __doc__, EXAMPLES)
+    _arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     from grader.table import TableError, load_table
 
-    parser = argparse.ArgumentParser(
-        prog="python -m grader.sections.s3.prepare", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("profile", help="a profile of grader/assignment.toml, e.g. offline or full")
-    args = parser.parse_args(argv)
     try:
         profile = load_table().profile(args.profile)
     except TableError as error:

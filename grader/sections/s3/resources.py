@@ -73,7 +73,7 @@ def model_folder(profile: Profile) -> str:
             profile.name,
             f"the model '{name}'",
             f"it is not in the Hugging Face cache at {_hub_cache()} ({type(error).__name__})",
-            f"Fill the cache when the image is built: python -m grader.sections.s3.prepare {profile.name}",
+            f"Fill the cache when the image is built: python -m grader prepare {profile.name}",
         ) from None
 
 
@@ -107,7 +107,7 @@ def _load_splits(profile: Profile) -> dict[str, list[dict]]:
             profile.name,
             f"the data set '{name}'",
             f"loading it from {config.HF_DATASETS_CACHE} failed ({type(error).__name__}: {error})",
-            f"Fill the cache when the image is built: python -m grader.sections.s3.prepare {profile.name}",
+            f"Fill the cache when the image is built: python -m grader prepare {profile.name}",
         ) from None
     return {
         split: [{"text": str(t), "label": int(y)} for t, y in zip(data["text"], data["label"], strict=True)]
