@@ -184,8 +184,11 @@ def test_a_global_stop_after_section_1_keeps_its_points(
 
     results, output = run_autograder(autograder_root, until=stop_after_section_1)
     tests = by_number(results)
-    assert results["score"] == sum(row.points for row in table.tests if row.section == 1)
     assert all(tests[number]["status"] == "passed" for number in section_1)
+    # The stop lands within a second of §1 being on disk: §2's first tests may have finished by then,
+    # and what finished keeps its points too.
+    assert results["score"] == sum(test["score"] for test in tests.values())
+    assert results["score"] >= sum(row.points for row in table.tests if row.section == 1)
     assert tests["1.4.1"]["max_score"] == table.test("1.4.1").points > 0, "CSE 517 requires 1.4"
     unfinished = [test for number, test in tests.items() if not number.startswith("1.")]
     assert unfinished and all(test["output"] == NOT_FINISHED for test in unfinished[-3:])
