@@ -107,5 +107,5 @@ def build(root: Path, student_dir: Path, dist_dir: Path, docs_dir: Path | None =
     for package in STUDENT_PACKAGES:
         copy_package(root, package, student_dir)
     if docs_dir is not None:
-        for page in (allowlist_text, table_reference):
-            _write_if_changed(docs_dir / page.DOCS_PAGE, page.docs_page())
+        _write_if_changed(docs_dir / allowlist_text.DOCS_PAGE, allowlist_text.docs_page())
+        _write_if_changed(docs_dir / table_reference.TABLE_PAGE, table_reference.table_page())

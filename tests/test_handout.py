@@ -142,7 +142,7 @@ def test_the_docs_page_of_the_allowlist_is_fresh(fresh_build):
 
 
 def test_the_docs_page_of_the_table_is_fresh(fresh_build):
-    page = table_reference.DOCS_PAGE
+    page = table_reference.TABLE_PAGE
     assert (fresh_build / "docs" / page).read_text() == (ROOT / "docs" / page).read_text(), (
         "run `make handout` and commit docs/ (the table's reference comes from grader/table.py)"
     )

@@ -15,9 +15,9 @@ import pytest
 
 import grader.table
 from grader.table import COURSES_DIR, TABLE_PATH, courses
-from handout.table_reference import DOCS_PAGE, table_sections
+from handout.table_reference import TABLE_PAGE, table_sections
 
-PAGE = Path(__file__).resolve().parent.parent / "docs" / DOCS_PAGE
+PAGE = Path(__file__).resolve().parent.parent / "docs" / TABLE_PAGE
 RECORDS = [section.record for section in table_sections()]
 
 
@@ -72,11 +72,11 @@ def test_every_key_of_the_table_files_is_on_the_page(path: Path) -> None:
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     missing = []
     for name, value in raw.items():
-        assert name in sections, f"docs/{DOCS_PAGE} has no section for [{name}]: run `make handout`"
+        assert name in sections, f"docs/{TABLE_PAGE} has no section for [{name}]: run `make handout`"
         missing += [
             f"{name}.{key}" for key in sorted(keys_of(name, value)) if f"| `{key}` |" not in sections[name]
         ]
-    assert not missing, f"docs/{DOCS_PAGE} lacks {missing}: run `make handout`"
+    assert not missing, f"docs/{TABLE_PAGE} lacks {missing}: run `make handout`"
 
 
 def test_the_page_says_it_is_generated_and_by_what() -> None:
