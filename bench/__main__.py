@@ -8,6 +8,7 @@ import time
 BENCHMARKS = (
     "bench.breakdown",
     "bench.targets",
+    "bench.floor",
     "bench.overhead",
     "bench.intake",
     "bench.s12_cpu",
