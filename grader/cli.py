@@ -11,7 +11,7 @@ import importlib
 import textwrap
 from pathlib import Path
 
-from grader.commands import COMMANDS, examples_epilog
+from grader.commands import COMMANDS, DESCRIPTION_WIDTH, examples_epilog
 from grader.packaged_course import apply_packaged_course
 from grader.sanitise import tolerant_streams
 
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Handout builder and autograder for Assignment 2: Attention and Transformers, one verb for "
             "each task of the course staff. Student code runs in a sandboxed child process; the checks "
             "and the verdict stay in this one.",
-            100,
+            DESCRIPTION_WIDTH,
         ),
         epilog=examples_epilog(EXAMPLES),
         formatter_class=VerbListFormatter,

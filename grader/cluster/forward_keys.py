@@ -30,7 +30,7 @@ from grader.cluster.forward import (
     ForwardConfigError,
     load_config,
 )
-from grader.commands import add_verb, standalone_parser
+from grader.commands import ModuleVerb
 
 KEY_COMMENT = "a2-gradescope-forward"
 CLUSTER_PYTHON = "/opt/a2grader/venv/bin/python"
@@ -134,25 +134,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Adds the `forward` command to the grader's command line."""
-    parser = add_verb(
-        subparsers,
-        "forward",
-        summary="make the live §3 forward's key files (docs/live-s3.md)",
-        description=__doc__,
-        examples=EXAMPLES,
-    )
-    _arguments(parser)
-    parser.set_defaults(func=run)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = standalone_parser("python -m grader.cluster.forward_keys", __doc__, EXAMPLES)
-    _arguments(parser)
-    return run(parser.parse_args(argv))
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         public_key = make_forward(args.folder, args.host, args.user, args.port, args.deadline, args.host_key)
@@ -166,6 +147,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"Add this line to ~{args.user}/.ssh/authorized_keys on {args.host}:")
     print(authorized_keys_line(public_key, args.python, args.source, args.config))
     return 0
+
+
+VERB = ModuleVerb(
+    "forward",
+    "grader.cluster.forward_keys",
+    summary="make the live §3 forward's key files (docs/live-s3.md)",
+    description=__doc__,
+    examples=EXAMPLES,
+    arguments=_arguments,
+    run=run,
+)
+register = VERB.register
+main = VERB.main
 
 
 if __name__ == "__main__":

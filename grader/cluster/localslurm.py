@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.commands import add_verb, standalone_parser
+from grader.commands import ModuleVerb
 
 PACKAGES = ("slurm-wlm", "munge")
 BINARIES = ("slurmctld", "slurmd", "munged", "sbatch")
@@ -247,25 +247,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Adds the `slurm` command to the grader's command line."""
-    parser = add_verb(
-        subparsers,
-        "slurm",
-        summary="start or stop a one-node Slurm to try `batch --slurm`",
-        description=__doc__,
-        examples=EXAMPLES,
-    )
-    _arguments(parser)
-    parser.set_defaults(func=run)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = standalone_parser("python -m grader.cluster.localslurm", __doc__, EXAMPLES)
-    _arguments(parser)
-    return run(parser.parse_args(argv))
-
-
 def run(args: argparse.Namespace) -> int:
     if args.action == "stop":
         stop(args.folder)
@@ -277,6 +258,19 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"export SLURM_CONF={cluster.conf}")
     return 0
+
+
+VERB = ModuleVerb(
+    "slurm",
+    "grader.cluster.localslurm",
+    summary="start or stop a one-node Slurm to try `batch --slurm`",
+    description=__doc__,
+    examples=EXAMPLES,
+    arguments=_arguments,
+    run=run,
+)
+register = VERB.register
+main = VERB.main
 
 
 if __name__ == "__main__":

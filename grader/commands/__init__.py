@@ -8,7 +8,7 @@ verb's own `--help`. A verb calls the `run(args)` of the module that registered 
 - Verbs whose code is elsewhere in the grader are registered by the module holding that code, which
   keeps its own entry point with the same arguments (`prepare` is `python -m
   grader.sections.s3.prepare`, `slurm` is `python -m grader.cluster.localslurm`, `forward` is
-  `python -m grader.cluster.forward_keys`); `standalone_parser` gives that entry point the verb's help.
+  `python -m grader.cluster.forward_keys`): it declares a `ModuleVerb`, which serves both.
 - The builders outside the grader package (`handout`, `release`, `package`) are run as processes of
   their own: grader/commands/builders.py says why (the grader never imports them).
 """
@@ -16,7 +16,8 @@ verb's own `--help`. A verb calls the `run(args)` of the module that registered 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 COMMANDS = (
@@ -29,6 +30,8 @@ COMMANDS = (
     "grader.cluster.localslurm",
     "grader.cluster.forward_keys",
 )
+#: The width descriptions written as one paragraph are wrapped to.
+DESCRIPTION_WIDTH = 100
 
 
 def examples_epilog(examples: Sequence[str]) -> str:
@@ -58,12 +61,35 @@ def add_verb(
     return parser
 
 
-def standalone_parser(prog: str, description: str | None, examples: Sequence[str]) -> argparse.ArgumentParser:
-    """The parser of a module's own entry point (`python -m grader.sections.s3.prepare`), with the
-    help its verb has."""
-    return argparse.ArgumentParser(
-        prog=prog,
-        description=description,
-        epilog=examples_epilog(examples),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+@dataclass(frozen=True)
+class ModuleVerb:
+    """A verb whose code lives in another module of the grader, which keeps its own entry point: the
+    verb and `python -m MODULE` take the same arguments (`arguments` adds them), show the same help and
+    call the same `run`."""
+
+    name: str
+    module: str
+    summary: str
+    description: str | None
+    examples: Sequence[str]
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+    def register(self, subparsers: argparse._SubParsersAction) -> None:
+        """Adds the verb to `python -m grader`."""
+        parser = add_verb(
+            subparsers, self.name, summary=self.summary, description=self.description, examples=self.examples
+        )
+        self.arguments(parser)
+        parser.set_defaults(func=self.run)
+
+    def main(self, argv: list[str] | None = None) -> int:
+        """`python -m MODULE ARGV`, with the verb's help."""
+        parser = argparse.ArgumentParser(
+            prog=f"python -m {self.module}",
+            description=self.description,
+            epilog=examples_epilog(self.examples),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        self.arguments(parser)
+        return self.run(parser.parse_args(argv))

@@ -27,12 +27,11 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.commands import add_verb
+from grader.commands import DESCRIPTION_WIDTH, add_verb
 
 # The folder holding grader/: a checkout of the course repository, or an unpacked autograder zip.
 INSTALLATION = Path(__file__).resolve().parents[2]
 NOT_FOUND = 2
-DESCRIPTION_WIDTH = 100
 
 
 @dataclass(frozen=True)

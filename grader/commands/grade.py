@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from grader.commands import add_verb
+from grader.commands import DESCRIPTION_WIDTH, add_verb
 from grader.commands.staff_output import staff_report
 from grader.grading_run import GRADER_ERROR, RunOptions, grade_submission
 from grader.sanitise import LogFormatter
@@ -99,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Grade one submission (A2S1/A2S2/A2S3 as .py or .ipynb, anywhere in the folder) and write "
             "Gradescope's results.json. Student code runs only in a sandboxed child process. Exits 0 "
             "whenever a results file was written, whatever the submission scored.",
-            100,
+            DESCRIPTION_WIDTH,
         ),
         examples=(
             "python -m grader grade dist/reference_submission --results out/reference.json",

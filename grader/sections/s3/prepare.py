@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from grader.commands import add_verb, standalone_parser
+from grader.commands import ModuleVerb
 
 # The files of a model repository that grading loads: the configuration, the weights in safetensors
 # and the tokenizer. A repository such as roberta-base also holds the weights for other frameworks
@@ -73,25 +73,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("profile", help="a profile of grader/assignment.toml, e.g. offline or full")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Adds the `prepare` command to the grader's command line."""
-    parser = add_verb(
-        subparsers,
-        "prepare",
-        summary="fill the model and data caches §3 grades from",
-        description=__doc__,
-        examples=EXAMPLES,
-    )
-    _arguments(parser)
-    parser.set_defaults(func=run)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = standalone_parser("python -m grader.sections.s3.prepare", __doc__, EXAMPLES)
-    _arguments(parser)
-    return run(parser.parse_args(argv))
-
-
 def run(args: argparse.Namespace) -> int:
     from grader.table import TableError, load_table
 
@@ -124,6 +105,19 @@ def run(args: argparse.Namespace) -> int:
     sizes = ", ".join(f"{split} {len(rows)}" for split, rows in resources.splits.items())
     print(f"{profile.name}: model and tokenizer in {resources.model_dir}; data: {sizes}")
     return 0
+
+
+VERB = ModuleVerb(
+    "prepare",
+    "grader.sections.s3.prepare",
+    summary="fill the model and data caches §3 grades from",
+    description=__doc__,
+    examples=EXAMPLES,
+    arguments=_arguments,
+    run=run,
+)
+register = VERB.register
+main = VERB.main
 
 
 if __name__ == "__main__":
