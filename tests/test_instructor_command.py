@@ -52,6 +52,13 @@ def _exit_status(argv: list[str]) -> int:
         return int(exit.code or 0)
 
 
+def _grader_process(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m grader ARGV` run as the staff run it: a process of its own, in `cwd`."""
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *argv], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
 def _listed_verbs(help_text: str) -> dict[str, str]:
     """The verbs of `python -m grader --help` and the one line of each."""
     block = help_text.split("\n  VERB\n", 1)[1].split("\n\n", 1)[0]
@@ -98,26 +105,12 @@ def test_a_builder_verb_passes_every_word_through_and_returns_the_builders_statu
     """Run as the staff run it, from another folder: the builder beside this grader gets the words."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     zip_path = tmp_path / "a.zip"
-    built = subprocess.run(
-        [sys.executable, "-m", "grader", "package", "--course", "517", "--output", str(zip_path)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    built = _grader_process(["package", "--course", "517", "--output", str(zip_path)], tmp_path, env)
     assert built.returncode == 0, built.stdout + built.stderr
     assert f"Wrote {zip_path}" in built.stdout and "CSE 517" in built.stdout
     with zipfile.ZipFile(zip_path) as archive:
         assert archive.read("COURSE").decode().strip() == "517"
-    refused = subprocess.run(
-        [sys.executable, "-m", "grader", "release", "--course", "999"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    refused = _grader_process(["release", "--course", "999"], tmp_path, env)
     assert refused.returncode == 2 and "invalid choice: '999'" in refused.stderr, refused.stderr
     assert "usage: python -m handout.release" in refused.stderr
 
@@ -141,14 +134,7 @@ def test_where_the_builder_is_absent_its_verb_says_so_in_one_line(
     verb: str, words: list[str], autograder_image: Path
 ) -> None:
     env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-    finished = subprocess.run(
-        [sys.executable, "-m", "grader", verb, *words],
-        cwd=autograder_image,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    finished = _grader_process([verb, *words], autograder_image, env)
     assert finished.returncode == 2, finished.stdout + finished.stderr
     assert finished.stdout == ""
     (line,) = finished.stderr.splitlines()
@@ -159,14 +145,7 @@ def test_where_the_builder_is_absent_its_verb_says_so_in_one_line(
 
 def test_where_the_builder_is_absent_its_help_still_works(autograder_image: Path) -> None:
     env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-    finished = subprocess.run(
-        [sys.executable, "-m", "grader", "release", "--help"],
-        cwd=autograder_image,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    finished = _grader_process(["release", "--help"], autograder_image, env)
     assert finished.returncode == 0 and finished.stderr == "", finished.stderr
     assert "examples:" in finished.stdout
     assert finished.stdout.rstrip().splitlines()[-1].startswith("error: `python -m grader release` runs")
