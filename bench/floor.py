@@ -60,9 +60,11 @@ def _step_seconds(threads: int) -> tuple[float, float, int]:
     profile = load_table().profile("offline")
     resources = load_resources(profile)
     tokenizer = resources.tokenizer()
-    texts = [example["text"] for example in resources.splits["train"][: profile.batch_size]]
-    labels = torch.tensor([example["label"] for example in resources.splits["train"][: profile.batch_size]])
-    batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+    examples = resources.splits["train"][: profile.batch_size]
+    labels = torch.tensor([example["label"] for example in examples])
+    batch = tokenizer(
+        [example["text"] for example in examples], padding=True, truncation=True, return_tensors="pt"
+    )
     torch.manual_seed(profile.seed)
     model = AutoModelForSequenceClassification.from_pretrained(resources.model_dir, num_labels=2)
     optimizer = torch.optim.AdamW(model.parameters(), lr=profile.learning_rate, eps=profile.adam_eps)
