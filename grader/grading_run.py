@@ -22,7 +22,7 @@ import pytest
 
 from grader.plugin import GradingPlugin
 from grader.results import CheckOutcome, build_results, write_results
-from grader.sections.s3.resources import OFFLINE as OFFLINE_MODEL
+from grader.section_resources import declared_resources
 from grader.session import CHECKS_DIR, GradingSession
 from grader.table import AssignmentTable, Profile, TestRow, load_table
 
@@ -47,20 +47,19 @@ class RunOptions:
     seed: int | None = None
 
 
-def graded_on(profile: Profile, sections: set[int]) -> str:
-    """Where the run graded, in the student's terms (the profile's name is for staff: extra_data)."""
-    if 3 in sections and profile.model == OFFLINE_MODEL:
-        return "graded on the CPU; §3's finetuning was checked on a small stand-in model, not on SST-2"
-    if 3 in sections:
-        return f"graded on {'a GPU' if profile.device == 'cuda' else 'the CPU'}; §3 finetuned {profile.model}"
-    return f"graded on {'a GPU' if profile.device == 'cuda' else 'the CPU'}"
+def graded_on(table: AssignmentTable, profile: Profile, sections: set[int]) -> str:
+    """Where the run graded, in the student's terms (the profile's name is for staff: extra_data), and
+    what the graded sections' resources were."""
+    where = f"graded on {'a GPU' if profile.device == 'cuda' else 'the CPU'}"
+    clauses = [resources.graded_on(profile) for resources in declared_resources(table, sections).values()]
+    return "; ".join([where, *clauses])
 
 
 def summary(session: GradingSession, rows: list[TestRow], profile: Profile, public_only: bool) -> str:
     """The top-level output students see: what was graded, for which course, on what, what was not run."""
     sections = {row.section for row in rows}
     course = session.table.assignment.course
-    lines = [f"{session.table.title} ({course}), {graded_on(profile, sections)}."]
+    lines = [f"{session.table.title} ({course}), {graded_on(session.table, profile, sections)}."]
     for number in sorted({row.section for row in rows}):
         section = session.table.sections[number]
         found = session.files.get(number)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import importlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -412,15 +411,6 @@ def _is_super_call(node: ast.AST) -> bool:
 def allowlist_violations(statements: list[ast.stmt], allowlist: Allowlist) -> list[Violation]:
     """What the reach `statements` uses that `allowlist` does not list, by line."""
     return _AllowlistReading(statements, allowlist).read(statements)
-
-
-def load_allowlist(reference: str) -> Allowlist:
-    """The allowlist a table names as `module:NAME` (a section's `allowlist` setting)."""
-    module, _, name = reference.partition(":")
-    found = getattr(importlib.import_module(module), name, None)
-    if not isinstance(found, Allowlist):
-        raise ValueError(f"{reference} is not an allowlist (grader.reach_rules.Allowlist)")
-    return found
 
 
 def allowlist_message(answer: str, allowlist: Allowlist, refused: list[tuple[str, str, str]]) -> str:

@@ -36,6 +36,7 @@ from typing import Any, NoReturn, cast
 
 import torch
 
+from grader.declarations import declared
 from grader.errors import (
     NO_FILE,
     STUDENT_ERROR,
@@ -45,6 +46,7 @@ from grader.errors import (
     MissingAnswer,
     NotImplementedYet,
     SectionUnavailable,
+    StaffSetupFailure,
     StudentProcessDied,
     StudentRaised,
     StudentTimedOut,
@@ -69,7 +71,6 @@ from grader.reach_rules import (
     allowlist_message,
     allowlist_violations,
     forging_message,
-    load_allowlist,
 )
 from grader.replies import UNUSABLE, UnusableReply, load_problem, reply_problem
 from grader.sandbox import wire
@@ -103,6 +104,7 @@ from grader.sandbox.protocol import (
 )
 from grader.sandbox.staging import Stage, hide_except, interpreter_paths
 from grader.sanitise import quoted
+from grader.section_resources import declared_resources, section_resources
 from grader.table import AssignmentTable, Profile
 
 CHECKS_DIR = Path(__file__).with_name("checks")
@@ -691,7 +693,7 @@ class GradingSession:
         self._view: ChildView | None = None
         self._template: ForkServer | None = None
         self._driver_reply: int | None = None
-        self._stand_ins: dict[str, str] | None = None
+        self._stand_ins: dict[int, dict[str, str]] = {}
         self.stage: Stage | None = None
         self.confinement: dict[str, dict[str, Any]] = {}
         self.limits = SandboxLimits(
@@ -754,7 +756,7 @@ class GradingSession:
             world_writable_folders()
         for number in graded:
             self._sections[number] = self._open(number, clock)
-        self.stage = Stage()
+        self.stage = Stage(drivers=[spec.drivers for spec in self.table.sections.values() if spec.drivers])
 
     def identity(self, section: int) -> Identity:
         """The section's own sandbox identity (a dedicated uid per section when root)."""
@@ -785,13 +787,13 @@ class GradingSession:
         return self._view
 
     def _model_folder(self) -> Path | None:
-        from grader.sections.s3.resources import ProfileResourcesMissing, model_folder
-
-        try:
-            return model_mount(Path(model_folder(self.profile)).resolve())
-        except (ProfileResourcesMissing, OSError) as error:
-            log.info("the child gets no model folder: %s", error)
-            return None
+        """The model folder of the first section whose resources have one, mounted for the child."""
+        for number, resources in declared_resources(self.table).items():
+            try:
+                return model_mount(resources.model_folder(self.profile))
+            except (StaffSetupFailure, OSError) as error:
+                log.info("the child gets no model folder of section %s: %s", number, error)
+        return None
 
     def driver_reply_bytes(self) -> int:
         """The largest reply a driver may send: trained weights, so bounded by the profile's model (its
@@ -833,38 +835,29 @@ class GradingSession:
         """For a section whose notebook loads the model and data itself (the table's `stand_ins`),
         the environment that leads its loading cells to the profile's own; empty otherwise, or when
         the profile's resources are missing (the checks that need them say so)."""
-        if not self.table.sections[section].stand_ins:
+        spec = self.table.sections[section]
+        resources = section_resources(spec)
+        if not spec.stand_ins or resources is None:
             return {}
-        if self._stand_ins is None:
-            from grader.sections.s3.resources import (
-                ProfileResourcesMissing,
-                load_resources,
-                stand_in_environment,
-                student_data_files,
-            )
-
+        if section not in self._stand_ins:
             assert self.stage is not None, "start() stages the code"
             try:
-                resources = load_resources(self.profile)
-            except ProfileResourcesMissing:
-                self._stand_ins = {}
-                return self._stand_ins
-            files = student_data_files(resources, self.profile.heldout_split)
-            data = self.stage.add_folder("stand-in-data", files)
-            self._stand_ins = stand_in_environment(resources.model_dir, str(data), STAND_INS_VARIABLE)
-        return self._stand_ins
+                self._stand_ins[section] = resources.stand_ins(
+                    self.profile, self.stage.add_folder, STAND_INS_VARIABLE
+                )
+            except StaffSetupFailure as missing:
+                log.info("section %s gets no stand-ins: %s", section, missing)
+                self._stand_ins[section] = {}
+        return self._stand_ins[section]
 
     def _preloaded(self) -> tuple[str, ...]:
         """The heavy modules the student processes of the sections found in this submission import
         (each section's drivers package names them): the template imports them ahead."""
-        found = [number for number, entry in self.files.items() if entry.path is not None]
         names: list[str] = []
-        for number in found:
-            try:
-                drivers = importlib.import_module(f"grader.sections.s{number}.drivers")
-            except ModuleNotFoundError:
-                continue
-            names += getattr(drivers, "PRELOADED", ())
+        for number, entry in self.files.items():
+            drivers = self.table.sections[number].drivers
+            if entry.path is not None and drivers:
+                names += getattr(importlib.import_module(drivers), "PRELOADED", ())
         return tuple(dict.fromkeys(names))
 
     def seed_for_test(self) -> int:
@@ -934,9 +927,9 @@ class GradingSession:
         """Read, slice and review the section's file; IntakeError when it cannot be graded."""
         section = self.table.sections[number]
         others = {file: names for file, names in self.table.answers_by_file().items() if file != section.file}
-        last_part = max(int(row.number.split(".")[1]) for row in self.table.tests if row.section == number)
         answers = self.table.answers(number)
-        source = read_section(path, section.file, answers, (number, last_part), others, section.checked_by)
+        parts = (number, section.last_graded_part)
+        source = read_section(path, section.file, answers, parts, others, section.checked_by)
         sliced = source.sliced
         old_apis = removed_api_notes(sliced.statements, self.table.assignment.students_transformers)
         self.notes[number] = (*source.notes, *old_apis)
@@ -949,7 +942,11 @@ class GradingSession:
         )
         if sliced.renamed_legacy:
             log.info("section %s: m_key read as key141/key142 (2024 notebook names)", number)
-        allowlist = load_allowlist(section.allowlist) if section.allowlist else None
+        allowlist = (
+            declared(section.allowlist, Allowlist, f"sections.{number}.allowlist")
+            if section.allowlist
+            else None
+        )
         student = StudentSection(
             self, number, source.normalised, sliced, source.unreadable_answers, allowlist
         )

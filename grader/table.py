@@ -74,12 +74,21 @@ class AssignmentInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Section:
-    """``[sections.N]``: one notebook of the assignment."""
+class SectionSpec:
+    """``[sections.N]``: one notebook of the assignment, and everything the engine needs to know of it.
+
+    The engine reads nothing of an assignment but this: what is graded in the notebook, the rules its
+    answers keep to, the code of the assignment its student process runs, and the resources the
+    section's checks and notebook load are all declared here, by value or as ``module:NAME``."""
 
     number: int = keyed("the section's number, the N of [sections.N]")
     file: str = setting("the notebook's name without suffix, as students upload it (A2S1)")
     title: str = setting("the section's title")
+    graded_part: str = setting(
+        "the last numbered part of the notebook that is graded (2.1): the graded code ends at the first "
+        "heading numbered past it in the same section (grader/intake/sections.py); every test of the "
+        "section is numbered within it"
+    )
     answers: tuple[str, ...] = setting("names the student defines; checks read them", default=())
     allowlist: str = setting(
         "`module:NAME` of the allowlist that the code each answer reaches must keep to "
@@ -88,7 +97,7 @@ class Section:
     )
     stand_ins: bool = setting(
         "the student's process finds the profile's model and data under the names the notebook loads "
-        "them by (roberta-base, gpt3mix/sst2, A2S3_MODEL, A2S3_DATASET), so its loading cells run",
+        "them by (the section's `resources` say which), so its loading cells run",
         default=False,
     )
     checked_by: tuple[str, ...] = setting(
@@ -96,11 +105,26 @@ class Section:
         "ends after the last top-level statement that calls one (grader/intake/sections.py)",
         default=(),
     )
+    drivers: str = setting(
+        "the package of the section's drivers, the assignment's code that checks run in the student's "
+        "process (staged for it, and its PRELOADED modules imported ahead); empty: none",
+        default="",
+    )
+    resources: str = setting(
+        "`module:NAME` of the section's resources (grader/section_resources.py): the model folder the "
+        "student's process may read, its stand-ins, what preflight checks; empty: none",
+        default="",
+    )
 
     @property
     def fixture(self) -> str:
         """The name of the pytest fixture that hands checks this section (``a2s1`` for A2S1)."""
         return self.file.lower()
+
+    @property
+    def last_graded_part(self) -> int:
+        """The M of ``graded_part`` N.M."""
+        return int(self.graded_part.split(".")[1])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,7 +233,7 @@ class AssignmentTable:
     """The whole table, validated."""
 
     assignment: AssignmentInfo
-    sections: dict[int, Section]
+    sections: dict[int, SectionSpec]
     tests: tuple[TestRow, ...]
     sandbox: SandboxSettings
     tolerances: Tolerances
@@ -481,21 +505,27 @@ def _build(reader: _Reader, raw: dict[str, Any]) -> AssignmentTable:
     )
 
 
-def _sections(reader: _Reader, raw: Any) -> dict[int, Section]:
+def _sections(reader: _Reader, raw: Any) -> dict[int, SectionSpec]:
     if not isinstance(raw, Mapping) or not raw:
         reader.fail(("sections",), "expected at least one [sections.N]")
     sections = {}
     for key, values in raw.items():
         if not key.isdigit():
             reader.fail(("sections", key), "a section is named by its number: [sections.1]")
-        sections[int(key)] = reader.record(Section, values, ("sections", key), number=int(key))
+        section = reader.record(SectionSpec, values, ("sections", key), number=int(key))
+        if not re.fullmatch(rf"{section.number}\.[1-9][0-9]*", section.graded_part):
+            reader.fail(
+                ("sections", key, "graded_part"),
+                f"expected the number of a part of section {section.number}, such as {section.number}.1",
+            )
+        sections[int(key)] = section
     files = [section.file.lower() for section in sections.values()]
     if len(set(files)) != len(files):
         reader.fail(("sections",), "two sections have the same file")
     return dict(sorted(sections.items()))
 
 
-def _tests(reader: _Reader, raw: Any, sections: dict[int, Section]) -> tuple[TestRow, ...]:
+def _tests(reader: _Reader, raw: Any, sections: dict[int, SectionSpec]) -> tuple[TestRow, ...]:
     if not isinstance(raw, list) or not raw:
         reader.fail(("tests",), "expected [[tests]] entries")
     rows: list[TestRow] = []
@@ -509,6 +539,14 @@ def _tests(reader: _Reader, raw: Any, sections: dict[int, Section]) -> tuple[Tes
         if not row.number.startswith(f"{row.section}."):
             reader.fail(
                 (*path, "number"), f"test {row.number} must start with its section's number {row.section}."
+            )
+        part = row.number.split(".")[1]
+        graded = sections[row.section].graded_part
+        if not part.isdigit() or int(part) > sections[row.section].last_graded_part:
+            reader.fail(
+                (*path, "number"),
+                f"test {row.number} lies past section {row.section}'s graded part {graded}: its code would "
+                f"not be graded. Number it within {graded}, or raise the section's graded_part",
             )
         if row.points < 0:
             reader.fail((*path, "points"), f"test {row.number}: points cannot be negative")

@@ -31,9 +31,11 @@ from pathlib import Path
 
 from grader.cluster.forward import finish_forward, start_forward
 from grader.commands.staff_output import staff_report
+from grader.errors import StaffSetupFailure
 from grader.packaged_course import apply_packaged_course
 from grader.results import build_results, results_are_valid, write_results
 from grader.score_table import score_table
+from grader.section_resources import declared_resources
 from grader.table import TABLE_PATH, load_table
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -106,17 +108,19 @@ def open_to_sandbox(path: Path, top: Path) -> None:
 
 
 def open_profile_model(profile_name: str) -> None:
-    """Opens the profile's model folder (the student's process loads it; the data stays closed)."""
-    from grader.sections.s3.resources import ProfileResourcesMissing, load_resources
-
-    try:
-        model_dir = Path(load_resources(load_table().profile(profile_name)).model_dir).resolve()
-    except ProfileResourcesMissing as missing:
-        log(f"the §3 model is not available, §3 will fail: {missing}")
-        return
+    """Opens the model folders the sections' resources declare (the student's process loads them; their
+    data stays closed)."""
+    table = load_table()
+    profile = table.profile(profile_name)
     caches = [Path(os.environ[name]).resolve() for name in CACHE_VARIABLES if name in os.environ]
-    top = next((cache for cache in caches if cache in model_dir.parents), model_dir)
-    open_to_sandbox(model_dir, top)
+    for number, resources in declared_resources(table).items():
+        try:
+            model_dir = resources.model_folder(profile)
+        except (StaffSetupFailure, OSError) as missing:
+            log(f"section {number}'s model is not available, its tests will fail: {missing}")
+            continue
+        top = next((cache for cache in caches if cache in model_dir.parents), model_dir)
+        open_to_sandbox(model_dir, top)
 
 
 def write_fallback_results(results_path: Path, reason: str) -> None:

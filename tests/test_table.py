@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import shutil
 from pathlib import Path
 
 import pytest
 
 from grader.commands.grade import parse_sections
+from grader.section_resources import declared_resources, section_resources
 from grader.table import (
     TABLE_PATH,
     AssignmentInfo,
     Profile,
     SandboxSettings,
-    Section,
+    SectionSpec,
     TableError,
     TestRow,
     Tolerances,
@@ -60,7 +62,9 @@ def test_every_section_of_the_file_is_typed() -> None:
     assert all(isinstance(row.timeout, float) for row in table.tests)
 
 
-@pytest.mark.parametrize("record", [AssignmentInfo, Section, TestRow, SandboxSettings, Tolerances, Profile])
+@pytest.mark.parametrize(
+    "record", [AssignmentInfo, SectionSpec, TestRow, SandboxSettings, Tolerances, Profile]
+)
 def test_every_field_says_what_it_means(record: type) -> None:
     assert all(item.metadata.get("description") for item in dataclasses.fields(record))
 
@@ -90,6 +94,13 @@ def test_a_wrong_type_in_a_test_row_names_the_test(table_copy: Path) -> None:
         ('number = "2.1.2"', 'number = "3.1.9"', "test 3.1.9 must start with its section's number 2."),
         ("[tolerances]", "[tolerance]", "tolerance: unknown section"),
         ("title =", "title = [", "not valid TOML"),
+        ('number = "2.1.2"', 'number = "2.2.1"', "test 2.2.1 lies past section 2's graded part 2.1"),
+        (
+            'graded_part = "2.1"',
+            'graded_part = "3.1"',
+            "sections.2.graded_part: expected the number of a part",
+        ),
+        ('graded_part = "2.1"\n', "", "sections.2.graded_part: missing; it is required"),
     ],
 )
 def test_each_mistake_is_a_table_error_that_says_what_is_wrong(
@@ -135,3 +146,32 @@ def test_sections_on_the_command_line_are_the_table_s() -> None:
     assert parse_sections("1,3") == {1, 3}
     with pytest.raises(argparse.ArgumentTypeError, match="among 1,2,3"):
         parse_sections("4")
+
+
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        ('resources = "grader.sections.s3.resources:NOT_THERE"', "cannot be loaded"),
+        ('resources = "grader.sections.s3.resources:OFFLINE"', "is not a SectionResources (str)"),
+        ('resources = "grader.sections.s3.resources"', "expected module:NAME"),
+    ],
+)
+def test_a_declared_name_that_is_wrong_is_a_table_error(table_copy: Path, setting: str, says: str) -> None:
+    text = table_copy.read_text(encoding="utf-8")
+    table_copy.write_text(
+        text.replace('resources = "grader.sections.s3.resources:SST2"', setting), encoding="utf-8"
+    )
+    with pytest.raises(TableError, match="sections.3.resources") as raised:
+        section_resources(load_table(table_copy).sections[3])
+    assert says in str(raised.value)
+
+
+def test_every_declared_object_of_the_table_loads_as_its_kind() -> None:
+    table = load_table()
+    assert set(declared_resources(table)) == {3}
+    offline = table.profile("offline")
+    assert declared_resources(table)[3].is_stand_in(offline)
+    assert not declared_resources(table)[3].is_stand_in(table.profile("full"))
+    for section in table.sections.values():
+        if section.drivers:
+            assert importlib.import_module(section.drivers).__name__ == section.drivers

@@ -42,7 +42,7 @@ from typing import Any
 from grader.errors import FAILED, PASSED, TEST_STATUSES
 from grader.intake.discover import discover
 from grader.results import CheckOutcome, test_entry, write_results
-from grader.sections.s3.resources import OFFLINE as OFFLINE_MODEL
+from grader.section_resources import section_resources
 from grader.table import load_table
 
 FORWARD_DIR = Path("/etc/a2grader/forward")
@@ -228,8 +228,10 @@ def forwarded_entry(reply: dict[str, Any]) -> tuple[dict[str, Any], list[dict[st
         raise ValueError(f"the reply names no profile of the table ({str(profile)[:80]!r})")
     accuracy = valid_accuracy(reply.get("accuracy"))
     text = f"{FORWARDED_NOTE}\n\n{message[:MESSAGE_LIMIT]}".strip()
-    entry = test_entry(table.test(THRESHOLD_TEST), CheckOutcome(status == PASSED, text, status=status))
-    real = table.profiles[profile].model != OFFLINE_MODEL
+    threshold = table.test(THRESHOLD_TEST)
+    entry = test_entry(threshold, CheckOutcome(status == PASSED, text, status=status))
+    resources = section_resources(table.sections[threshold.section])
+    real = resources is None or not resources.is_stand_in(table.profiles[profile])
     board = (
         [{"name": LEADERBOARD_NAME, "value": round(accuracy, 4), "order": "desc"}]
         if real and accuracy is not None

@@ -1,12 +1,13 @@
 """`python -m grader preflight`: can this machine grade, before anyone is graded?
 
 A class regrade that starts on a machine the grader cannot work on grades every student wrong: with
-no model cache every §3 test fails, and `--profile full` without a GPU cannot finetune. Those are
+no model cache every test that finetunes fails, and `--profile full` without a GPU cannot finetune. Those are
 the staff's to fix, so `grader batch` runs this first (through the same command that grades, so
 inside the grading image under `--grader-command`; on each Slurm node before its task grades) and
 stops before grading anyone, printing the command that fixes it. It checks that the assignment table
-(with the course's overlay) loads, that the profile exists, that its §3 model and data load when §3
-is graded, and that a GPU profile has a GPU. Exits 0 saying what it checked, 2 naming each problem.
+(with the course's overlay) loads, that the profile exists, that the resources the graded sections
+declare (a model, data) load, and that a GPU profile has a GPU. Exits 0 saying what it checked, 2
+naming each problem.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 
 from grader.commands import add_verb
 from grader.commands.grade import add_run_options, select_course
+from grader.section_resources import declared_resources
 from grader.table import TableError, load_table
 
 NO_GPU = (
@@ -50,16 +52,13 @@ def problems(profile_name: str, sections: set[int] | None, check_gpu: bool) -> l
     try:
         table = load_table()
         profile = table.profile(profile_name)
+        found = [
+            problem
+            for resources in declared_resources(table, sections).values()
+            if (problem := resources.missing(profile)) is not None
+        ]
     except TableError as error:
         return [f"the assignment table cannot be used: {error}"]
-    found = []
-    if sections is None or 3 in sections:
-        from grader.sections.s3.resources import ProfileResourcesMissing, load_resources
-
-        try:
-            load_resources(profile)
-        except ProfileResourcesMissing as missing:
-            found.append(missing.for_staff)
     if check_gpu and profile.device == "cuda":
         import torch
 

@@ -7,9 +7,9 @@ cells of §2.2 come after, and students use them to experiment: they set `DEVICE
 `"mps"`) in the starter cell, redefine `self_attention` to try a variant, leave a cell unfinished.
 None of that was seen by the §2.1 checks, so none of it may change the §2.1 grade.
 
-- The graded parts of a notebook are the subsections its tests are numbered in (`2.1.x` → 2.1;
-  `1.2.x` … `1.4.x` → 1.2 to 1.4). The graded part ends at the first heading numbered in the same
-  section past the last graded one (`## 2.2 Experimenting …`, `§2.2`, `Part 2.2`).
+- The graded part of a notebook is declared by its section in the table (`graded_part = "2.1"`),
+  never inferred from its tests (the table refuses a test numbered past it). It ends at the first
+  heading numbered in the same section past that part (`## 2.2 Experimenting …`, `§2.2`, `Part 2.2`).
 - Where the section names its notebook's own check cells (the table's `checked_by`: A2S2's
   `compare_with_pytorch`, `MHA_wrapper`), the graded part ends sooner: right after the last top-level
   statement above that heading that calls one of them, or calls a function of the file that does.

@@ -22,6 +22,7 @@ import shutil
 import stat
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from grader.import_closure import import_closure
@@ -34,23 +35,24 @@ OWNER_ONLY_MASK = ~0o077 & 0o7777
 MAX_LINK_HOPS = 40
 
 
-def runtime_modules(root: Path = REPO_ROOT) -> set[Path]:
+def runtime_modules(drivers: Sequence[str] = (), root: Path = REPO_ROOT) -> set[Path]:
     """The source files the student's process imports: the warm template it is forked from (with the
-    child runtime), every driver (the modules in ``grader/sections/*/drivers/``), and what they import."""
-    drivers = [
-        ".".join(path.relative_to(root).with_suffix("").parts)
-        for path in sorted(root.glob("grader/sections/*/drivers/*.py"))
+    child runtime), every module of the `drivers` packages the sections declare, and what they import."""
+    modules = [
+        f"{package}.{path.stem}" if path.stem != "__init__" else package
+        for package in drivers
+        for path in sorted((root / package.replace(".", "/")).glob("*.py"))
     ]
-    return import_closure(["grader.sandbox.fork_server", *drivers], root)
+    return import_closure(["grader.sandbox.fork_server", *modules], root)
 
 
 class Stage:
     """A root-owned, world-readable, read-only copy of the runtime modules, removed by `remove`."""
 
-    def __init__(self, root: Path = REPO_ROOT) -> None:
+    def __init__(self, drivers: Sequence[str] = (), root: Path = REPO_ROOT) -> None:
         self.path = Path(tempfile.mkdtemp(prefix="a2grader-stage-"))
         self.code = self.path / "code"
-        for source in sorted(runtime_modules(root)):
+        for source in sorted(runtime_modules(drivers, root)):
             target = self.code / source.relative_to(root)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)

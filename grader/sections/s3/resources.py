@@ -15,9 +15,14 @@ import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.errors import StaffSetupFailure
 from grader.table import Profile
+
+if TYPE_CHECKING:
+    from grader.section_resources import AddFolder
 
 OFFLINE = "offline"
 SPLITS = ("train", "validation", "test")
@@ -162,3 +167,34 @@ def stand_in_environment(model_dir: str, data_dir: str, variable: str) -> dict[s
     variables the notebook reads (A2S3_MODEL, A2S3_DATASET) and the names to link (in `variable`)."""
     links = {name: model_dir for name in MODEL_NAMES} | {name: data_dir for name in DATA_NAMES}
     return {"A2S3_MODEL": model_dir, "A2S3_DATASET": data_dir, variable: json.dumps(links)}
+
+
+class Sst2Profiles:
+    """§3's resources as the engine asks for them (grader.section_resources.SectionResources)."""
+
+    def missing(self, profile: Profile) -> str | None:
+        try:
+            load_resources(profile)
+        except ProfileResourcesMissing as missing:
+            return missing.for_staff
+        return None
+
+    def model_folder(self, profile: Profile) -> Path:
+        return Path(model_folder(profile)).resolve()
+
+    def stand_ins(self, profile: Profile, add_folder: AddFolder, links_variable: str) -> dict[str, str]:
+        resources = load_resources(profile)
+        data = add_folder("stand-in-data", student_data_files(resources, profile.heldout_split))
+        return stand_in_environment(resources.model_dir, str(data), links_variable)
+
+    def graded_on(self, profile: Profile) -> str:
+        if self.is_stand_in(profile):
+            return "§3's finetuning was checked on a small stand-in model, not on SST-2"
+        return f"§3 finetuned {profile.model}"
+
+    def is_stand_in(self, profile: Profile) -> bool:
+        return profile.model == OFFLINE
+
+
+#: The table's ``[sections.3] resources``.
+SST2 = Sst2Profiles()
