@@ -26,7 +26,7 @@ import time
 
 import torch
 
-from grader.sections.s3.resources import load_resources
+from a2.sections.s3.resources import load_resources
 from grader.table import load_table
 
 IMPORTS = {

@@ -7,7 +7,7 @@
 #      SST-2's lengths, batch 64, 2 epochs, then the held-out count), timed (bench/s3_gpu.py);
 #   then the sum of 2 and 3 against the goal of 30 s per submission.
 # A whole `--profile full` grade of §3 needs roberta-base and gpt3mix/sst2 in the Hugging Face cache:
-# when HF_HOME holds them (python -m grader.sections.s3.prepare full, where the Hub is reachable), step 4
+# when HF_HOME holds them (python -m a2.sections.s3.prepare full, where the Hub is reachable), step 4
 # grades the whole reference on `full` too; a machine without Hub access skips it and says so.
 #
 # Usage, from the repository root on the GPU machine:  bash bench/gpu_check.sh
@@ -71,7 +71,7 @@ s3=$(grep -oP 's3_gpu: total \K[0-9.]+' "$scratch/s3.txt" || echo 0)
 echo "gpu_check: per submission ≈ §1+§2 ${s12} s + §3 ${s3} s = $(awk -v a="$s12" -v b="$s3" 'BEGIN { print a + b }') s (goal ≤ 30 s)"
 
 echo "== 4. a whole grade of the reference on the full profile"
-if "$PYTHON" -c "from grader.sections.s3.resources import load_resources; from grader.table import load_table; load_resources(load_table().profile('full'))" 2>/dev/null; then
+if "$PYTHON" -c "from a2.sections.s3.resources import load_resources; from grader.table import load_table; load_resources(load_table().profile('full'))" 2>/dev/null; then
   start=$(date +%s.%N)
   "$PYTHON" -m grader grade "$scratch/submission" --results "$scratch/full.json" --profile full
   echo "gpu_check: whole grade on full: $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"

@@ -23,8 +23,8 @@ import time
 import torch
 from tqdm import tqdm
 
-from grader.assets.offline import tiny_roberta_config
-from grader.assets.sentences import generate_split
+from a2.assets.offline import tiny_roberta_config
+from a2.assets.sentences import generate_split
 
 TRAIN_SENTENCES, HELDOUT_SENTENCES = 6920, 1821
 #: Word counts of SST-2's training sentences, approximately: (upper bound of the bin, share of sentences).
@@ -59,8 +59,8 @@ def sst2_length_sentences(count: int, seed: int) -> list[tuple[str, int]]:
 def _model_and_tokenizer(tiny: bool):
     from transformers import RobertaConfig, RobertaForSequenceClassification
 
-    from grader.assets import offline_assets
-    from grader.sections.s3.batches import load_tokenizer
+    from a2.assets import offline_assets
+    from a2.sections.s3.batches import load_tokenizer
 
     tokenizer = load_tokenizer(str(offline_assets().model_dir))
     if tiny:

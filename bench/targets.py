@@ -31,9 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from a2.assets.offline import default_cache_root
 from bench.batch_cpu import write_class
 from bench.breakdown import REFERENCE, cpu_seconds_of_children, measure
-from grader.assets.offline import default_cache_root
 from grader.table import load_table
 
 REPO = Path(__file__).resolve().parents[1]

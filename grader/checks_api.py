@@ -1,7 +1,7 @@
 """What a graded check may ask of the student's section: the interface, apart from the implementation.
 
-The checks (``grader/checks/``) and the section helpers they call (``grader/sections/``, e.g.
-``grader.sections.s2.judging``) receive the section fixture (``a2s1``, ``a2s2``, ``a2s3``). At run time
+An assignment's checks (its ``checks/``) and the helpers of its own they call receive a section
+fixture, named after the section's notebook (``hw1`` for a notebook HW1). At run time
 that is a ``grader.session.StudentSection``, whose job is processes, replies and sandboxes. The checks
 depend on ``SectionAPI`` instead: the few reads, calls and facts they use, so that what a check may
 rely on is written down in one place, and the session can change how it serves them without a check

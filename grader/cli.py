@@ -1,6 +1,7 @@
 """`python -m grader`: one command line for every task of the course staff.
 
-Each verb is registered by a module of grader.commands.COMMANDS (that package's docstring says how);
+Each verb is registered by a module of grader.commands.COMMANDS, or of the assignment's own commands
+(its table's ``[assignment] commands``); grader/commands/__init__.py says how.
 `python -m grader VERB --help` describes a verb and gives examples.
 """
 
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 import textwrap
 from pathlib import Path
 
 from grader.commands import COMMANDS, DESCRIPTION_WIDTH, examples_epilog
 from grader.packaged_course import apply_packaged_course
 from grader.sanitise import tolerant_streams
+from grader.table import TableError, load_table
 
 # The folder holding the grader package: an unpacked autograder zip names its course there.
 INSTALLATION = Path(__file__).resolve().parents[1]
@@ -41,19 +44,20 @@ class VerbListFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    table = load_table()
     parser = argparse.ArgumentParser(
         prog="python -m grader",
         description=textwrap.fill(
-            "Handout builder and autograder for Assignment 2: Attention and Transformers, one verb for "
-            "each task of the course staff. Student code runs in a sandboxed child process; the checks "
-            "and the verdict stay in this one.",
+            f"Handout builder and autograder for {table.title}, one verb for each task of the course "
+            "staff. Student code runs in a sandboxed child process; the checks and the verdict stay in "
+            "this one.",
             DESCRIPTION_WIDTH,
         ),
         epilog=examples_epilog(EXAMPLES),
         formatter_class=VerbListFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="VERB")
-    for name in COMMANDS:
+    for name in (*COMMANDS, *table.assignment.commands):
         importlib.import_module(name).register(subparsers)
     return parser
 
@@ -61,5 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     tolerant_streams()
     apply_packaged_course(INSTALLATION)
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except TableError as error:
+        print(f"error: the assignment table cannot be used: {error}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     return int(args.func(args))

@@ -20,13 +20,16 @@ from typing import Any
 
 import pytest
 
+from grader.assignment_home import CHECKS_DIR
 from grader.plugin import GradingPlugin
 from grader.results import CheckOutcome, build_results, write_results
 from grader.section_resources import declared_resources
-from grader.session import CHECKS_DIR, GradingSession
+from grader.session import GradingSession
 from grader.table import AssignmentTable, Profile, TestRow, load_table
 
 log = logging.getLogger("grader")
+#: The pytest settings of the graded checks, kept apart from the project's own (pyproject.toml).
+CHECKS_CONFIG = Path(__file__).with_name("checks_pytest.ini")
 CONFINEMENT_KEY = "confinement"
 NOT_FINISHED = "Grading did not finish, so this test was not graded. The course staff can see why."
 IN_PROGRESS = "Grading was stopped before it finished: the tests not graded yet are listed with 0 points."
@@ -117,7 +120,7 @@ def _run_checks(
     args = [
         str(checks_dir),
         "-c",
-        str(CHECKS_DIR / "pytest.ini"),
+        str(CHECKS_CONFIG),
         "--rootdir",
         str(checks_dir),
         "--import-mode=importlib",

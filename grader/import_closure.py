@@ -13,9 +13,18 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 
-FIRST_PARTY = ("grader", "tinygpt")
+from grader.assignment_home import ASSIGNMENT_DIR
+
+
+@cache
+def first_party() -> tuple[str, ...]:
+    """The repository's own top-level packages: the engine, the assignment and what its table lists."""
+    from grader.table import load_table
+
+    return ("grader", ASSIGNMENT_DIR.name, *load_table().assignment.packages)
 
 
 def module_file(name: str, root: Path) -> Path | None:
@@ -59,7 +68,7 @@ def imported_names(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in names if name.split(".")[0] in FIRST_PARTY}
+    return {name for name in names if name.split(".")[0] in first_party()}
 
 
 def _with_packages(name: str) -> list[str]:

@@ -7,14 +7,13 @@ is never judged here: it can cost no point, and staff see it only as a note (gra
 
 Two rules read a reach:
 
-- **An allowlist**, for a section that declares one (§2.1's from-scratch rule,
-  grader/sections/s2/allowlist.py). Every name and attribute in the reach must resolve, by reading
-  the code, to the student's own code in the reach, a listed operation of a listed module, a listed
-  attribute of a value, or a listed builtin. Anything else is refused, whatever its name: an allowlist
-  closes the routes a list of forbidden names cannot enumerate (another library's attention, a
-  resolver, a thread, an importer). Names read with a computed name (`getattr(x, name)`), dunder
-  attributes, async code, assignments to a module's attributes and star imports cannot be resolved by
-  reading, so they are refused too.
+- **An allowlist**, for a section that declares one (its table's `allowlist`, a from-scratch rule that names
+  the operations its answers may use). Every name and attribute in the reach must resolve, by reading the
+  code, to the student's own code in the reach, a listed operation of a listed module, a listed attribute of a
+  value, or a listed builtin. Anything else is refused, whatever its name: an allowlist closes the routes a
+  list of forbidden names cannot enumerate (another library's attention, a resolver, a thread, an importer).
+  Names read with a computed name (`getattr(x, name)`), dunder attributes, async code, assignments to a
+  module's attributes and star imports cannot be resolved by reading, so they are refused too.
 - **The forging constructs**, for every section: code that reads or edits the grading process itself
   (frames, the garbage collector's object lists, `sys.modules`, builtins, code objects, `ctypes`, the
   grader's own modules, code compiled from strings or imported by a computed name). A check's verdict

@@ -36,6 +36,7 @@ from typing import Any, NoReturn, cast
 
 import torch
 
+from grader.assignment_home import CHECKS_DIR
 from grader.declarations import declared
 from grader.errors import (
     NO_FILE,
@@ -107,7 +108,6 @@ from grader.sanitise import quoted
 from grader.section_resources import declared_resources, section_resources
 from grader.table import AssignmentTable, Profile
 
-CHECKS_DIR = Path(__file__).with_name("checks")
 # Replies that carry answers are small; only a driver's reply (trained weights) may be large.
 LOAD_REPLY_BYTES = 1 << 20
 ANSWER_REPLY_BYTES = 64 << 20
@@ -610,12 +610,12 @@ class StudentSection:
     ) -> Any:
         """Run our driver ``module:function(student_module, **params)`` inside the sandbox.
 
-        Drivers live in ``grader/sections/*/drivers/`` and run beside the student's code, which can
-        replace them: a check verifies what one returns (grader/verdicts.py). A public check's driver
-        must be in ``PUBLIC_DRIVERS`` of handout/checker_manifest.py.
+        Drivers live in the package a section declares (its ``drivers``) and run beside the student's
+        code, which can replace them: a check verifies what one returns (grader/verdicts.py). A public
+        check's driver must be in ``PUBLIC_DRIVERS`` of handout/checker_manifest.py.
 
         Args:
-            target: ``"grader.sections.sN.drivers.MODULE:function"``.
+            target: ``"PACKAGE.MODULE:function"``, PACKAGE the section's ``drivers``.
             params: the driver's keyword arguments (values the wire carries).
             timeout: seconds the driver may take (default: the table's ``call_timeout``).
             seed: what torch, numpy and random are seeded with first (default as for ``call``).

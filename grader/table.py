@@ -7,7 +7,7 @@ default for table data. ``load_table`` validates the whole file when it is read:
 typo), a missing key, a value of the wrong type or outside its choices is a ``TableError`` naming the
 file, the line and the key, never a traceback in the middle of a grading run.
 
-Course variants are overlays of the same table. ``grader/courses/<course>.toml`` holds only what
+Course variants are overlays of the same table. ``courses/<course>.toml`` beside it holds only what
 differs from ``assignment.toml`` (CSE 517 requires 1.4.1 and 1.4.2 instead of counting them as extra
 credit); ``load_table(course="517")`` reads the base table and applies the overlay. An overlay may set
 any key of ``[assignment]``, ``[sandbox]``, ``[tolerances]`` and ``[profiles.*]``, and change fields of
@@ -30,7 +30,9 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-TABLE_PATH = Path(__file__).with_name("assignment.toml")
+from grader.assignment_home import ASSIGNMENT_DIR, LOCATION_PROBLEM, TABLE_NAME
+
+TABLE_PATH = ASSIGNMENT_DIR / TABLE_NAME
 COURSES_DIR = TABLE_PATH.with_name("courses")
 COURSE_VARIABLE = "A2_COURSE"
 VISIBILITIES = {"public": "visible", "hidden": "after_published"}
@@ -65,6 +67,16 @@ class AssignmentInfo:
         "handout links); the student's process gets stand-ins for its APIs that the grader's version "
         "removed (grader/sandbox/library_versions.py), each named in an ungraded note; empty: none",
         default="",
+    )
+    packages: tuple[str, ...] = setting(
+        "top-level packages of the repository that the assignment's code imports besides its own folder "
+        "(shipped in the Gradescope zip, staged for the student's process when a driver imports them)",
+        default=(),
+    )
+    commands: tuple[str, ...] = setting(
+        "modules of the assignment that add verbs to `python -m grader` (each a `register(subparsers)`, "
+        "grader/commands/__init__.py), such as the one that fills its model caches",
+        default=(),
     )
     gpu_regrade: bool = setting(
         "the staff regrade §3's threshold run on a GPU after the deadline (grader batch --slurm --profile "
@@ -465,6 +477,8 @@ def load_table(path: Path = TABLE_PATH, course: str | None = None) -> Assignment
 
     ``course`` None means the ``A2_COURSE`` environment variable, or the base table when it is unset.
     """
+    if path == TABLE_PATH and LOCATION_PROBLEM:
+        raise TableError(LOCATION_PROBLEM)
     base = _parse(path)
     sources = [base]
     course = course if course is not None else os.environ.get(COURSE_VARIABLE) or None

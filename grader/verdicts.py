@@ -19,10 +19,9 @@ checks them against its own oracle:
 - where the student's process must observe something (which operators ran, how a training loop
   treated the model) the observation can only take points away, never grant them, and the
   operator recorder carries a canary the trusted side verifies (``grader.integrity``);
-- what the student's process computes for a verdict is recomputed here: 2.1.14's losses and padding
-  leak come from this process's own GPT calling the student's ``self_attention``
-  (``grader.sections.s2.small_gpt``); §3's accuracy is counted here, and ``train_one_epoch`` is judged by
-  the weights it produces from weights and batches chosen here (``grader.sections.s3.reference_steps``).
+- what the student's process computes for a verdict is recomputed here: a model the student's
+  function is part of runs in this process, calling that function; an accuracy is counted here, and
+  a training step is judged by the weights it produces from weights and batches chosen here.
 
 docs/verdicts.md says the same for staff, with what runs where for every test.
 """

@@ -145,7 +145,7 @@ def grade_into_results(root: Path, sandbox_user: str, grader_timeout: float | No
     results_path.unlink(missing_ok=True)
     log(describe_submission(root / "submission_metadata.json"))
     course = apply_packaged_course(PACKAGE_ROOT)
-    log(f"the table: grader/assignment.toml{f' with the CSE {course} overlay' if course else ''}")
+    log(f"the table: {TABLE_PATH}{f' with the CSE {course} overlay' if course else ''}")
     try:
         load_table()
     except Exception as error:

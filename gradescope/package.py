@@ -10,10 +10,11 @@ course's own GPU image instead (a CUDA build of torch, roberta-base and SST-2 in
 dist/447/autograder-gpu.zip.
 
 Gradescope unpacks the zip into /autograder/source and runs setup.sh from its root, so the zip holds
-exactly what grading needs: the grader package (hidden checks and asset code included), tinygpt, the
-Gradescope scripts, the grading runtime's lock, and the staff solution's sources (reference/*.py),
-which decide whose fault a check's unexpected error is (grader/reference_rerun.py). run_autograder
-makes all of it root-only before any student code runs, so the student's process reads none of it.
+exactly what grading needs: the grader package, the assignment's (hidden checks and asset code
+included) and the packages its table lists, the Gradescope scripts, the grading runtime's lock, and
+the staff solution's sources (reference/*.py), which decide whose fault a check's unexpected error
+is (grader/reference_rerun.py). run_autograder makes all of it root-only before any student code
+runs, so the student's process reads none of it.
 The built reference notebooks, the student template, this repository's own tests and the builders
 stay out.
 The zip is reproducible (grader/reproducible_zip.py: sorted entries, one fixed date).
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from grader.cluster import forward
+from grader.import_closure import first_party
 from grader.packaged_course import course_entry
 from grader.reproducible_zip import write_reproducible_zip
 from grader.table import TableError, courses, load_table
@@ -49,7 +51,7 @@ SINGLE_FILES = (
     *(f"reference/{section.file}.py" for section in load_table().sections.values()),
 )
 # Packages copied whole (minus caches); these are the grader and the code it imports.
-PACKAGES = ("grader", "tinygpt")
+PACKAGES = first_party()
 # Modules of gradescope/ that run inside the image (package.py itself only builds the zip).
 GRADESCOPE_MODULES = ("__init__.py", "autograde.py")
 

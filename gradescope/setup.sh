@@ -12,7 +12,7 @@ SOURCE_DIR=${AUTOGRADER_SOURCE:-/autograder/source}
 # outside /autograder, owned by root; run_autograder expects them at these paths.
 VENV_DIR=${A2_VENV:-/opt/a2grader/venv}
 HF_CACHE_DIR=${A2_HF_HOME:-/opt/a2grader/hf-cache}
-ASSETS_DIR=${A2_ASSETS_DIR:-/opt/a2grader/assets}
+ASSETS_DIR=${A2_ASSETS_DIR:-/opt/a2a2/assets}
 RUNTIME_LOCK="$SOURCE_DIR/requirements/runtime.lock"
 # Which image this is: `make autograder` writes gradescope/build.env into the zip, a CPU image by
 # default (what Gradescope runs: it has no GPU) and a GPU image with GPU=1. A variable set before
@@ -75,13 +75,12 @@ log "Installing the grading runtime from requirements/runtime.lock (every file c
 mkdir -p "$HF_CACHE_DIR" "$ASSETS_DIR"
 cd "$SOURCE_DIR"
 if [ "$FETCH_MODELS" = 1 ]; then
-  log "Filling the Hugging Face cache with the full profile's model and data (roberta-base, gpt3mix/sst2)"
-  HF_HOME="$HF_CACHE_DIR" "$VENV_DIR/bin/python" -m grader.sections.s3.prepare full
+  log "Filling the Hugging Face cache with the full profile's model and data"
+  HF_HOME="$HF_CACHE_DIR" "$VENV_DIR/bin/python" -m grader prepare full
 
   log "Reopening them with Hugging Face's offline mode on, as grading will"
   HF_HOME="$HF_CACHE_DIR" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
-    "$VENV_DIR/bin/python" -c \
-    'from grader.sections.s3.resources import load_resources; from grader.table import load_table; print(load_resources(load_table().profile("full")).model_dir)'
+    "$VENV_DIR/bin/python" -m grader preflight --profile full --no-gpu-check
 else
   log "Leaving the Hugging Face cache empty (A2_FETCH_MODELS=$FETCH_MODELS): this image grades on the offline profile only"
 fi
@@ -89,7 +88,7 @@ fi
 log "Building the offline profile's assets (used when a run has no GPU)"
 # The held-out split is drawn from a secret seed made for this image (ASSETS_DIR/heldout-seed, root
 # only), so that nobody can regenerate its labels from the public code.
-A2_ASSETS_DIR="$ASSETS_DIR" "$VENV_DIR/bin/python" -m grader.sections.s3.prepare offline
+A2_ASSETS_DIR="$ASSETS_DIR" "$VENV_DIR/bin/python" -m grader prepare offline
 
 log "Creating the unprivileged user that student code runs as"
 if ! id -u "$STUDENT_USER" >/dev/null 2>&1; then

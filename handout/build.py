@@ -1,7 +1,7 @@
 """The handout build: reference/ sources -> student notebooks, reference notebooks, reference submissions.
 
 Writes docs/from-scratch.md (§2.1's allowlist in words, which the notebook prints too), docs/table.md
-(every key of grader/assignment.toml, from the dataclasses of grader/table.py) and, under
+(every key of a2/assignment.toml, from the dataclasses of grader/table.py) and, under
 the student folder, one notebook per section of the assignment table (``A2S1.ipynb``,
 …; solutions replaced by TODOs) and ``tinygpt/`` (the GPT package §2.2 imports); under the dist
 folder, ``reference/*.ipynb`` (with solutions, for instructors) and ``reference_submission/*.py``

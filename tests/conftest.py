@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.assets import offline_assets
+from a2.assets import offline_assets
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

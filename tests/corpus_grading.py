@@ -149,7 +149,7 @@ INTERNAL = (
     "Traceback (most recent call last)",
     "internal error",
     "grader.sandbox",
-    "grader.sections",
+    "a2.sections",
     "<definition>",
 )
 

@@ -22,7 +22,7 @@ def _attack():
     refused = 0
     tries = [
         lambda: open("{root}/results/results.json", "w").write('{{"score": 1000, "tests": []}}'),
-        lambda: open("{root}/source/grader/checks/test_s1_public.py").read(),
+        lambda: open("{root}/source/a2/checks/test_s1_public.py").read(),
         lambda: os.listdir("{root}/results"),
         lambda: open("{root}/submission/A2S1.py").read(),
     ]

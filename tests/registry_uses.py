@@ -5,7 +5,7 @@ A check reaches a registry through a *sink*: ``section.get(name)``, ``section.ca
 ``section.call_detailed(name, ...)`` need ``name`` among the section's answers in the table;
 ``section.run(target, ..., uses=(...))`` needs an existing driver (shipped to students when the test
 is public) and ``uses`` among the answers; ``helper_matches(name, ...)`` of the known bugs needs
-``name`` in HELPER_BUGS. Sinks are found in every function of the checks and of grader/sections/,
+``name`` in HELPER_BUGS. Sinks are found in every function of the checks and of a2/sections/,
 and followed upward: when a function passes its own parameter to a sink, each call of that function
 becomes a use with the caller's argument in its place, until every value is known (a literal, a
 module constant, an expression of these) at a graded test, whose fixtures name the sections. A value
@@ -83,7 +83,7 @@ class Analysis:
 
 def load_modules(check_files: list[Path]) -> list[tuple[ModuleType, Path]]:
     """The check files (imported from their paths, as the grader does) and every module of
-    grader/sections/ but the drivers (which run in the child and call no sink)."""
+    a2/sections/ but the drivers (which run in the child and call no sink)."""
     modules = []
     for path in check_files:
         spec = importlib.util.spec_from_file_location(f"registry_uses.{path.stem}", path)
@@ -91,7 +91,7 @@ def load_modules(check_files: list[Path]) -> list[tuple[ModuleType, Path]]:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         modules.append((module, path))
-    for path in sorted((REPO / "grader" / "sections").rglob("*.py")):
+    for path in sorted((REPO / "a2" / "sections").rglob("*.py")):
         if "drivers" not in path.parts:
             name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
             modules.append((importlib.import_module(name), path))
@@ -100,7 +100,7 @@ def load_modules(check_files: list[Path]) -> list[tuple[ModuleType, Path]]:
 
 def known_bug_sinks() -> set[str]:
     """The functions of the known bugs that look a helper's name up in HELPER_BUGS."""
-    path = REPO / "grader" / "sections" / "s2" / "known_bugs.py"
+    path = REPO / "a2" / "sections" / "s2" / "known_bugs.py"
     return {
         node.name
         for node in ast.parse(path.read_text(encoding="utf-8")).body

@@ -20,7 +20,7 @@ import pytest
 from test_docs import file_edits
 
 REPO = Path(__file__).resolve().parent.parent
-EDITED = {"reference/A2S1.py", "grader/assignment.toml", "grader/checks/test_s1_public.py"}
+EDITED = {"reference/A2S1.py", "a2/assignment.toml", "a2/checks/test_s1_public.py"}
 GENERATED = {"student_template/A2S1.ipynb", "tests/submissions/a2s1/expected.toml"}
 GIT = ["git", "-c", "user.name=course staff", "-c", "user.email=staff@example.org"]
 

@@ -6,15 +6,15 @@ from collections import Counter
 import pytest
 import torch
 
-from grader.assets import offline_assets
-from grader.assets.offline import (
+from a2.assets import offline_assets
+from a2.assets.offline import (
     HELDOUT_SEED_VARIABLE,
     SPLIT_SEEDS,
     SPLIT_SIZES,
     build_offline_assets,
     split_seed,
 )
-from grader.assets.sentences import NEGATIONS, NEGATIVE, POSITIVE, generate_split
+from a2.assets.sentences import NEGATIONS, NEGATIVE, POSITIVE, generate_split
 from grader.table import load_table
 
 

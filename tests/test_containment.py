@@ -30,7 +30,7 @@ import pytest
 from core_grading import CORE_CHECKS, core_table
 from test_gradescope_autograder import autograder_root, autograder_zip  # noqa: F401 - fixtures
 
-from grader.assets.offline import HELDOUT_SEED_FILE, offline_assets
+from a2.assets.offline import HELDOUT_SEED_FILE, offline_assets
 from grader.errors import StudentTimedOut
 from grader.grading_run import CONFINEMENT_KEY, RunOptions, grade_submission
 from grader.results import validate
@@ -86,8 +86,8 @@ def installation_secrets() -> list[str]:
     return [
         str(path)
         for path in (
-            REPO / "grader" / "checks" / "test_s2_hidden.py",
-            REPO / "grader" / "sections" / "s2" / "oracle.py",
+            REPO / "a2" / "checks" / "test_s2_hidden.py",
+            REPO / "a2" / "sections" / "s2" / "oracle.py",
             REPO / "reference" / "A2S2.py",
             REPO / ".git",
             REPO / "dist",
@@ -210,7 +210,7 @@ def test_run_autograder_hides_the_metadata_and_reports_the_confinement(autograde
     targets = [
         str(root / "submission_metadata.json"),
         str(root / "results"),
-        str(root / "source" / "grader" / "checks" / "test_s2_hidden.py"),
+        str(root / "source" / "a2" / "checks" / "test_s2_hidden.py"),
         str(root / "assets" / HELDOUT_SEED_FILE),
     ]
     (root / "submission" / "A2S1.py").write_text(hostile_text("reads_secrets", TARGETS=targets))
@@ -258,7 +258,7 @@ def test_a_function_that_timed_out_is_not_called_again(tmp_path):
             section.call("answer", timeout=1)
         assert str(again.value) == str(first.value)
         with pytest.raises(StudentTimedOut) as in_driver:
-            section.run("grader.sections.s2.drivers.gpt_training:train_and_probe", uses=("answer",))
+            section.run("a2.sections.s2.drivers.gpt_training:train_and_probe", uses=("answer",))
         assert str(in_driver.value) == str(first.value)
         assert section.call("other") == "fine"
         assert section.starts == 2, "the second call must not start a process to spin again"

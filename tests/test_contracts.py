@@ -4,7 +4,7 @@ A student may rely on the docstring (`assert Q.shape == K.shape` where it says b
 `(..., n_tok, d)`), so a hidden input outside that promise would cost an honest point. This reads the
 shape patterns of each graded function's docstring in reference/A2S2.py, such as
 `(..., n_tok, d) x (..., n_tok, d) -> (..., n_tok, n_tok)` or `Q, K, V: (B, n_tok, n_embd)`, and
-checks the cases of grader/sections/s2/hidden_cases.py against them: a name stands for one size in all
+checks the cases of a2/sections/s2/hidden_cases.py against them: a name stands for one size in all
 the arguments of a call, `...` for the same leading sizes, and `a // b` must divide evenly.
 """
 
@@ -16,7 +16,7 @@ import re
 import pytest
 from corpus_grading import REPO
 
-from grader.sections.s2 import hidden_cases as hidden
+from a2.sections.s2 import hidden_cases as hidden
 
 PATTERN = re.compile(r"\(([^()]*,[^()]*)\)")
 NAMED = re.compile(r"((?:\w+, )*\w+): \(([^()]*)\)")

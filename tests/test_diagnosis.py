@@ -3,20 +3,20 @@
 import pytest
 import torch
 
-from grader.comparison import tensor_problem
-from grader.errors import GradingFailure
-from grader.sections.s1.feedback import explain_query_failure
-from grader.sections.s1.oracle import QUESTIONS, grader_key_value
-from grader.sections.s2 import oracle
-from grader.sections.s2.judging import Failure, raise_failures
-from grader.sections.s2.known_bugs import (
+from a2.sections.s1.feedback import explain_query_failure
+from a2.sections.s1.oracle import QUESTIONS, grader_key_value
+from a2.sections.s2 import oracle
+from a2.sections.s2.judging import Failure, raise_failures
+from a2.sections.s2.known_bugs import (
     HELPER_BUGS,
     SELF_ATTENTION_BUGS,
     KnownBug,
     diagnose_helper,
     diagnose_self_attention,
 )
-from grader.sections.s2.mha import reference_self_attention
+from a2.sections.s2.mha import reference_self_attention
+from grader.comparison import tensor_problem
+from grader.errors import GradingFailure
 
 
 def _qkv(b=2, n_tok=7, n_embd=12, seed=0):

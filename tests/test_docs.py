@@ -55,8 +55,8 @@ def file_edits() -> dict[str, str]:
 
 def test_the_walk_through_edits_exactly_three_files() -> None:
     assert sorted(file_edits()) == [
-        "grader/assignment.toml",
-        "grader/checks/test_s1_public.py",
+        "a2/assignment.toml",
+        "a2/checks/test_s1_public.py",
         "reference/A2S1.py",
     ]
 
@@ -64,7 +64,7 @@ def test_the_walk_through_edits_exactly_three_files() -> None:
 def test_the_table_row_of_the_walk_through_is_a_valid_row(tmp_path: Path) -> None:
     shutil.copytree(TABLE_PATH.parent / "courses", tmp_path / "courses")
     table_copy = tmp_path / "assignment.toml"
-    table_copy.write_text(TABLE_PATH.read_text() + "\n" + file_edits()["grader/assignment.toml"])
+    table_copy.write_text(TABLE_PATH.read_text() + "\n" + file_edits()["a2/assignment.toml"])
     table = load_table(table_copy)
     assert table.test("1.3.3").answers == ("query133",)
     assert "query133" in table.answers(1)
@@ -97,7 +97,7 @@ def names_bound(path: Path) -> set[str]:
     return names | {(alias.asname or alias.name).split(".")[0] for node in imports for alias in node.names}
 
 
-@pytest.mark.parametrize("path", ["reference/A2S1.py", "grader/checks/test_s1_public.py"])
+@pytest.mark.parametrize("path", ["reference/A2S1.py", "a2/checks/test_s1_public.py"])
 def test_the_python_edits_use_only_what_their_file_defines(path: str) -> None:
     missing = names_used(file_edits()[path]) - names_bound(REPO / path) - set(dir(builtins))
     assert not missing
@@ -125,7 +125,7 @@ def test_the_api_block_names_what_exists() -> None:
         methods
     )
     assert {"sliced", "filename"} <= set(StudentSection.__init__.__code__.co_names)
-    drivers = re.findall(r'"(grader\.sections\.s\d\.drivers\.\w+):(\w+)"', DOC.read_text())
+    drivers = re.findall(r'"(a2\.sections\.s\d\.drivers\.\w+):(\w+)"', DOC.read_text())
     assert drivers
     for module, function in drivers:
         assert hasattr(importlib.import_module(module), function), f"{module}:{function}"

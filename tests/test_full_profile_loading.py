@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from grader.assets import offline_assets
+from a2.assets import offline_assets
 from handout.colab_export import export_reference
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
 LOAD_FULL_PROFILE = """
-from grader.sections.s3.resources import ProfileResourcesMissing, load_resources
+from a2.sections.s3.resources import ProfileResourcesMissing, load_resources
 from grader.table import load_table
 try:
     resources = load_resources(load_table().profile("full"))

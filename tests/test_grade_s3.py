@@ -21,7 +21,7 @@ from corpus_grading import (
     output_of,
 )
 
-from grader.assets import offline_assets
+from a2.assets import offline_assets
 from grader.grading_run import RunOptions, grade_submission
 from grader.table import load_table
 

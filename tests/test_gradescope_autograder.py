@@ -197,7 +197,7 @@ def test_a_global_stop_after_section_1_keeps_its_points(
 
 
 def test_a_broken_table_still_yields_a_valid_results_file(autograder_root: Path) -> None:
-    table = autograder_root / "source" / "grader" / "assignment.toml"
+    table = autograder_root / "source" / "a2" / "assignment.toml"
     table.write_text(table.read_text().replace('[[tests]]\nnumber = "1.2.1"', "[[tests]\nnumber = 1.2.1", 1))
     (autograder_root / "submission" / "A2S1.py").write_text("query121 = [0.0, 0.0, 1.0]\n")
     results, output = run_autograder(autograder_root)
@@ -219,7 +219,7 @@ def _broken_on_purpose(request):
 def test_a_broken_check_shows_its_traceback_to_the_staff_only(
     autograder_root: Path, handout_dirs: tuple[Path, Path]
 ) -> None:
-    with (autograder_root / "source" / "grader" / "checks" / "test_s1_public.py").open("a") as checks:
+    with (autograder_root / "source" / "a2" / "checks" / "test_s1_public.py").open("a") as checks:
         checks.write(BROKEN_CHECK)
     shutil.copy(handout_dirs[1] / "A2S1.py", autograder_root / "submission" / "A2S1.py")
     results, output = run_autograder(autograder_root)

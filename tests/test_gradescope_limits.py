@@ -17,6 +17,6 @@ def test_every_timeout_together_fits_within_the_grader_stop(course: str | None) 
     loads = len(table.sections) * table.sandbox.load_timeout + table.sandbox.intake_timeout
     assert tests + loads <= GRADER_TIMEOUT, (
         f"the per-test timeouts ({tests:g} s), the intake and the section loads ({loads:g} s) exceed the "
-        f"grader's stop at {GRADER_TIMEOUT} s: lower timeouts in grader/assignment.toml"
+        f"grader's stop at {GRADER_TIMEOUT} s: lower timeouts in a2/assignment.toml"
     )
     assert GRADER_TIMEOUT < GRADESCOPE_TIMEOUT <= 40 * 60, "Gradescope allows 40 minutes at most"

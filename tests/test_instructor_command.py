@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from a2.sections.s3 import prepare
 from grader.cli import main
 from grader.cluster import forward_keys, localslurm
 from grader.commands.builders import BUILDERS
-from grader.sections.s3 import prepare
 from gradescope.package import zip_entries
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ VERBS = (
 OLD_ENTRY_POINTS = (
     "-m handout",
     "-m gradescope.package",
-    "-m grader.sections.s3.prepare",
+    "-m a2.sections.s3.prepare",
     "-m grader.cluster.localslurm",
     "-m grader.cluster.forward_keys",
 )
@@ -159,7 +159,7 @@ def test_an_in_process_verb_runs_its_modules_command(capsys) -> None:
 @pytest.mark.parametrize(
     ("module", "prog"),
     [
-        (prepare, "python -m grader.sections.s3.prepare"),
+        (prepare, "python -m a2.sections.s3.prepare"),
         (localslurm, "python -m grader.cluster.localslurm"),
         (forward_keys, "python -m grader.cluster.forward_keys"),
     ],

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("grader", "gradescope", "handout")
-SECTIONS = REPO / "grader" / "sections"
+PACKAGES = ("grader", "a2", "gradescope", "handout")
+SECTIONS = REPO / "a2" / "sections"
 #: Names every CLI command module defines by the same protocol (grader/cli.py calls them).
 PROTOCOL_NAMES = {"main", "register", "run"}
 #: Private names of other libraries that have no public spelling.
@@ -51,19 +51,17 @@ def offending_imports(paths: list[Path], forbidden: tuple[str, ...]) -> list[str
 @pytest.mark.parametrize("section", sorted(path.name for path in SECTIONS.iterdir() if path.is_dir()))
 def test_a_section_package_uses_no_other_section_and_no_check(section: str) -> None:
     others = tuple(
-        f"grader.sections.{path.name}"
-        for path in SECTIONS.iterdir()
-        if path.is_dir() and path.name != section
+        f"a2.sections.{path.name}" for path in SECTIONS.iterdir() if path.is_dir() and path.name != section
     )
     assert others, "the layout has more than one section"
-    assert offending_imports(sources(f"grader/sections/{section}"), (*others, "grader.checks")) == []
+    assert offending_imports(sources(f"a2/sections/{section}"), (*others, "a2.checks")) == []
 
 
 def test_drivers_import_nothing_of_the_trusted_side() -> None:
     """A driver runs in the student's process: only what staging copies there may be imported."""
     drivers = sorted(SECTIONS.glob("*/drivers/*.py"))
     assert len(drivers) >= 4
-    trusted = ("grader.sandbox", "grader.session", "grader.plugin", "grader.checks", "grader.grading_run")
+    trusted = ("grader.sandbox", "grader.session", "grader.plugin", "a2.checks", "grader.grading_run")
     assert offending_imports(drivers, trusted) == []
 
 
@@ -72,7 +70,7 @@ def test_drivers_import_nothing_of_the_trusted_side() -> None:
     [
         ("grader", ("gradescope", "handout")),
         ("handout", ("gradescope",)),
-        ("gradescope", ("grader.batch", "grader.checks")),
+        ("gradescope", ("grader.batch", "a2.checks")),
     ],
 )
 def test_packages_reach_each_other_only_downwards(package: str, forbidden: tuple[str, ...]) -> None:
@@ -112,7 +110,7 @@ def test_a_top_level_name_means_one_thing() -> None:
 
 
 def test_module_names_are_unique_outside_the_parallel_section_packages() -> None:
-    """``grader/sections/s1/oracle.py`` and ``s2/oracle.py`` play the same part for two sections;
+    """``a2/sections/s1/oracle.py`` and ``s2/oracle.py`` play the same part for two sections;
     elsewhere two modules of one name (two ``runner.py``) mean two different things."""
     seen: dict[str, list[str]] = defaultdict(list)
     for path in sources(*PACKAGES):

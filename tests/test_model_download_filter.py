@@ -1,10 +1,10 @@
-"""The image downloads only the model files grading loads (grader/sections/s3/prepare.py's MODEL_FILES)."""
+"""The image downloads only the model files grading loads (a2/sections/s3/prepare.py's MODEL_FILES)."""
 
 from __future__ import annotations
 
 from huggingface_hub.utils import filter_repo_objects
 
-from grader.sections.s3.prepare import MODEL_FILES
+from a2.sections.s3.prepare import MODEL_FILES
 
 # roberta-base's repository on the Hugging Face Hub (main): one model in every framework's format,
 # 2.8 GB in all, of which grading loads about 0.5 GB.

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from grader.comparison import NotAMatrix, as_matrix, max_abs_error
-from grader.sections.s1.oracle import (
+from a2.sections.s1.oracle import (
     N_DIMS,
     QUESTIONS,
     attention_output,
     changed_key_rows,
     grader_key_value,
 )
-from grader.sections.s2 import oracle
-from grader.sections.s2.mha import reference_self_attention
+from a2.sections.s2 import oracle
+from a2.sections.s2.mha import reference_self_attention
+from grader.comparison import NotAMatrix, as_matrix, max_abs_error
 
 # The values the handout prints for K and V (contract.md): the grader must rebuild exactly these.
 PRINTED_K = [[0.47, 0.65, 0.60], [0.64, 0.50, -0.59], [-0.03, -0.48, -0.88], [0.43, -0.83, 0.35]]

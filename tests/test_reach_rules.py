@@ -12,11 +12,11 @@ import textwrap
 import pytest
 from corpus_grading import REPO
 
+from a2.sections.s2.allowlist import FROM_SCRATCH
 from grader.intake.normalise import normalise_file
 from grader.intake.slicer import slice_source
 from grader.integrity import constructs
 from grader.reach_rules import allowlist_violations
-from grader.sections.s2.allowlist import FROM_SCRATCH
 from grader.table import load_table
 
 S2_ANSWERS = load_table().sections[2].answers

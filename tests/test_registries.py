@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from registry_uses import REPO, Analysis, Resolved, analyse
 
-from grader.sections.s2.known_bugs import HELPER_BUGS
+from a2.sections.s2.known_bugs import HELPER_BUGS
 from grader.table import load_table
 from handout.checker_manifest import PUBLIC_DRIVERS
 
-CHECKS = sorted((REPO / "grader" / "checks").glob("test_*.py"))
+CHECKS = sorted((REPO / "a2" / "checks").glob("test_*.py"))
 
 
 def fixtures() -> dict[str, int]:
@@ -110,7 +110,7 @@ def test_a_missing_entry_of_each_registry_is_named(tmp_path: Path) -> None:
         tmp_path / "checks",
         """
         import pytest
-        from grader.sections.s2.judging import helper_failure
+        from a2.sections.s2.judging import helper_failure
 
         HELPER = "no_such_helper"
 
@@ -122,21 +122,21 @@ def test_a_missing_entry_of_each_registry_is_named(tmp_path: Path) -> None:
         @pytest.mark.graded("1.2.1")
         def test_public(a2s1):
             _read(a2s1, "query999")
-            a2s1.run("grader.sections.s3.drivers.threshold:train_for_threshold", {})
+            a2s1.run("a2.sections.s3.drivers.threshold:train_for_threshold", {})
 
 
         @pytest.mark.graded("2.1.1")
         def test_hidden(a2s2):
             helper_failure(a2s2, HELPER, (), None, 0.0, "")
-            a2s2.run("grader.sections.s2.drivers.nothing:here", {}, uses=("no_such_answer",))
+            a2s2.run("a2.sections.s2.drivers.nothing:here", {}, uses=("no_such_answer",))
         """,
     )
     problems = missing_entries(analyse(checks, fixtures()))
     expected = [
         "`query999` is not among §1's answers",
-        "public test 1.2.1 runs grader.sections.s3.drivers.threshold, not in PUBLIC_DRIVERS",
+        "public test 1.2.1 runs a2.sections.s3.drivers.threshold, not in PUBLIC_DRIVERS",
         "`no_such_helper` has no known bugs in HELPER_BUGS",
-        "the driver grader.sections.s2.drivers.nothing:here does not exist",
+        "the driver a2.sections.s2.drivers.nothing:here does not exist",
         "`no_such_answer` is not among §2's answers",
     ]
     for words in expected:

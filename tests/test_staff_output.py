@@ -38,7 +38,7 @@ hello
 <unknown>:3: SyntaxWarning: invalid escape sequence '\\a'
 2024-02-09 10:00:02,000 ERROR internal error in test 1.2.2 (test_s1_public.py::test_query122):
 Traceback (most recent call last):
-  File "grader/checks/test_s1_public.py", line 9, in test_query122
+  File "a2/checks/test_s1_public.py", line 9, in test_query122
 RuntimeError: broken on purpose
 2024-02-09 10:00:03,000 INFO checks finished (pytest exit code 1):
 FF

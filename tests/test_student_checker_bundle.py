@@ -75,7 +75,7 @@ def test_no_hidden_check_ships_and_every_public_one_does(bundle: dict[str, str],
     assert not shipped & hidden, f"hidden tests in the bundle: {sorted(shipped & hidden)}"
     assert shipped == public, f"public tests the checker cannot run: {sorted(public - shipped)}"
     hidden_files = [
-        path.name for path in (REPO / "grader" / "checks").glob("*.py") if graded_numbers(path) & hidden
+        path.name for path in (REPO / "a2" / "checks").glob("*.py") if graded_numbers(path) & hidden
     ]
     assert hidden_files and not [name for name in bundle if Path(name).name in hidden_files]
 
@@ -114,7 +114,7 @@ def public_check_files() -> set[Path]:
     public = {row.number for row in load_table().tests if row.visibility == "public"}
     return {
         path
-        for path in (REPO / "grader" / "checks").glob("*.py")
+        for path in (REPO / "a2" / "checks").glob("*.py")
         if graded_numbers(path) and graded_numbers(path) <= public
     }
 

@@ -151,15 +151,15 @@ def test_sections_on_the_command_line_are_the_table_s() -> None:
 @pytest.mark.parametrize(
     ("setting", "says"),
     [
-        ('resources = "grader.sections.s3.resources:NOT_THERE"', "cannot be loaded"),
-        ('resources = "grader.sections.s3.resources:OFFLINE"', "is not a SectionResources (str)"),
-        ('resources = "grader.sections.s3.resources"', "expected module:NAME"),
+        ('resources = "a2.sections.s3.resources:NOT_THERE"', "cannot be loaded"),
+        ('resources = "a2.sections.s3.resources:OFFLINE"', "is not a SectionResources (str)"),
+        ('resources = "a2.sections.s3.resources"', "expected module:NAME"),
     ],
 )
 def test_a_declared_name_that_is_wrong_is_a_table_error(table_copy: Path, setting: str, says: str) -> None:
     text = table_copy.read_text(encoding="utf-8")
     table_copy.write_text(
-        text.replace('resources = "grader.sections.s3.resources:SST2"', setting), encoding="utf-8"
+        text.replace('resources = "a2.sections.s3.resources:SST2"', setting), encoding="utf-8"
     )
     with pytest.raises(TableError, match="sections.3.resources") as raised:
         section_resources(load_table(table_copy).sections[3])

@@ -1,4 +1,4 @@
-"""The threshold run's thread budget (grader/sections/s3/drivers/threshold.py): the cores it may run on,
+"""The threshold run's thread budget (a2/sections/s3/drivers/threshold.py): the cores it may run on,
 no more than OMP_NUM_THREADS says, and at least one."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from grader.sections.s3.drivers import threshold
+from a2.sections.s3.drivers import threshold
 
 
 def test_the_run_uses_the_cores_it_may_run_on_within_omp_num_threads(monkeypatch: pytest.MonkeyPatch):

@@ -6,9 +6,10 @@ verb's own `--help`. A verb calls the `run(args)` of the module that registered 
 
 - The grader's own verbs live here: `grade`, `batch`, `preflight`, `demo`.
 - Verbs whose code is elsewhere in the grader are registered by the module holding that code, which
-  keeps its own entry point with the same arguments (`prepare` is `python -m
-  grader.sections.s3.prepare`, `slurm` is `python -m grader.cluster.localslurm`, `forward` is
-  `python -m grader.cluster.forward_keys`): it declares a `ModuleVerb`, which serves both.
+  keeps its own entry point with the same arguments (`slurm` is `python -m grader.cluster.localslurm`,
+  `forward` is `python -m grader.cluster.forward_keys`): it declares a `ModuleVerb`, which serves both.
+- An assignment adds verbs of its own the same way, listing their modules in its table
+  (``[assignment] commands``), such as a `prepare` that fills the caches its checks load.
 - The builders outside the grader package (`handout`, `release`, `package`) are run as processes of
   their own: grader/commands/builders.py says why (the grader never imports them).
 """
@@ -22,7 +23,6 @@ from typing import Any
 
 COMMANDS = (
     "grader.commands.builders",
-    "grader.sections.s3.prepare",
     "grader.commands.grade",
     "grader.commands.batch",
     "grader.commands.preflight",

@@ -1,5 +1,0 @@
-"""Offline stand-ins for roberta-base and gpt3mix/sst2, built deterministically and cached."""
-
-from grader.assets.offline import OfflineAssets, offline_assets
-
-__all__ = ["OfflineAssets", "offline_assets"]
