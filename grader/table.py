@@ -21,6 +21,7 @@ COURSE=517``) passes that course to ``load_table`` or sets ``A2_COURSE`` where t
 from __future__ import annotations
 
 import difflib
+import importlib
 import os
 import re
 import tomllib
@@ -77,6 +78,16 @@ class AssignmentInfo:
         "modules of the assignment that add verbs to `python -m grader` (each a `register(subparsers)`, "
         "grader/commands/__init__.py), such as the one that fills its model caches",
         default=(),
+    )
+    tolerances: str = setting(
+        "`module:NAME` of the assignment's record of [tolerances]: a subclass of grader.table.Tolerances "
+        "whose fields are its keys; empty: the engine's, which holds none",
+        default="",
+    )
+    profile: str = setting(
+        "`module:NAME` of the assignment's record of [profiles.NAME]: a subclass of grader.table.Profile "
+        "whose fields add to the name and device; empty: the engine's",
+        default="",
     )
     gpu_regrade: bool = setting(
         "the staff regrade §3's threshold run on a GPU after the deadline (grader batch --slurm --profile "
@@ -208,36 +219,22 @@ class SandboxSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class Tolerances:
-    """``[tolerances]``: how far a student's result may be from the grader's."""
-
-    query_error: float = setting("§1: max |attention(q) - target|", positive=True)
-    key_norm: float = setting("§1.4.2: largest | ||k2|| - 1 |", positive=True)
-    attention: float = setting("§2.1: max abs difference in float32", positive=True)
-    gpt_loss_drop: float = setting(
-        "§2.1.14: least drop of the small GPT's held-out loss (nats) in the driver's steps", positive=True
-    )
-    gpt_padding_leak: float = setting(
-        "§2.1.14: largest change of a token's logits when padding is appended after it", positive=True
-    )
+    """``[tolerances]``: how far a student's result may be from the grader's. The engine knows no
+    tolerance: an assignment declares its own as fields of a subclass (``[assignment] records``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Profile:
-    """``[profiles.NAME]``: where §3's model and data come from and how the threshold run trains."""
+    """``[profiles.NAME]``: one way of grading (where the grader computes, and what the assignment's
+    checks load and train with: its keys are fields of a subclass the assignment declares,
+    ``[assignment] records``). ``grade --profile NAME`` picks one; ``offline`` is the default."""
 
     name: str = keyed("the profile's name, the NAME of [profiles.NAME]")
-    device: str = setting("where the grader's tensors and §3's training live", default="cpu", choices=DEVICES)
-    model: str = setting("'offline' (generated tiny RoBERTa) or a Hugging Face model name", default="offline")
-    dataset: str = setting(
-        "'offline' (generated SST-2-shaped data) or a Hugging Face data set", default="offline"
+    device: str = setting(
+        "where the grader's tensors live and the checks compute; cuda lets checks run student code on a GPU",
+        default="cpu",
+        choices=DEVICES,
     )
-    heldout_split: str = setting("the split whose accuracy 3.5.1 counts", default="test")
-    epochs: int = setting("epochs of the threshold run", positive=True)
-    batch_size: int = setting("batch size of the threshold run", positive=True)
-    learning_rate: float = setting("AdamW learning rate of the threshold run", positive=True)
-    adam_eps: float = setting("AdamW eps of the threshold run", positive=True)
-    seed: int = setting("seed of the threshold run")
-    threshold: float = setting("held-out accuracy 3.5.1 requires", positive=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -498,7 +495,7 @@ def _build(reader: _Reader, raw: dict[str, Any]) -> AssignmentTable:
     for key in raw:
         if key not in TOP_LEVEL:
             reader.fail((key,), f"unknown section; the table has: {', '.join(TOP_LEVEL)}")
-    for key in ("assignment", "sections", "tests", "tolerances", "profiles"):
+    for key in ("assignment", "sections", "tests", "profiles"):
         if key not in raw:
             reader.fail((key,), "missing; the table needs it")
     sections = _sections(reader, raw["sections"])
@@ -506,17 +503,34 @@ def _build(reader: _Reader, raw: dict[str, Any]) -> AssignmentTable:
     profiles_raw = raw["profiles"]
     if not isinstance(profiles_raw, Mapping) or not profiles_raw:
         reader.fail(("profiles",), "expected at least one [profiles.NAME]")
+    assignment = reader.record(AssignmentInfo, raw["assignment"], ("assignment",))
+    tolerances = _record_type(reader, "tolerances", assignment.tolerances, Tolerances)
+    profile = _record_type(reader, "profile", assignment.profile, Profile)
     return AssignmentTable(
-        assignment=reader.record(AssignmentInfo, raw["assignment"], ("assignment",)),
+        assignment=assignment,
         sections=sections,
         tests=tests,
         sandbox=reader.record(SandboxSettings, raw.get("sandbox", {}), ("sandbox",)),
-        tolerances=reader.record(Tolerances, raw["tolerances"], ("tolerances",)),
+        tolerances=reader.record(tolerances, raw.get("tolerances", {}), ("tolerances",)),
         profiles={
-            name: reader.record(Profile, values, ("profiles", name), name=name)
+            name: reader.record(profile, values, ("profiles", name), name=name)
             for name, values in profiles_raw.items()
         },
     )
+
+
+def _record_type(reader: _Reader, key: str, reference: str, base: type[Record]) -> type[Record]:
+    """The record class `[assignment] key` names (a subclass of `base`), or `base` when it names none."""
+    if not reference:
+        return base
+    module, _, name = reference.partition(":")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as error:
+        reader.fail(("assignment", key), f"{reference!r} cannot be loaded: {error}")
+    if not (isinstance(found, type) and issubclass(found, base)):
+        reader.fail(("assignment", key), f"{reference!r} is not a subclass of grader.table.{base.__name__}")
+    return found
 
 
 def _sections(reader: _Reader, raw: Any) -> dict[int, SectionSpec]:

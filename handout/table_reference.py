@@ -22,7 +22,7 @@ from typing import Any
 from grader import table
 
 TABLE_PAGE = "table.md"
-SOURCE = "grader/table.py"
+SOURCE = "grader/table.py and the records the table names (a2/records.py)"
 #: The words for each type a field may have; a field of another type stops the build (say it here).
 TYPE_NAMES: dict[Any, str] = {
     str: "string",
@@ -55,6 +55,9 @@ def table_sections() -> list[TableSection]:
     tables named by name (``[profiles.NAME]``), a ``tuple[…, ...]`` an array of tables (``[[tests]]``).
     """
     hints = typing.get_type_hints(table.AssignmentTable)
+    loaded = table.load_table()
+    # The assignment's own records of these sections (its `tolerances` and `profile`), or the engine's.
+    declared = {"tolerances": type(loaded.tolerances), "profiles": type(next(iter(loaded.profiles.values())))}
     found = []
     for item in fields(table.AssignmentTable):
         kind = hints[item.name]
@@ -69,6 +72,7 @@ def table_sections() -> list[TableSection]:
             header, record = f"[{item.name}]", kind
         else:
             raise ReferenceError(f"AssignmentTable.{item.name}: no header for a field of type {kind}")
+        record = declared.get(item.name, record)
         found.append(TableSection(item.name, header, record, _summary(record, header)))
     return found
 

@@ -19,10 +19,11 @@ import pytest
 from corpus_grading import handout_exports
 
 import grader.errors
+from a2.records import A2Profile
 from grader.grading_run import RunOptions, grade_submission
 from grader.plugin import GradingPlugin
 from grader.session import StudentSection
-from grader.table import TABLE_PATH, Profile, load_table
+from grader.table import TABLE_PATH, load_table
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "writing-checks.md"
@@ -150,7 +151,7 @@ def test_the_fixtures_and_errors_named_exist() -> None:
     sections = {section.fixture for section in load_table().sections.values()}
     assert fixtures - sections and all(hasattr(GradingPlugin, name) for name in fixtures - sections)
     assert sections <= fixtures
-    fields = {field.name for field in dataclasses.fields(Profile)}
+    fields = {field.name for field in dataclasses.fields(A2Profile)}
     assert set(re.findall(r"`\.(\w+)`", text)) <= fields | {"devices", "recording"}
     errors = re.findall(r"`([A-Z]\w+)`", text.split("Failures raised by")[1].split("(all in")[0])
     assert errors and all(isinstance(getattr(grader.errors, name), type) for name in errors)

@@ -27,7 +27,12 @@ def test_the_reference_covers_every_dataclass_of_the_table() -> None:
         for value in vars(grader.table).values()
         if dataclasses.is_dataclass(value) and value.__module__ == grader.table.__name__
     }
-    assert set(RECORDS) == defined - {grader.table.AssignmentTable}
+    # An assignment's own record (its tolerances, its profile) stands for the engine's that it extends.
+    engine_records = {
+        next(base for base in record.__mro__ if base.__module__ == grader.table.__name__)
+        for record in RECORDS
+    }
+    assert engine_records == defined - {grader.table.AssignmentTable}
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=lambda record: record.__name__)
@@ -37,7 +42,7 @@ def test_every_field_of_every_table_dataclass_has_a_description(record: type) ->
         for item in dataclasses.fields(record)
         if not str(item.metadata.get("description", "")).strip()
     ]
-    assert not blank, f"{record.__name__}: give these fields a description in grader/table.py: {blank}"
+    assert not blank, f"{record.__name__}: give these fields a description: {blank}"
     assert (record.__doc__ or "").strip(), f"{record.__name__} needs a docstring: the page's summary of it"
 
 

@@ -27,8 +27,8 @@ from grader.errors import GradingFailure, NotAnswered
 from grader.sandbox.wire import Opaque
 
 if TYPE_CHECKING:
+    from a2.records import A2Tolerances
     from grader.checks_api import Note, SectionAPI
-    from grader.table import Tolerances
 
 
 def _answer(section: SectionAPI, name: str, rows: int) -> torch.Tensor:
@@ -59,7 +59,7 @@ def _check_output(
     note(f"Error {error:.4f} (allowed: {tolerance}).")
 
 
-def check_query(a2s1: SectionAPI, question: Question, tolerances: Tolerances, note: Note) -> None:
+def check_query(a2s1: SectionAPI, question: Question, tolerances: A2Tolerances, note: Note) -> None:
     """Grade the student's answer to a query question: its attention output against the target."""
     key, _ = grader_key_value()
     queries = _answer(a2s1, question.name, question.query_rows)
@@ -86,33 +86,33 @@ def _student_key(a2s1: SectionAPI, number: str) -> tuple[torch.Tensor, torch.Ten
 
 
 @pytest.mark.graded("1.2.1")
-def test_query121_selects_v0(a2s1: SectionAPI, tolerances: Tolerances, note: Note) -> None:
+def test_query121_selects_v0(a2s1: SectionAPI, tolerances: A2Tolerances, note: Note) -> None:
     check_query(a2s1, QUESTIONS["1.2.1"], tolerances, note)
 
 
 @pytest.mark.graded("1.2.2")
-def test_query122_identity(a2s1: SectionAPI, tolerances: Tolerances, note: Note) -> None:
+def test_query122_identity(a2s1: SectionAPI, tolerances: A2Tolerances, note: Note) -> None:
     check_query(a2s1, QUESTIONS["1.2.2"], tolerances, note)
 
 
 @pytest.mark.graded("1.3.1")
-def test_query131_averages_all(a2s1: SectionAPI, tolerances: Tolerances, note: Note) -> None:
+def test_query131_averages_all(a2s1: SectionAPI, tolerances: A2Tolerances, note: Note) -> None:
     check_query(a2s1, QUESTIONS["1.3.1"], tolerances, note)
 
 
 @pytest.mark.graded("1.3.2")
-def test_query132_averages_first_two(a2s1: SectionAPI, tolerances: Tolerances, note: Note) -> None:
+def test_query132_averages_first_two(a2s1: SectionAPI, tolerances: A2Tolerances, note: Note) -> None:
     check_query(a2s1, QUESTIONS["1.3.2"], tolerances, note)
 
 
 @pytest.mark.graded("1.4.1")
-def test_key141_averages_first_three(a2s1: SectionAPI, tolerances: Tolerances, note: Note) -> None:
+def test_key141_averages_first_three(a2s1: SectionAPI, tolerances: A2Tolerances, note: Note) -> None:
     student_key, query = _student_key(a2s1, "1.4.1")
     _check_output(QUESTIONS["1.4.1"], query, student_key, tolerances.query_error, note)
 
 
 @pytest.mark.graded("1.4.2")
-def test_key142_unit_length_selects_v2(a2s1: SectionAPI, tolerances: Tolerances, note: Note) -> None:
+def test_key142_unit_length_selects_v2(a2s1: SectionAPI, tolerances: A2Tolerances, note: Note) -> None:
     student_key, query = _student_key(a2s1, "1.4.2")
     norm = float(student_key[REPLACEABLE_KEY_ROW].norm())
     if abs(norm - 1) > tolerances.key_norm:

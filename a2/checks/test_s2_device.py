@@ -17,8 +17,8 @@ from a2.sections.s2.judging import Case, check_self_attention_cases
 from grader.errors import GradingFailure, NotImplementedYet
 
 if TYPE_CHECKING:
+    from a2.records import A2Tolerances
     from grader.checks_api import Note, SectionAPI
-    from grader.table import Tolerances
 
 PROBE = "a2.sections.s2.drivers.device_probe:probe"
 CASE = Case(2, 5, 8, 2, causal=True)
@@ -45,7 +45,7 @@ def _meta_problem(a2s2: SectionAPI) -> str:
 
 @pytest.mark.graded("2.1.15")
 def test_attention_keeps_its_tensors_on_the_inputs_device(
-    a2s2: SectionAPI, tolerances: Tolerances, cuda_available: bool, note: Note
+    a2s2: SectionAPI, tolerances: A2Tolerances, cuda_available: bool, note: Note
 ) -> None:
     problem = _meta_problem(a2s2)
     if not cuda_available:

@@ -43,8 +43,9 @@ from grader.errors import GradingFailure, StudentRaised
 from grader.verdicts import FINITE_DIFFERENCE_STEP, directional_derivative, gradient_problem
 
 if TYPE_CHECKING:
+    from a2.records import A2Tolerances
     from grader.checks_api import Note, SectionAPI
-    from grader.table import AssignmentTable, Tolerances
+    from grader.table import AssignmentTable
 
 #: One call of a helper: its arguments, the oracle's result, and the call as the student reads it.
 HelperCall = tuple[tuple[Any, ...], torch.Tensor, str]
@@ -73,7 +74,7 @@ def _check_helper(a2s2: SectionAPI, name: str, calls: list[HelperCall], toleranc
 
 @pytest.mark.graded("2.1.1")
 def test_pairwise_similarities(
-    a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int
+    a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int
 ) -> None:
     pairs = [
         (_randn(hidden_seed, *q, seed=2 * i + 1), _randn(hidden_seed, *k, seed=2 * i + 2))
@@ -104,7 +105,7 @@ def test_pairwise_similarities(
 
 
 @pytest.mark.graded("2.1.2")
-def test_attn_scaled(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
+def test_attn_scaled(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int) -> None:
     settings = [((2, 3, 5, 5), 12, 3), ((1, 1, 4, 4), 8, 1), ((2, 8, 6, 6), 64, 8), ((3, 7, 7), 10, 2)]
     calls: list[HelperCall] = []
     for i, (shape, n_embd, n_heads) in enumerate(settings):
@@ -116,7 +117,7 @@ def test_attn_scaled(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidde
 
 
 @pytest.mark.graded("2.1.3")
-def test_attn_softmax(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
+def test_attn_softmax(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int) -> None:
     shapes = [(2, 3, 5, 5), (4, 6, 6), (1, 1, 1, 1), (2, 2, 3, 9)]
     inputs = [_randn(hidden_seed, *shape, seed=20 + i, scale=3.0) for i, shape in enumerate(shapes)]
     calls = [((a,), oracle.attn_softmax(a), f"A of shape {tuple(a.shape)}") for a in inputs]
@@ -124,7 +125,7 @@ def test_attn_softmax(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidd
 
 
 @pytest.mark.graded("2.1.4")
-def test_compute_outputs(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
+def test_compute_outputs(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int) -> None:
     calls: list[HelperCall] = []
     for i, (a_shape, v_shape) in enumerate(OUTPUT_SHAPES):
         a, v = (
@@ -174,7 +175,7 @@ def _student_mask_dtype(a2s2: SectionAPI) -> torch.dtype:
 
 
 @pytest.mark.graded("2.1.6")
-def test_apply_causal_mask(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
+def test_apply_causal_mask(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int) -> None:
     """Allowed scores unchanged; forbidden ones -inf or negative enough that the softmax gives them 0."""
     note_loops(a2s2, "apply_causal_mask", note)
     dtype = _student_mask_dtype(a2s2)
@@ -215,7 +216,7 @@ def _masks_like_minus_inf(got: Any, a: torch.Tensor, want: torch.Tensor, toleran
 
 
 @pytest.mark.graded("2.1.7")
-def test_split_heads(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
+def test_split_heads(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int) -> None:
     calls: list[HelperCall] = []
     for i, (shape, n_heads) in enumerate(SPLIT_SETTINGS):
         x = _randn(hidden_seed, *shape, seed=60 + i)
@@ -226,13 +227,15 @@ def test_split_heads(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidde
 
 
 @pytest.mark.graded("2.1.8")
-def test_merge_heads(a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
+def test_merge_heads(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int) -> None:
     inputs = [_randn(hidden_seed, *shape, seed=70 + i) for i, shape in enumerate(MERGE_SHAPES)]
     calls = [((y,), oracle.merge_heads(y), f"y of shape {tuple(y.shape)}") for y in inputs]
     _check_helper(a2s2, "merge_heads", calls, tolerances.attention, note)
 
 
-def _shape_test(a2s2: SectionAPI, causal: bool, tolerances: Tolerances, note: Note, hidden_seed: int) -> None:
+def _shape_test(
+    a2s2: SectionAPI, causal: bool, tolerances: A2Tolerances, note: Note, hidden_seed: int
+) -> None:
     note_loops(a2s2, "self_attention", note)
     cases = [Case(*sizes, causal=causal) for sizes in SHAPE_CASES]
     check_self_attention_cases(a2s2, cases, tolerances.attention, hidden_seed, run_devices(a2s2))
@@ -240,14 +243,14 @@ def _shape_test(a2s2: SectionAPI, causal: bool, tolerances: Tolerances, note: No
 
 @pytest.mark.graded("2.1.12")
 def test_self_attention_shapes_no_mask(
-    a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int
+    a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int
 ) -> None:
     _shape_test(a2s2, False, tolerances, note, hidden_seed)
 
 
 @pytest.mark.graded("2.1.13")
 def test_self_attention_shapes_causal(
-    a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int
+    a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int
 ) -> None:
     _shape_test(a2s2, True, tolerances, note, hidden_seed)
 
@@ -303,7 +306,7 @@ def _check_gradient(a2s2: SectionAPI, seed: int) -> None:
 
 @pytest.mark.graded("2.1.14")
 def test_attention_trains_gpt(
-    a2s2: SectionAPI, table: AssignmentTable, tolerances: Tolerances, note: Note, hidden_seed: int
+    a2s2: SectionAPI, table: AssignmentTable, tolerances: A2Tolerances, note: Note, hidden_seed: int
 ) -> None:
     training = small_gpt.plan(hidden_seed)
     timeout = table.test("2.1.14").timeout - 60

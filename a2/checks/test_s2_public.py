@@ -21,13 +21,15 @@ from a2.sections.s2.judging import (
 )
 
 if TYPE_CHECKING:
+    from a2.records import A2Tolerances
     from grader.checks_api import Note, SectionAPI
-    from grader.table import Tolerances
 
 NOTEBOOK_SEED = 447
 
 
-def _notebook_test(a2s2: SectionAPI, case: Case, tolerances: Tolerances, note: Note, fresh_seed: int) -> None:
+def _notebook_test(
+    a2s2: SectionAPI, case: Case, tolerances: A2Tolerances, note: Note, fresh_seed: int
+) -> None:
     note_loops(a2s2, "self_attention", note)
     for seed in (NOTEBOOK_SEED, fresh_seed):
         check_self_attention_cases(a2s2, [case], tolerances.attention, seed, run_devices(a2s2))
@@ -35,20 +37,20 @@ def _notebook_test(a2s2: SectionAPI, case: Case, tolerances: Tolerances, note: N
 
 @pytest.mark.graded("2.1.9")
 def test_notebook_one_head_no_mask(
-    a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int
+    a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int
 ) -> None:
     _notebook_test(a2s2, Case(1, 10, 6, 1, causal=False, shared_input=True), tolerances, note, hidden_seed)
 
 
 @pytest.mark.graded("2.1.10")
 def test_notebook_one_head_causal(
-    a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int
+    a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int
 ) -> None:
     _notebook_test(a2s2, Case(1, 10, 6, 1, causal=True, shared_input=True), tolerances, note, hidden_seed)
 
 
 @pytest.mark.graded("2.1.11")
 def test_notebook_three_heads_causal(
-    a2s2: SectionAPI, tolerances: Tolerances, note: Note, hidden_seed: int
+    a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int
 ) -> None:
     _notebook_test(a2s2, Case(1, 10, 6, 3, causal=True, shared_input=True), tolerances, note, hidden_seed)

@@ -31,8 +31,9 @@ from grader.replies import UnusableReply
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
+    from a2.records import A2Profile
     from grader.checks_api import Leaderboard, Note, SectionAPI
-    from grader.table import AssignmentTable, Profile
+    from grader.table import AssignmentTable
 
 PROBES = "a2.sections.s3.drivers.probes"
 THRESHOLD_DRIVER = "a2.sections.s3.drivers.threshold:train_for_threshold"
@@ -43,7 +44,7 @@ log = logging.getLogger("grader")
 
 
 @pytest.mark.graded("3.1.3")
-def test_collate_fn_truncates_at_512_tokens(a2s3: SectionAPI, profile: Profile, hidden_seed: int) -> None:
+def test_collate_fn_truncates_at_512_tokens(a2s3: SectionAPI, profile: A2Profile, hidden_seed: int) -> None:
     resources = load_resources(profile)
     batch = [long_example(resources.tokenizer(), seed=hidden_seed)] + unit_examples(2, seed=hidden_seed + 1)
     reply = raise_probe_error(
@@ -95,7 +96,7 @@ def test_compute_accuracy(a2s3: SectionAPI, note: Note, hidden_seed: int) -> Non
 
 
 @pytest.mark.graded("3.3.2")
-def test_train_one_epoch(a2s3: SectionAPI, profile: Profile, hidden_seed: int) -> None:
+def test_train_one_epoch(a2s3: SectionAPI, profile: A2Profile, hidden_seed: int) -> None:
     resources = load_resources(profile)
     examples, batch_size, learning_rate = unit_examples(24, seed=hidden_seed), 8, 1e-2
     params = {
@@ -144,7 +145,7 @@ def _labels_for_known_accuracy(
 
 
 @pytest.mark.graded("3.3.3")
-def test_evaluate(a2s3: SectionAPI, profile: Profile, note: Note, hidden_seed: int) -> None:
+def test_evaluate(a2s3: SectionAPI, profile: A2Profile, note: Note, hidden_seed: int) -> None:
     resources = load_resources(profile)
     count = 30 + hidden_seed % 60
     examples = unit_examples(count, seed=hidden_seed)
@@ -178,7 +179,7 @@ def test_evaluate(a2s3: SectionAPI, profile: Profile, note: Note, hidden_seed: i
 @pytest.mark.graded("3.5.1")
 def test_pipeline_finetunes_past_the_threshold(
     a2s3: SectionAPI,
-    profile: Profile,
+    profile: A2Profile,
     table: AssignmentTable,
     cuda_available: bool,
     note: Note,

@@ -12,15 +12,15 @@ from grader.errors import GradingFailure
 from grader.replies import UnusableReply
 
 if TYPE_CHECKING:
+    from a2.records import A2Profile
     from grader.checks_api import SectionAPI
-    from grader.table import Profile
 
 PROBES = "a2.sections.s3.drivers.probes"
 PROBE_TIMEOUT = 120
 
 
 @pytest.mark.graded("3.1.1")
-def test_dataset_length_indexing_iteration(a2s3: SectionAPI, profile: Profile) -> None:
+def test_dataset_length_indexing_iteration(a2s3: SectionAPI, profile: A2Profile) -> None:
     resources = load_resources(profile)
     examples = unit_examples(7, seed=311)
     reply = raise_probe_error(
@@ -52,7 +52,7 @@ def test_dataset_length_indexing_iteration(a2s3: SectionAPI, profile: Profile) -
 
 
 @pytest.mark.graded("3.1.2")
-def test_collate_fn_keys_dtypes_padding_labels(a2s3: SectionAPI, profile: Profile) -> None:
+def test_collate_fn_keys_dtypes_padding_labels(a2s3: SectionAPI, profile: A2Profile) -> None:
     resources = load_resources(profile)
     batches = [unit_examples(10, seed=312), unit_examples(7, seed=313)]
     reply = raise_probe_error(

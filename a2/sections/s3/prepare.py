@@ -74,10 +74,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from a2.records import a2_profile
     from grader.table import TableError, load_table
 
     try:
-        profile = load_table().profile(args.profile)
+        profile = a2_profile(load_table().profile(args.profile))
     except TableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

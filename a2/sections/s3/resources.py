@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from a2.records import A2Profile, a2_profile
 from grader.errors import StaffSetupFailure
 from grader.table import Profile
 
@@ -62,7 +63,7 @@ class Sst2Resources:
         return load_tokenizer(self.model_dir)
 
 
-def model_folder(profile: Profile) -> str:
+def model_folder(profile: A2Profile) -> str:
     """The profile's model folder (tokenizer included); raises ProfileResourcesMissing."""
     name = profile.model
     if name == OFFLINE:
@@ -88,7 +89,7 @@ def _hub_cache() -> str:
     return str(constants.HF_HUB_CACHE)
 
 
-def _load_splits(profile: Profile) -> dict[str, list[dict]]:
+def _load_splits(profile: A2Profile) -> dict[str, list[dict]]:
     from datasets import load_dataset
 
     name = profile.dataset
@@ -121,7 +122,7 @@ def _load_splits(profile: Profile) -> dict[str, list[dict]]:
 
 
 @lru_cache(maxsize=2)
-def _load(profile: Profile) -> Sst2Resources | ProfileResourcesMissing:
+def _load(profile: A2Profile) -> Sst2Resources | ProfileResourcesMissing:
     try:
         model_dir = model_folder(profile)
         from a2.sections.s3.batches import load_tokenizer
@@ -137,7 +138,7 @@ def _load(profile: Profile) -> Sst2Resources | ProfileResourcesMissing:
         return missing
 
 
-def load_resources(profile: Profile) -> Sst2Resources:
+def load_resources(profile: A2Profile) -> Sst2Resources:
     """The profile's resources, loaded once per grading run; raises ProfileResourcesMissing."""
     loaded = _load(profile)
     if isinstance(loaded, ProfileResourcesMissing):
@@ -174,26 +175,27 @@ class Sst2Profiles:
 
     def missing(self, profile: Profile) -> str | None:
         try:
-            load_resources(profile)
+            load_resources(a2_profile(profile))
         except ProfileResourcesMissing as missing:
             return missing.for_staff
         return None
 
     def model_folder(self, profile: Profile) -> Path:
-        return Path(model_folder(profile)).resolve()
+        return Path(model_folder(a2_profile(profile))).resolve()
 
     def stand_ins(self, profile: Profile, add_folder: AddFolder, links_variable: str) -> dict[str, str]:
-        resources = load_resources(profile)
-        data = add_folder("stand-in-data", student_data_files(resources, profile.heldout_split))
+        own = a2_profile(profile)
+        resources = load_resources(own)
+        data = add_folder("stand-in-data", student_data_files(resources, own.heldout_split))
         return stand_in_environment(resources.model_dir, str(data), links_variable)
 
     def graded_on(self, profile: Profile) -> str:
         if self.is_stand_in(profile):
             return "§3's finetuning was checked on a small stand-in model, not on SST-2"
-        return f"§3 finetuned {profile.model}"
+        return f"§3 finetuned {a2_profile(profile).model}"
 
     def is_stand_in(self, profile: Profile) -> bool:
-        return profile.model == OFFLINE
+        return a2_profile(profile).model == OFFLINE
 
 
 #: The table's ``[sections.3] resources``.
