@@ -20,7 +20,8 @@ $(STAMP): $(LOCK)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-input --require-hashes --no-deps -r $(LOCK)
 	touch $@
 
-# ruff (with the complexity, noqa and blind-except gates of pyproject.toml) and mypy on grader/.
+# ruff (with the complexity, noqa and blind-except gates of pyproject.toml) and mypy on grader/ and
+# a2/ (the engine and the assignment, its checks included).
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

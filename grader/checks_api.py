@@ -2,7 +2,7 @@
 
 An assignment's checks (its ``checks/``) and the helpers of its own they call receive a section
 fixture, named after the section's notebook (``hw1`` for a notebook HW1). At run time
-that is a ``grader.session.StudentSection``, whose job is processes, replies and sandboxes. The checks
+that is a ``grader.student_section.StudentSection``, whose job is processes, replies and sandboxes. The checks
 depend on ``SectionAPI`` instead: the few reads, calls and facts they use, so that what a check may
 rely on is written down in one place, and the session can change how it serves them without a check
 knowing. ``StudentSection`` satisfies these protocols structurally (it names none of them); mypy
@@ -34,7 +34,7 @@ Leaderboard = Callable[..., None]
 
 
 class CallResult(Protocol):
-    """What ``SectionAPI.call_detailed`` returns (``grader.session.CallReport``)."""
+    """What ``SectionAPI.call_detailed`` returns (``grader.student_section.CallReport``)."""
 
     @property
     def value(self) -> Any:
@@ -77,7 +77,7 @@ class SectionAPI(Protocol):
 
     @property
     def number(self) -> int:
-        """The section's number in the table (1 for A2S1)."""
+        """The section's number in the table: the N of its ``[sections.N]``."""
 
     @property
     def filename(self) -> str:

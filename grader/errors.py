@@ -42,7 +42,7 @@ class MissingAnswer(GradingFailure):
     """The submission does not define a name the check needs."""
 
     def __init__(self, name: str, filename: str, detail: str = "") -> None:
-        # A detail that starts in lower case continues the sentence ("… in A2S2.py in the part …").
+        # A detail that starts in lower case continues the sentence ("… in HW1.py in the part …").
         text = f"`{name}` is not defined in {filename}" + (" " if detail[:1].islower() else ". ")
         super().__init__(f"{text}{detail}".strip())
         self.name = name

@@ -79,7 +79,7 @@ REACHING_MODULES = {
     "asyncio": False,
 }
 #: The parts of importlib that notebooks use honestly: Colab users reload a module they edited
-#: (``importlib.reload(tinygpt)``) and ask whether a package is installed (``find_spec``). Everything
+#: (``importlib.reload(helpers)``) and ask whether a package is installed (``find_spec``). Everything
 #: else in it loads code by a name no reading can follow.
 HONEST_IMPORTLIB = {"reload", "find_spec"}
 TORCH_INTERNALS = {

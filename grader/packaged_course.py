@@ -1,9 +1,9 @@
-"""The course a built bundle was made for: one table, two courses (CSE 447 and CSE 517).
+"""The course a built bundle was made for: one table, a course overlay for each course that grades it.
 
-`make autograder COURSE=517` writes the course's name into the file COURSE at the root of the
-Gradescope zip and of the students' checker. Grading reads it from there, so the zip for CSE 517
-grades 1.4 as required and CSE 447's as extra credit, with no setting on Gradescope; A2_COURSE, when
-set, still wins.
+`make autograder COURSE=NAME` writes the course's name into the file COURSE at the root of the
+Gradescope zip and of the students' checker. Grading reads it from there, so each course's zip grades
+with its overlay (one may require a part that another counts as extra credit), with no setting on
+Gradescope; A2_COURSE, when set, still wins.
 """
 
 from __future__ import annotations

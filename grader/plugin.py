@@ -1,6 +1,6 @@
 """The pytest plugin that turns graded checks into outcomes for results.json.
 
-It ties each test to its row of the assignment table (`@pytest.mark.graded("2.1.7")`), applies the
+It ties each test to its row of the assignment table (`@pytest.mark.graded("4.2.1")`), applies the
 row's timeout, provides the fixtures checks use (docs/writing-checks.md), and records for each test a
 student-facing message: the text of a GradingFailure or an assert's message, never a traceback.
 
@@ -178,7 +178,7 @@ class GradingPlugin:
 
 
 def section_fixtures(session: GradingSession) -> types.ModuleType:
-    """One fixture per section of the table, named after its notebook: ``a2s1`` hands checks A2S1.
+    """One fixture per section of the table, named after its notebook: ``hw1`` hands checks HW1.
 
     Pytest reads fixtures from a plugin's class, so fixtures whose names come from the table live on a
     module object made here, registered next to the GradingPlugin.

@@ -7,15 +7,14 @@ default for table data. ``load_table`` validates the whole file when it is read:
 typo), a missing key, a value of the wrong type or outside its choices is a ``TableError`` naming the
 file, the line and the key, never a traceback in the middle of a grading run.
 
-Course variants are overlays of the same table. ``courses/<course>.toml`` beside it holds only what
-differs from ``assignment.toml`` (CSE 517 requires 1.4.1 and 1.4.2 instead of counting them as extra
-credit); ``load_table(course="517")`` reads the base table and applies the overlay. An overlay may set
-any key of ``[assignment]``, ``[sandbox]``, ``[tolerances]`` and ``[profiles.*]``, and change fields of
-existing tests by number (``[tests."1.4.1"]``); it cannot add or remove tests or sections. Without a
-``course`` argument the course comes from the ``A2_COURSE`` environment variable, and without that the
-base table is used as it is (it is CSE 447's). A build that grades for one course (``make autograder
-COURSE=517``) passes that course to ``load_table`` or sets ``A2_COURSE`` where the grader runs;
-``courses()`` lists the overlays there are.
+Course variants are overlays of the same table. ``courses/<course>.toml`` beside it holds only what differs
+from ``assignment.toml`` (one course requires two tests the other counts as extra credit);
+``load_table(course="517")`` reads the base table and applies the overlay. An overlay may set any key of
+``[assignment]``, ``[sandbox]``, ``[tolerances]`` and ``[profiles.*]``, and change fields of existing tests
+by number (``[tests."4.2.1"]``); it cannot add or remove tests or sections. Without a ``course`` argument
+the course comes from the ``A2_COURSE`` environment variable, and without that the base table is used as it
+is. A build that grades for one course (``make autograder COURSE=517``) passes that course
+to ``load_table`` or sets ``A2_COURSE`` where the grader runs; ``courses()`` lists the overlays there are.
 """
 
 from __future__ import annotations
@@ -89,9 +88,20 @@ class AssignmentInfo:
         "whose fields add to the name and device; empty: the engine's",
         default="",
     )
+    forwarded_test: str = setting(
+        "the test a live forward grades on the course's GPU cluster while Gradescope grades on the CPU "
+        "(grader/cluster/forward.py): the notebook of its section is sent; empty: no forward",
+        default="",
+    )
+    leaderboard: str = setting(
+        "the name of the forwarded test's entry on Gradescope's leaderboard, as its check posts it; "
+        "empty: the forward posts none",
+        default="",
+    )
     gpu_regrade: bool = setting(
-        "the staff regrade §3's threshold run on a GPU after the deadline (grader batch --slurm --profile "
-        "full): the CPU stand-in's 3.5.1 then says so; leave false unless that regrade will run",
+        "the staff regrade on a GPU after the deadline what the CPU graded on a stand-in (grader batch "
+        "--slurm --profile full): the stand-in's result of the forwarded test then says so; leave false "
+        "unless that regrade will run",
         default=False,
     )
 
@@ -105,7 +115,7 @@ class SectionSpec:
     section's checks and notebook load are all declared here, by value or as ``module:NAME``."""
 
     number: int = keyed("the section's number, the N of [sections.N]")
-    file: str = setting("the notebook's name without suffix, as students upload it (A2S1)")
+    file: str = setting("the notebook's name without suffix, as students upload it (HW1)")
     title: str = setting("the section's title")
     graded_part: str = setting(
         "the last numbered part of the notebook that is graded (2.1): the graded code ends at the first "
@@ -128,6 +138,13 @@ class SectionSpec:
         "ends after the last top-level statement that calls one (grader/intake/sections.py)",
         default=(),
     )
+    old_name: str = setting(
+        "an answer's name in an older version of the notebook, still read: its first top-level binding "
+        "as the first of `old_name_means`, its next as the second, and so on (grader/intake/slicer.py), "
+        "when the file binds none of those; empty: none",
+        default="",
+    )
+    old_name_means: tuple[str, ...] = setting("the answers `old_name` is read as, in order", default=())
     drivers: str = setting(
         "the package of the section's drivers, the assignment's code that checks run in the student's "
         "process (staged for it, and its PRELOADED modules imported ahead); empty: none",
@@ -141,8 +158,13 @@ class SectionSpec:
 
     @property
     def fixture(self) -> str:
-        """The name of the pytest fixture that hands checks this section (``a2s1`` for A2S1)."""
+        """The name of the pytest fixture that hands checks this section (``hw1`` for HW1)."""
         return self.file.lower()
+
+    @property
+    def legacy(self) -> tuple[str, tuple[str, ...]] | None:
+        """``old_name`` and the answers it means, as the intake reads them; None when there is none."""
+        return (self.old_name, self.old_name_means) if self.old_name else None
 
     @property
     def last_graded_part(self) -> int:
@@ -156,7 +178,7 @@ class TestRow:
 
     __test__ = False  # pytest: a table row, not a test class
 
-    number: str = setting("the test's number, unique, starting with its section's number (2.1.7)")
+    number: str = setting("the test's number, unique, starting with its section's number (4.2.1)")
     section: int = setting("the number of the section whose notebook the test grades")
     name: str = setting("the name students see on Gradescope")
     points: float = setting("the test's points")
@@ -267,6 +289,13 @@ class AssignmentTable:
             if row.number == number:
                 return row
         raise KeyError(number)
+
+    def forwarded(self) -> tuple[TestRow, SectionSpec]:
+        """The test a live forward grades and its section; TableError when the table names none."""
+        if not self.assignment.forwarded_test:
+            raise TableError("the table names no forwarded_test: this assignment has no live forward")
+        row = self.test(self.assignment.forwarded_test)
+        return row, self.sections[row.section]
 
     def profile(self, name: str) -> Profile:
         if name not in self.profiles:
@@ -452,7 +481,7 @@ def _merge(base: Any, overlay: Mapping[str, Any]) -> dict[str, Any]:
 
 def _overlay_tests(reader: _Reader, rows: Any, changes: Any) -> list[Any]:
     if not isinstance(changes, Mapping):
-        reader.fail(("tests",), 'an overlay changes tests by number: [tests."1.4.1"]')
+        reader.fail(("tests",), 'an overlay changes tests by number: [tests."4.2.1"]')
     by_number = {str(row.get("number")): index for index, row in enumerate(rows) if isinstance(row, Mapping)}
     merged = list(rows)
     for number, change in changes.items():
@@ -506,6 +535,10 @@ def _build(reader: _Reader, raw: dict[str, Any]) -> AssignmentTable:
     assignment = reader.record(AssignmentInfo, raw["assignment"], ("assignment",))
     tolerances = _record_type(reader, "tolerances", assignment.tolerances, Tolerances)
     profile = _record_type(reader, "profile", assignment.profile, Profile)
+    if assignment.forwarded_test and assignment.forwarded_test not in {row.number for row in tests}:
+        reader.fail(
+            ("assignment", "forwarded_test"), f"{assignment.forwarded_test} is not a test of the table"
+        )
     return AssignmentTable(
         assignment=assignment,
         sections=sections,
@@ -546,6 +579,8 @@ def _sections(reader: _Reader, raw: Any) -> dict[int, SectionSpec]:
                 ("sections", key, "graded_part"),
                 f"expected the number of a part of section {section.number}, such as {section.number}.1",
             )
+        if bool(section.old_name) != bool(section.old_name_means):
+            reader.fail(("sections", key, "old_name"), "old_name and old_name_means go together")
         sections[int(key)] = section
     files = [section.file.lower() for section in sections.values()]
     if len(set(files)) != len(files):

@@ -3,7 +3,8 @@
 Gradescope (or `docker run` on a GPU host) starts run_autograder as root; this module then
 - reads submission_metadata.json for the log (submission id, submitters), when it is there;
 - grades on the `full` profile when CUDA is usable, and otherwise on the `offline` profile, saying so
-  plainly at the top of results.json, so nobody mistakes a CPU stand-in for the real finetuning;
+  plainly at the top of results.json (naming the sections it graded on stand-ins), so nobody mistakes
+  a CPU stand-in for the real model and data;
 - opens to the student's process, which run_autograder locked out of everything, the profile's
   model folder (never the data and its labels); the grader stages its own copy of the modules the
   student's process imports (grader/sandbox/staging.py);
@@ -36,7 +37,7 @@ from grader.packaged_course import apply_packaged_course
 from grader.results import build_results, results_are_valid, write_results
 from grader.score_table import score_table
 from grader.section_resources import declared_resources
-from grader.table import TABLE_PATH, load_table
+from grader.table import TABLE_PATH, TableError, load_table
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = Path("/autograder")
@@ -51,10 +52,8 @@ GRADESCOPE_TIMEOUT = 40 * 60
 GRADER_TIMEOUT = GRADESCOPE_TIMEOUT - 120
 GPU_PROFILE = "full"
 CPU_PROFILE = "offline"
-NO_GPU_NOTE = (
-    "No GPU was available to this grading run, so section 3 was graded on the offline profile: "
-    "a small RoBERTa and generated SST-2-style data instead of roberta-base on SST-2."
-)
+# The note's first sentence; no_gpu_note adds the sections that the profile graded on stand-ins.
+NO_GPU_NOTE = "No GPU was available to this grading run, so it was graded on the offline profile."
 GRADER_STOPPED = (
     "The autograder was stopped before it finished: {outcome}. This is not a verdict on your code; "
     "your instructors can see what happened."
@@ -123,6 +122,26 @@ def open_profile_model(profile_name: str) -> None:
         open_to_sandbox(model_dir, top)
 
 
+def no_gpu_note(profile_name: str) -> str:
+    """NO_GPU_NOTE, then which sections the profile graded on stand-ins (their resources say so, and the
+    run's summary says in their words what each graded on)."""
+    try:
+        table = load_table()
+        profile = table.profile(profile_name)
+        found = declared_resources(table).items()
+        numbers = [str(number) for number, resources in found if resources.is_stand_in(profile)]
+    except (TableError, StaffSetupFailure, OSError) as error:
+        log(f"the note on the {profile_name!r} profile names no section: {error}")
+        numbers = []
+    if not numbers:
+        return NO_GPU_NOTE
+    if len(numbers) == 1:
+        sections = f"Section {numbers[0]} was"
+    else:
+        sections = f"Sections {', '.join(numbers[:-1])} and {numbers[-1]} were"
+    return f"{NO_GPU_NOTE} {sections} graded on small stand-ins for the model and data a GPU run uses."
+
+
 def write_fallback_results(results_path: Path, reason: str) -> None:
     """A valid results.json for a run whose grader wrote none: every test listed, failed, with why."""
     failed = build_results(
@@ -145,7 +164,7 @@ def grade_into_results(root: Path, sandbox_user: str, grader_timeout: float | No
     results_path.unlink(missing_ok=True)
     log(describe_submission(root / "submission_metadata.json"))
     course = apply_packaged_course(PACKAGE_ROOT)
-    log(f"the table: {TABLE_PATH}{f' with the CSE {course} overlay' if course else ''}")
+    log(f"the table: {TABLE_PATH}{f' with the overlay of course {course}' if course else ''}")
     try:
         load_table()
     except Exception as error:
@@ -183,7 +202,7 @@ def grade_into_results(root: Path, sandbox_user: str, grader_timeout: float | No
         add_top_note(results_path, GRADER_STOPPED.format(outcome=outcome))
     if forward is not None:
         log(finish_forward(forward, results_path))
-        add_top_note(results_path, NO_GPU_NOTE)
+        add_top_note(results_path, no_gpu_note(profile))
     report_to_staff(results_path, log_path)
     return 0
 

@@ -2,12 +2,12 @@
 package --course 447`) writes dist/447/autograder.zip.
 
 Each zip is for one course: the course's name is in the file COURSE at its root
-(grader/packaged_course.py), so the CSE 517 zip grades 1.4 as required with nothing set on
-Gradescope. Each zip also says how setup.sh builds the image, in gradescope/build.env: by default
-what Gradescope runs (it has no GPU): the CPU build of torch, from the hashed lock like every other
-package, and no Hugging Face download. `--gpu` (`make autograder COURSE=447 GPU=1`) builds the
-course's own GPU image instead (a CUDA build of torch, roberta-base and SST-2 in the image), into
-dist/447/autograder-gpu.zip.
+(grader/packaged_course.py), so each course's zip grades with that course's overlay of the table,
+with nothing set on Gradescope. Each zip also says how setup.sh builds the image, in
+gradescope/build.env: by default what Gradescope runs (it has no GPU): the CPU build of torch, from
+the hashed lock like every other package, and no Hugging Face download. `--gpu` (`make autograder
+COURSE=447 GPU=1`) builds the course's own GPU image instead (a CUDA build of torch, the full
+profile's model and data in the image), into dist/447/autograder-gpu.zip.
 
 Gradescope unpacks the zip into /autograder/source and runs setup.sh from its root, so the zip holds
 exactly what grading needs: the grader package, the assignment's (hidden checks and asset code
@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--gpu",
         action="store_true",
-        help="build the GPU image (CUDA torch, roberta-base and SST-2 downloaded into the image) for a "
-        "course's own GPU host; the default is the CPU image Gradescope runs",
+        help="build the GPU image (CUDA torch, the full profile's model and data downloaded into the image) "
+        "for a course's own GPU host; the default is the CPU image Gradescope runs",
     )
     parser.add_argument("--output", type=Path, default=None, help="where to write the zip")
     args = parser.parse_args(argv)

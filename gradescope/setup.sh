@@ -12,7 +12,7 @@ SOURCE_DIR=${AUTOGRADER_SOURCE:-/autograder/source}
 # outside /autograder, owned by root; run_autograder expects them at these paths.
 VENV_DIR=${A2_VENV:-/opt/a2grader/venv}
 HF_CACHE_DIR=${A2_HF_HOME:-/opt/a2grader/hf-cache}
-ASSETS_DIR=${A2_ASSETS_DIR:-/opt/a2a2/assets}
+ASSETS_DIR=${A2_ASSETS_DIR:-/opt/a2grader/assets}
 RUNTIME_LOCK="$SOURCE_DIR/requirements/runtime.lock"
 # Which image this is: `make autograder` writes gradescope/build.env into the zip, a CPU image by
 # default (what Gradescope runs: it has no GPU) and a GPU image with GPU=1. A variable set before
@@ -29,8 +29,8 @@ fi
 TORCH_CUDA=${A2_TORCH_CUDA:-cpu}
 TORCH_WHEELS=${A2_TORCH_WHEELS:-}
 TORCH_VERSION=$(sed -n 's/^torch==\([^ ]*\).*/\1/p' "$RUNTIME_LOCK")
-# 1 fills the Hugging Face cache with roberta-base and SST-2 (a GPU image grades on `full`); 0 leaves
-# it empty: the image then grades on the offline profile only.
+# 1 fills the Hugging Face cache with the full profile's model and data (a GPU image grades on `full`);
+# 0 leaves it empty: the image then grades on the offline profile only.
 FETCH_MODELS=${A2_FETCH_MODELS:-0}
 STUDENT_USER=student
 # An empty PIP_CERT (the Dockerfile's default) would make pip look for a CA bundle named "".
@@ -96,7 +96,7 @@ if ! id -u "$STUDENT_USER" >/dev/null 2>&1; then
 fi
 
 if [ -d "$SOURCE_DIR/forward" ]; then
-  log "Installing the §3 forward's key and host, root-only (grader/cluster/forward.py)"
+  log "Installing the GPU forward's key and host, root-only (grader/cluster/forward.py)"
   install -d -m 700 -o root -g root /etc/a2grader/forward
   install -m 600 -o root -g root "$SOURCE_DIR"/forward/* /etc/a2grader/forward/
   rm -rf "$SOURCE_DIR/forward"

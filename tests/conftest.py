@@ -12,8 +12,9 @@ from a2.assets import offline_assets
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-# Fixture folders hold graded checks and student-style files, not tests of this project.
-collect_ignore = ["core_checks", "submissions"]
+# Fixture folders hold graded checks (the core ones, the toy assignment's) and student-style files, not tests
+# of this project.
+collect_ignore = ["core_checks", "submissions", "toy_assignment"]
 
 # What `make test-fast` leaves out (`-m "not slow"`): whole modules that grade the corpus, execute the
 # notebooks, train, or build and run the release artefacts, and single tests that do the same.

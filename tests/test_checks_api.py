@@ -17,7 +17,8 @@ import pytest
 from grader.checks_api import CallResult, FlagLog, SectionAPI, SessionAPI
 from grader.import_closure import imported_names
 from grader.integrity import IntegrityLog
-from grader.session import CallReport, GradingSession, StudentSection
+from grader.session import GradingSession
+from grader.student_section import CallReport, StudentSection
 
 REPO = Path(__file__).resolve().parent.parent
 #: Attributes StudentSection sets in __init__ that SectionAPI reads as properties.
@@ -97,7 +98,7 @@ def test_imports_only_a_type_checker_reads_are_not_imports(tmp_path: Path) -> No
         "from typing import TYPE_CHECKING\n"
         "import grader.errors\n"
         "if TYPE_CHECKING:\n"
-        "    from grader.session import StudentSection\n"
+        "    from grader.student_section import StudentSection\n"
         "else:\n"
         "    from grader import comparison\n"
         "if typing.TYPE_CHECKING:\n"

@@ -22,7 +22,7 @@ import grader.errors
 from a2.records import A2Profile
 from grader.grading_run import RunOptions, grade_submission
 from grader.plugin import GradingPlugin
-from grader.session import StudentSection
+from grader.student_section import StudentSection
 from grader.table import TABLE_PATH, load_table
 
 REPO = Path(__file__).resolve().parent.parent

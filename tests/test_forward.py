@@ -30,7 +30,6 @@ from grader.cluster import forward, localslurm
 from grader.cluster.forced import NOT_CONFINED, confinement_problem
 from grader.cluster.forward import (
     FORWARDED_NOTE,
-    LEADERBOARD_NAME,
     PROVISIONAL_NOTE,
     Forward,
     ForwardConfigError,
@@ -205,7 +204,7 @@ def test_the_entry_and_leaderboard_are_rebuilt_from_the_validated_reply_alone(tm
         results, {**gpu, "leaderboard": [{"name": "forged", "value": 99}], "score": 1000}, "", True, "A2S3.py"
     )
     settled = json.loads(results.read_text())
-    assert settled["leaderboard"] == [{"name": LEADERBOARD_NAME, "value": 0.9312, "order": "desc"}]
+    assert settled["leaderboard"] == [{"name": "SST-2 held-out accuracy", "value": 0.9312, "order": "desc"}]
     assert settled["score"] == load_table().test("3.5.1").points, "nothing but the fields is read"
     malformed = {
         "an accuracy above 1": {**gpu, "accuracy": 1.5},
@@ -411,7 +410,7 @@ def test_without_a_forward_nothing_promises_a_regrade(tmp_path: Path, monkeypatc
     submission.mkdir()
     shutil.copy(A2S3, submission / "A2S3.py")
     started = start_forward(submission, folder=tmp_path / "no-forward-here")
-    assert started == ForwardStart(None, False, "no §3 forward configured: 3.5.1 stays on the CPU")
+    assert started == ForwardStart(None, False, "no forward configured: 3.5.1 stays on the CPU")
     results = tmp_path / "results.json"
     before = _cpu_results(results, passed=True)
     log = finish_forward(started, results)

@@ -19,7 +19,7 @@ from grader.grading_run import RunOptions, grade_submission
 from grader.plugin import INTERNAL_ERROR as INTERNAL_ERROR_MESSAGE
 from grader.reference_rerun import REFERENCE_DIR
 from grader.results import validate
-from grader.session import StudentSection
+from grader.student_section import StudentSection
 from grader.table import load_table
 
 CRASH = "the trusted side cannot compute with this value"

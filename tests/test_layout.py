@@ -9,13 +9,19 @@ reading the rest; each test names the offending file and line.
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
+from grader.assignment_home import ASSIGNMENT_DIR
+from grader.table import load_table
+
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("grader", "a2", "gradescope", "handout")
+#: The engine: what grades any assignment. It reads an assignment only through what its table declares.
+ENGINE = ("grader", "gradescope")
 SECTIONS = REPO / "a2" / "sections"
 #: Names every CLI command module defines by the same protocol (grader/cli.py calls them).
 PROTOCOL_NAMES = {"main", "register", "run"}
@@ -131,3 +137,43 @@ def test_the_slow_list_names_tests_that_exist() -> None:
         if not path.is_file() or f"def {function}(" not in path.read_text(encoding="utf-8"):
             stale.append(entry)
     assert stale == []
+
+
+def engine_files() -> list[Path]:
+    """Every text file of the engine: its modules, and the Gradescope image's scripts."""
+    return sorted(
+        path
+        for package in ENGINE
+        for path in (REPO / package).rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+
+
+def assignment_words() -> set[str]:
+    """What the assignment's table declares, which the engine must never spell: its title, notebooks
+    and their fixtures, answers, test numbers, and the packages of its code."""
+    table = load_table()
+    words = {table.title, ASSIGNMENT_DIR.name + ".", ASSIGNMENT_DIR.name + "/", *table.assignment.packages}
+    for section in table.sections.values():
+        words |= {section.file, section.fixture, *section.answers, section.old_name, *section.old_name_means}
+    words |= {row.number for row in table.tests}
+    return {word for word in words if word}
+
+
+def test_the_engine_imports_nothing_of_the_assignment() -> None:
+    assignment = (ASSIGNMENT_DIR.name, *load_table().assignment.packages)
+    assert offending_imports(sources(*ENGINE), assignment) == []
+
+
+def test_the_engine_names_nothing_the_assignment_declares() -> None:
+    """A search of the engine for the assignment's words finds none: the engine is the same for any
+    assignment (tests/test_toy_assignment.py grades a second one with it)."""
+    words = sorted(assignment_words(), key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w.])(?:" + "|".join(map(re.escape, words)) + r")(?![\w])", re.IGNORECASE)
+    found = [
+        f"{path.relative_to(REPO)}:{number}: {match.group(0)}"
+        for path in engine_files()
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+        for match in pattern.finditer(line)
+    ]
+    assert found == []

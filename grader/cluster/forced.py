@@ -1,15 +1,15 @@
-"""The cluster's end of the live §3 forward: the one command an ssh key may run (no shell).
+"""The cluster's end of the live forward: the one command an ssh key may run (no shell).
 
 The course's cluster account lists the Gradescope image's public key in `authorized_keys` as
 
     command="PYTHON -m grader.cluster.forced --config CONFIG",restrict ssh-ed25519 AAAA… a2-gradescope
 
-(PYTHON: the grader's interpreter on the cluster; CONFIG: this command's TOML file). That key can
-then do nothing but this: read one A2S3 file from stdin (size-capped, text, a notebook's
-JSON when it says it is one; ssh's requested command may only be `py` or `ipynb`), grade test 3.5.1
-(the SST-2 threshold run) on it through Slurm, with the configured profile (`full` on a GPU node)
-in the same sandbox as `grader grade`, and print one JSON line: {"profile", "status", "message",
-"accuracy"} read from the validated results.json, or {"error": "..."} with exit status 1.
+(PYTHON: the grader's interpreter on the cluster; CONFIG: this command's TOML file). That key can then do
+nothing but this: read one notebook file from stdin (the forwarded test's section's: size-capped, text, a
+notebook's JSON when it says it is one; ssh's requested command may only be `py` or `ipynb`), grade the
+table's `forwarded_test` on it through Slurm, with the configured profile (`full` on a GPU node) in the same
+sandbox as `grader grade`, and print one JSON line: {"profile", "status", "message", "accuracy"} read from
+the validated results.json, or {"error": "..."} with exit status 1.
 
 It grades only where the student's code is confined as `grader grade` confines it as root: on an
 account that is root (each section then runs as its own unprivileged uid, in namespaces where the
@@ -39,11 +39,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from grader.batch.pool import PACKAGE_ROOT
-from grader.cluster.forward import LEADERBOARD_NAME, valid_accuracy
+from grader.cluster.forward import valid_accuracy
 from grader.results import validate
 from grader.sandbox.cleanup import remove_tree
+from grader.table import load_table
 
-THRESHOLD_TEST = "3.5.1"
 FORMATS = ("py", "ipynb")
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_TIMEOUT = 1500.0
@@ -76,7 +76,7 @@ def read_capped(stream: BinaryIO, max_bytes: int) -> bytes:
 
 
 def validate_upload(data: bytes, kind: str) -> str:
-    """The upload as text, if it can be an exported A2S3 notebook of the kind named."""
+    """The upload as text, if it can be an exported notebook of the kind named."""
     if kind not in FORMATS:
         raise RequestRefused(f"the requested command must be one of {', '.join(FORMATS)}")
     if not data.strip():
@@ -105,10 +105,15 @@ def slurm_environment(config: dict[str, Any]) -> dict[str, str]:
 
 
 def grade_on_slurm(submission: Path, results: Path, config: dict[str, Any]) -> None:
-    """Runs `grader grade --tests 3.5.1` on `submission` as one Slurm job and waits for it."""
+    """Runs `grader grade --tests N` (the forwarded test) on `submission` as one Slurm job and waits."""
     grader = shlex.split(config.get("grader_command", "")) or [sys.executable, "-m", "grader"]
     grade = [*grader, "grade", str(submission), "--results", str(results), "--quiet"]
-    grade += ["--tests", THRESHOLD_TEST, "--profile", str(config.get("profile", "full"))]
+    grade += [
+        "--tests",
+        load_table().assignment.forwarded_test,
+        "--profile",
+        str(config.get("profile", "full")),
+    ]
     timeout = float(config.get("timeout", DEFAULT_TIMEOUT))
     name = f"a2-forward-{uuid.uuid4().hex[:12]}"
     command = ["sbatch", "--wait", "--quiet", f"--job-name={name}", f"--chdir={PACKAGE_ROOT}", "--ntasks=1"]
@@ -126,7 +131,7 @@ def grade_on_slurm(submission: Path, results: Path, config: dict[str, Any]) -> N
 def _accuracy(board: Any) -> float | None:
     """The accuracy the grader posted on the leaderboard, when it posted a valid one."""
     for entry in board if isinstance(board, list) else []:
-        if isinstance(entry, dict) and entry.get("name") == LEADERBOARD_NAME:
+        if isinstance(entry, dict) and entry.get("name") == load_table().assignment.leaderboard:
             try:
                 return valid_accuracy(entry.get("value"))
             except ValueError:
@@ -135,13 +140,15 @@ def _accuracy(board: Any) -> float | None:
 
 
 def threshold_reply(results: Path, profile: str) -> dict[str, Any]:
-    """The reply for a results.json the grader wrote: 3.5.1's status and message, and the accuracy."""
+    """The reply for a results.json the grader wrote: the forwarded test's status and message, and the
+    accuracy."""
     try:
         data = json.loads(results.read_text(encoding="utf-8"))
         validate(data)
     except (OSError, ValueError) as error:
         raise RequestRefused(f"the grading job wrote no valid results ({error})") from None
-    entry = next((test for test in data["tests"] if test.get("number") == THRESHOLD_TEST), None)
+    number = load_table().assignment.forwarded_test
+    entry = next((test for test in data["tests"] if test.get("number") == number), None)
     if entry is None:
         raise RequestRefused("the grading job's results lack the threshold test")
     status = entry.get("extra_data", {}).get("status") or entry["status"]
@@ -181,7 +188,8 @@ def serve(stream: BinaryIO, kind: str, config: dict[str, Any], config_path: Path
     try:
         submission = work / "submission"
         submission.mkdir()
-        (submission / f"A2S3.{kind}").write_text(text, encoding="utf-8")
+        _, section = load_table().forwarded()
+        (submission / f"{section.file}.{kind}").write_text(text, encoding="utf-8")
         grade_on_slurm(submission, work / "results.json", config)
         return threshold_reply(work / "results.json", str(config.get("profile", "full")))
     finally:

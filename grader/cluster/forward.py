@@ -1,23 +1,25 @@
-"""The Gradescope end of the live §3 forward: send A2S3 to the course's GPU cluster, take back 3.5.1.
+"""The Gradescope end of the live forward: send one notebook to the course's GPU cluster, take back one test.
 
-Gradescope has no GPU, so run_autograder grades §3 on the CPU stand-in. When the image holds a
-forward configuration (FORWARD_DIR, root-only, installed at `make autograder` time from
-$A2_FORWARD_DIR), the student's A2S3 file, the very file the local run grades (chosen by the same
+Gradescope has no GPU, so run_autograder grades on the CPU, with a stand-in for what needs a GPU. An
+assignment may name one test that the course's GPU cluster grades live instead (its table's
+`forwarded_test`, with the `leaderboard` name that test posts under). When the image holds a forward
+configuration (FORWARD_DIR, root-only, installed at `make autograder` time from $A2_FORWARD_DIR), the
+student's file for that test's section, the very file the local run grades (chosen by the same
 discovery, and checked against the one the run names in `extra_data.graded_files`), is also sent over
-ssh to the cluster, whose key allows only grader.cluster.forced: it grades the threshold test (3.5.1)
-there on a GPU with the `full` profile. The ssh runs from the trusted process while the local grading
+ssh to the cluster, whose key allows only grader.cluster.forced: it grades the forwarded test there on
+a GPU with the `full` profile. The ssh runs from the trusted process while the local grading
 goes on, so the wait overlaps it; the student's process never sees the key, the host or the reply.
 
-The reply is validated field by field (status, message, profile, accuracy in [0, 1]) and the 3.5.1
+The reply is validated field by field (status, message, profile, accuracy in [0, 1]) and the test's
 entry is rebuilt here from our own table row; the leaderboard entry is rebuilt from the validated
-accuracy alone, and only for a profile that finetunes the real model: nothing of the cluster's
+accuracy alone, and only for a profile whose resources are not a stand-in: nothing of the cluster's
 results.json is copied.
 
 When the forward is configured but cannot connect, fails, or is later than its deadline, or the
-course announces a GPU regrade (`[assignment] gpu_regrade` in the table), the CPU stand-in's 3.5.1
+course announces a GPU regrade (`[assignment] gpu_regrade` in the table), the CPU stand-in's result
 stays and is labelled provisional (in its output and in `extra_data.provisional`); the after-deadline
 regrade (`grader batch --slurm --profile full`) replaces it. With neither, nothing promises a regrade:
-3.5.1 says what it checked on the stand-in, and that is its result.
+the test says what it checked on the stand-in, and that is its result.
 
 forward.toml: `host`, `user`, optional `port` (22) and `deadline` (seconds, counted from the start of
 grading), checked when the zip is built and when it is read; the private key `id_ed25519` and
@@ -51,20 +53,17 @@ KEY_FILE = "id_ed25519"
 KNOWN_HOSTS_FILE = "known_hosts"
 PACKAGED_FILES = (CONFIG_FILE, KEY_FILE, KNOWN_HOSTS_FILE)
 SOURCE_VARIABLE = "A2_FORWARD_DIR"
-THRESHOLD_TEST = "3.5.1"
 DEFAULT_DEADLINE = 1500.0
 CONNECT_SECONDS = 20
 REPLY_LIMIT = 1024 * 1024
 MESSAGE_LIMIT = 20_000
-# What 3.5.1 posts on Gradescope's leaderboard from a real finetuning (never from the stand-in).
-LEADERBOARD_NAME = "SST-2 held-out accuracy"
 # A host or user name as ssh takes it, and nothing it would read as an option.
 SSH_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@%:-]*")
 CONFIG_KEYS = {"host", "user", "port", "deadline"}
-FORWARDED_NOTE = "Graded on the course's GPU cluster (roberta-base on SST-2)."
+FORWARDED_NOTE = "Graded on the course's GPU cluster: {graded_on}."
 PROVISIONAL_NOTE = (
-    "Provisional: this result comes from the CPU stand-in (a small model on generated SST-2-style data). "
-    "The course staff regrade it on the GPU after the deadline, and that result replaces this one."
+    "Provisional: this result comes from the CPU stand-in, a smaller run than the real one. The course "
+    "staff regrade it on the GPU after the deadline, and that result replaces this one."
 )
 
 
@@ -158,13 +157,13 @@ def ssh_command(config: ForwardConfig, kind: str) -> list[str]:
 class Forward:
     """One forward in flight: started before the local grading, settled after it."""
 
-    def __init__(self, config: ForwardConfig, a2s3: Path, relative: str) -> None:
+    def __init__(self, config: ForwardConfig, upload_path: Path, relative: str) -> None:
         self.config = config
         self.started = time.monotonic()
         # The upload's path in the submission, which the local run must name as the file it graded.
         self.relative = relative
-        kind = "ipynb" if a2s3.suffix.lower() == ".ipynb" else "py"
-        with a2s3.open("rb") as upload:
+        kind = "ipynb" if upload_path.suffix.lower() == ".ipynb" else "py"
+        with upload_path.open("rb") as upload:
             self.process = subprocess.Popen(
                 ssh_command(config, kind),
                 stdin=upload,
@@ -215,9 +214,10 @@ def valid_accuracy(value: Any) -> float | None:
 
 
 def forwarded_entry(reply: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The 3.5.1 entry and the leaderboard, rebuilt from the reply's validated fields and our own
-    table: the status and message (capped), and the accuracy, which alone makes the leaderboard entry
-    (only from a profile that finetunes the real model). Raises ValueError for a malformed reply."""
+    """The forwarded test's entry and the leaderboard, rebuilt from the reply's validated fields and our
+    own table: the status and message (capped), and the accuracy, which alone makes the leaderboard
+    entry (only from a profile whose resources are not a stand-in). Raises ValueError for a malformed
+    reply."""
     table = load_table()
     status, message, profile = reply.get("status"), reply.get("message"), reply.get("profile")
     if status not in TEST_STATUSES:
@@ -227,84 +227,91 @@ def forwarded_entry(reply: dict[str, Any]) -> tuple[dict[str, Any], list[dict[st
     if not isinstance(profile, str) or profile not in table.profiles:
         raise ValueError(f"the reply names no profile of the table ({str(profile)[:80]!r})")
     accuracy = valid_accuracy(reply.get("accuracy"))
-    text = f"{FORWARDED_NOTE}\n\n{message[:MESSAGE_LIMIT]}".strip()
-    threshold = table.test(THRESHOLD_TEST)
-    entry = test_entry(threshold, CheckOutcome(status == PASSED, text, status=status))
-    resources = section_resources(table.sections[threshold.section])
+    row, section = table.forwarded()
+    resources = section_resources(section)
+    graded_on = resources.graded_on(table.profiles[profile]) if resources else f"the {profile} profile"
+    text = f"{FORWARDED_NOTE.format(graded_on=graded_on)}\n\n{message[:MESSAGE_LIMIT]}".strip()
+    entry = test_entry(row, CheckOutcome(status == PASSED, text, status=status))
     real = resources is None or not resources.is_stand_in(table.profiles[profile])
+    name = table.assignment.leaderboard
     board = (
-        [{"name": LEADERBOARD_NAME, "value": round(accuracy, 4), "order": "desc"}]
-        if real and accuracy is not None
+        [{"name": name, "value": round(accuracy, 4), "order": "desc"}]
+        if name and real and accuracy is not None
         else []
     )
     return entry, board
 
 
-def _graded_file(results: dict[str, Any]) -> str | None:
+def _graded_file(results: dict[str, Any], notebook: str) -> str | None:
     files = results.get("extra_data", {}).get("graded_files", {})
-    return files.get("A2S3") if isinstance(files, dict) else None
+    return files.get(notebook) if isinstance(files, dict) else None
 
 
 def settle(
     results_path: Path, reply: dict[str, Any] | None, reason: str, regrade_promised: bool, forwarded: str = ""
 ) -> str:
-    """Puts the cluster's 3.5.1 into results.json (when it graded the file `forwarded`, the one the
-    local run graded), or labels the CPU stand-in's provisional when a GPU regrade is promised.
-    Returns a line for the staff output."""
+    """Puts the cluster's result of the forwarded test into results.json (when it graded the file
+    `forwarded`, the one the local run graded), or labels the CPU stand-in's provisional when a GPU
+    regrade is promised. Returns a line for the staff output."""
     results = json.loads(results_path.read_text(encoding="utf-8"))
-    index = next((i for i, t in enumerate(results["tests"]) if t.get("number") == THRESHOLD_TEST), None)
+    row, section = load_table().forwarded()
+    number = row.number
+    index = next((i for i, t in enumerate(results["tests"]) if t.get("number") == number), None)
     if index is None:
-        return "3.5.1 was not graded: nothing to settle"
+        return f"{number} was not graded: nothing to settle"
     if results["tests"][index].get("extra_data", {}).get("status") not in (PASSED, FAILED):
-        return "3.5.1 has no accuracy to settle (no file, or the code could not run)"
-    if reply is not None and _graded_file(results) != forwarded:
-        reply, reason = (
-            None,
-            f"the cluster graded {forwarded!r} but this run graded {_graded_file(results)!r}",
-        )
+        return f"{number} has no accuracy to settle (no file, or the code could not run)"
+    graded = _graded_file(results, section.file)
+    if reply is not None and graded != forwarded:
+        reply, reason = None, f"the cluster graded {forwarded!r} but this run graded {graded!r}"
     if reply is not None:
         try:
             results["tests"][index], board = forwarded_entry(reply)
             if board:
                 results["leaderboard"] = board
-            log = "3.5.1 graded on the GPU cluster"
+            log = f"{number} graded on the GPU cluster"
         except ValueError as error:
             reply, reason = None, str(error)
     if reply is None and regrade_promised:
         entry = results["tests"][index]
         entry["output"] = f"{PROVISIONAL_NOTE}\n\n{entry.get('output', '')}".strip()
         entry.setdefault("extra_data", {})["provisional"] = True
-        log = f"3.5.1 is the provisional CPU result, to be regraded on the GPU: {reason}"
+        log = f"{number} is the provisional CPU result, to be regraded on the GPU: {reason}"
     elif reply is None:
-        log = f"3.5.1 stays the CPU stand-in's check (no GPU regrade is announced): {reason}"
+        log = f"{number} stays the CPU stand-in's check (no GPU regrade is announced): {reason}"
     results["score"] = round(sum(test["score"] for test in results["tests"]), 4)
     write_results(results_path, results)
     return log
 
 
 def start_forward(submission_dir: Path, folder: Path = FORWARD_DIR) -> ForwardStart:
-    """Starts the forward of the submission's A2S3 (the file the grader's discovery picks, as the
-    local run does) when this image is configured for one."""
+    """Starts the forward of the submission's file for the forwarded test's section (the file the
+    grader's discovery picks, as the local run does) when this image is configured for one."""
+    table = load_table()
+    if not table.assignment.forwarded_test:
+        return ForwardStart(None, False, "the assignment names no forwarded test: nothing to forward")
+    row, section = table.forwarded()
+    on_cpu = f"{row.number} stays on the CPU"
     try:
         config = load_config(folder)
     except ForwardConfigError as error:
-        return ForwardStart(None, True, f"the §3 forward is misconfigured ({error}): 3.5.1 stays on the CPU")
+        return ForwardStart(None, True, f"the forward is misconfigured ({error}): {on_cpu}")
     if config is None:
-        return ForwardStart(None, False, "no §3 forward configured: 3.5.1 stays on the CPU")
-    found = discover(submission_dir, ["A2S3"], load_table().answers_by_file())["A2S3"].path
+        return ForwardStart(None, False, f"no forward configured: {on_cpu}")
+    found = discover(submission_dir, [section.file], table.answers_by_file())[section.file].path
     if found is None:
-        return ForwardStart(None, True, "no A2S3 file: nothing to forward")
+        return ForwardStart(None, True, f"no {section.file} file: nothing to forward")
     relative = found.relative_to(submission_dir).as_posix()
     try:
         return ForwardStart(
             Forward(config, found, relative), True, f"forwarding {relative} to the GPU cluster"
         )
     except OSError as error:
-        return ForwardStart(None, True, f"the §3 forward could not start ({error}): 3.5.1 stays on the CPU")
+        return ForwardStart(None, True, f"the forward could not start ({error}): {on_cpu}")
 
 
 def finish_forward(started: ForwardStart, results_path: Path) -> str:
-    """Waits for the forward (until its deadline) and settles 3.5.1; returns a line for the staff.
+    """Waits for the forward (until its deadline) and settles its test; returns a line for the staff.
     A GPU regrade is promised when a forward is configured or the course announces one."""
     forward = started.forward
     reply, why = forward.reply() if forward is not None else (None, started.log)

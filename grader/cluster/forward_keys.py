@@ -9,7 +9,7 @@ key may run grader.cluster.forced and nothing else (`restrict`: no shell, no for
 
 The private key travels in the autograder zip (`A2_FORWARD_DIR=FOLDER make autograder COURSE=…`),
 which every staff member of the Gradescope course can download: it is a restricted key that can only
-submit an A2S3 file for grading, and it is revoked by deleting its line from authorized_keys (make a
+submit a notebook file for grading, and it is revoked by deleting its line from authorized_keys (make a
 new pair each term). docs/live-s3.md says what it can and cannot do.
 `python -m grader.cluster.forward_keys` is the same command.
 """

@@ -6,10 +6,11 @@ grades.csv (one row per student), canvas.csv (Canvas gradebook import), tests.cs
 submission and test), report.md, totals.png and sections.png, each naming the course.
 
 Before grading anyone it checks, where the grading will run, that the grader can grade there
-(`grader preflight`: the table, the §3 model cache, a GPU for a GPU profile) and stops with the fix
-when it cannot. A rerun grades only what never finished and what has no grade (`--retry`, by
-default both `timeout` and `internal`); `--force` regrades everyone. Exits 1, listing them, when any
-submission ended with an internal grader error; 2 when the input or the setup cannot be graded.
+(`grader preflight`: the table, the profile's models and data, a GPU for a GPU profile) and stops
+with the fix when it cannot. A rerun grades only what never finished and what has no grade
+(`--retry`, by default both `timeout` and `internal`); `--force` regrades everyone. Exits 1, listing
+them, when any submission ended with an internal grader error; 2 when the input or the setup cannot be
+graded.
 """
 
 from __future__ import annotations
@@ -114,14 +115,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="COMMAND",
         help="how to start the grader for one submission, instead of this interpreter's `python -m grader`, "
-        "e.g. 'apptainer exec --nv --bind /scratch a2.sif /opt/a2grader/venv/bin/python -m grader' to grade "
-        "in the grading image (EXPORT and OUT_DIR must be visible inside it at the same paths)",
+        "e.g. 'apptainer exec --nv --bind /scratch a2grader.sif /opt/a2grader/venv/bin/python -m grader' "
+        "to grade in the grading image (EXPORT and OUT_DIR must be visible inside it at the same paths)",
     )
     parser.add_argument(
         "--canvas-column",
         default=None,
         metavar="NAME",
-        help="the assignment's column in canvas.csv, as Canvas names it, e.g. 'Assignment 2 (123456)' "
+        help="the assignment's column in canvas.csv, as Canvas names it, e.g. 'Homework 1 (123456)' "
         "(default: the assignment's title)",
     )
     parser.add_argument(

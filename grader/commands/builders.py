@@ -61,9 +61,9 @@ BUILDERS = {
             "handout/__main__.py",
             "build the student notebooks and the reference outputs",
             "Build, from reference/: student_template/ (the student notebooks, solutions replaced by "
-            "TODOs, and tinygpt/), dist/reference/ (the notebooks with their solutions), "
-            "dist/reference_submission/ (the solutions as Colab exports them) and docs/from-scratch.md. "
-            "Deterministic: a second run changes no byte. docs/handout.md says more.",
+            "TODOs, and the packages the notebooks import), dist/reference/ (the notebooks with their "
+            "solutions), dist/reference_submission/ (the solutions as Colab exports them) and "
+            "docs/from-scratch.md. Deterministic: a second run changes no byte. docs/handout.md says more.",
             ("python -m grader handout", "python -m grader handout --dist-dir /tmp/a2-dist"),
         ),
         Builder(
@@ -72,8 +72,8 @@ BUILDERS = {
             "handout/release.py",
             "build the archive students get (a2-release-COURSE.zip)",
             "Build dist/COURSE/a2-release-COURSE.zip, the one archive a course hands to students: the "
-            "notebooks, tinygpt/, that course's check.py and a README for students; no solution and no "
-            "hidden check. Run `python -m grader handout` first. docs/handout.md says more.",
+            "notebooks, the packages they import, that course's check.py and a README for students; no "
+            "solution and no hidden check. Run `python -m grader handout` first. docs/handout.md says more.",
             (
                 "python -m grader release --course 447",
                 "python -m grader release --course 517 --dist /tmp/dist",
@@ -86,8 +86,8 @@ BUILDERS = {
             "build the zip Gradescope gets (autograder.zip)",
             "Build dist/COURSE/autograder.zip, what the course uploads to Gradescope (the CPU image "
             "Gradescope builds), or with --gpu dist/COURSE/autograder-gpu.zip, the course's own GPU "
-            "image (CUDA torch, roberta-base and SST-2 in the image). Run `python -m grader handout` "
-            "first. docs/gradescope.md says more.",
+            "image (CUDA torch, and the full profile's model and data in the image). Run "
+            "`python -m grader handout` first. docs/gradescope.md says more.",
             (
                 "python -m grader package --course 447",
                 "python -m grader package --course 517 --gpu",

@@ -33,7 +33,7 @@ def parse_sections(text: str) -> set[int]:
 def select_course(course: str | None) -> None:
     """Grades for `course` from here on, in this process and the ones it starts (its overlay of the
     table); None keeps the default: $A2_COURSE, else the course the zip or checker was built for
-    (grader.packaged_course), else the base table, which is CSE 447's."""
+    (grader.packaged_course), else the base table."""
     if course is not None:
         os.environ[COURSE_VARIABLE] = course
 
@@ -44,17 +44,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "--course",
         choices=courses(),
         default=None,
-        help="the course whose variant of the assignment table grades (CSE 517 requires 1.4, CSE 447 "
-        "counts it as extra credit); default: $A2_COURSE, else the course this installation was built "
-        "for (the COURSE file of the autograder zip), else 447",
+        help="the course whose variant of the assignment table grades (its overlay in courses/ beside "
+        "the table, which may, say, require a part that another course counts as extra credit); default: "
+        "$A2_COURSE, else the course this installation was built for (the COURSE file of the autograder "
+        "zip), else the base table",
     )
-    parser.add_argument(
-        "--profile",
-        default="offline",
-        help="which models and data grade §3 (see assignment.toml): 'offline' (tiny local RoBERTa, "
-        "generated data, CPU; the default) or 'full' (roberta-base and gpt3mix/sst2 from the local "
-        "Hugging Face cache, on a GPU)",
-    )
+    parser.add_argument("--profile", default="offline", help=profile_help())
     parser.add_argument(
         "--sections",
         type=parse_sections,
@@ -67,6 +62,30 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="user that runs student code when the grader runs as root: 'auto' (a dedicated uid per run, "
         "the default) or an existing user name such as 'student'; ignored when not root",
     )
+
+
+def profile_help() -> str:
+    """The help of ``--profile``: the table's profiles, each with where it computes (a generic wording
+    when the table cannot be read)."""
+    try:
+        profiles = load_table().profiles
+    except (TableError, OSError):
+        return "the profile of the table that grades (its models and data); offline is the default"
+    named = ", ".join(f"{name} ({profile.device})" for name, profile in profiles.items())
+    return (
+        "the profile of the table that grades: where the checks compute and which models and data they "
+        f"load (docs/table.md): {named}; offline is the default"
+    )
+
+
+def _notebooks_wording() -> str:
+    """The assignment's notebooks, named from the table ("the assignment's notebooks HW1/HW2"); without
+    the names when the table cannot be read."""
+    try:
+        names = "/".join(section.file for section in load_table().sections.values())
+    except (TableError, OSError):
+        names = ""
+    return f"the assignment's notebooks {names}".strip()
 
 
 def configure_logging(path: Path | None, verbose: bool) -> None:
@@ -96,15 +115,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "grade",
         summary="grade one submission, write results.json",
         description=textwrap.fill(
-            "Grade one submission (A2S1/A2S2/A2S3 as .py or .ipynb, anywhere in the folder) and write "
-            "Gradescope's results.json. Student code runs only in a sandboxed child process. Exits 0 "
+            f"Grade one submission ({_notebooks_wording()} as .py or .ipynb, anywhere in the folder) and "
+            "write Gradescope's results.json. Student code runs only in a sandboxed child process. Exits 0 "
             "whenever a results file was written, whatever the submission scored.",
             DESCRIPTION_WIDTH,
         ),
         examples=(
             "python -m grader grade dist/reference_submission --results out/reference.json",
             "python -m grader grade SUBMISSION --results results.json --course 517 --sections 1,2",
-            "python -m grader grade SUBMISSION --results results.json --profile full --tests 3.1.1,3.5.1",
+            "python -m grader grade SUBMISSION --results results.json --profile full --tests 4.2.1,4.2.3",
         ),
     )
     parser.add_argument("submission", type=Path, help="folder holding the student's files")
@@ -119,7 +138,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--tests",
         type=lambda text: {part.strip() for part in text.split(",") if part.strip()},
         default=None,
-        help="grade only these tests, e.g. 3.1.1,3.5.1 (numbers of assignment.toml; default: all selected)",
+        help="grade only these tests, e.g. 4.2.1,4.2.3 (numbers of assignment.toml; default: all selected)",
     )
     parser.add_argument(
         "--public-only",

@@ -4,10 +4,10 @@ A notebook cell that starts with `%%time` is still Python: the magic only times 
 writes such a cell in its own way, and in two of them the cell's code no longer looks like code:
 
 - Colab's "Download .py" puts `# Commented out IPython magic to ensure Python compatibility.` at the
-  top of the cell and comments out the magic *and the whole body* (`# %%time`, `# query132 = …`,
+  top of the cell and comments out the magic *and the whole body* (`# %%time`, `# query = …`,
   a blank line as `# `). Read as it is, an answer defined in that cell would vanish.
 - `jupyter nbconvert --to script` turns the cell into one call,
-  `get_ipython().run_cell_magic('time', '', 'query132 = …\\n')`, whose body is a string.
+  `get_ipython().run_cell_magic('time', '', 'query = …\\n')`, whose body is a string.
 - jupytext comments out the magic line only (`# %%time`) and leaves the body as code: nothing to do.
 
 Here the bodies come back as code. Colab's commented body is uncommented line for line, so every

@@ -1,10 +1,10 @@
-"""Find A2S1/A2S2/A2S3 in a submission folder, whatever Gradescope or Colab called them.
+"""Find each notebook (e.g. HW1, HW2) in a submission folder, whatever Gradescope or Colab called them.
 
-Students upload `A2S1.py`, `A2S1 (1).py`, `a2s1.py`, `copy_of_a2s1.py` (Colab's name for a copied
-notebook), an `.ipynb` instead, or a folder such as `submission/hw2/A2S1.py`. We accept every one of
+Students upload `HW1.py`, `HW1 (1).py`, `hw1.py`, `copy_of_hw1.py` (Colab's name for a copied
+notebook), an `.ipynb` instead, or a folder such as `submission/week3/HW1.py`. We accept every one of
 these. When several candidates exist, the one that defines the most of the notebook's answers is
-graded (an old, unfinished `A2S1.py` next to the finished `A2S1 (1).py` loses); on a tie, the plainest
-name wins (`A2S1.py`, then `A2S1 (1).py`, then other names; `.py` before `.ipynb`; shallower first).
+graded (an old, unfinished `HW1.py` next to the finished `HW1 (1).py` loses); on a tie, the plainest
+name wins (`HW1.py`, then `HW1 (1).py`, then other names; `.py` before `.ipynb`; shallower first).
 Reading the candidates is part of the intake step and shares its deadline (grader/intake/limits.py):
 a candidate that cannot be read in its share counts as implementing nothing.
 """
@@ -46,7 +46,7 @@ def _rank(path: Path, root: Path, stem: str) -> tuple[int, int, int, str]:
 
 
 def names_notebook(path: Path, stem: str) -> bool:
-    """Whether the file name could be the notebook `stem` (e.g. `copy_of_a2s1 (2).ipynb` for A2S1)."""
+    """Whether the file name could be the notebook `stem` (e.g. `copy_of_hw1 (2).ipynb` for HW1)."""
     return path.suffix.lower() in SUFFIXES and bool(_pattern(stem).search(path.stem.lower()))
 
 
@@ -93,7 +93,7 @@ def discover(
     answers: dict[str, tuple[str, ...]] | None = None,
     clock: IntakeClock | None = None,
 ) -> dict[str, Found]:
-    """Map each notebook stem (e.g. "A2S1") to the file chosen for it, or to None if absent.
+    """Map each notebook stem (e.g. "HW1") to the file chosen for it, or to None if absent.
 
     With `answers` (each stem's answer names), several candidates are told apart by what they define,
     each read within its share of `clock`, the intake's deadline.

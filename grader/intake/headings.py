@@ -7,7 +7,7 @@ A markdown heading reaches us in one of three shapes, all found line by line in 
   line, or `## Step 1` on a later line of the string.
 
 A heading's number is the first `major.minor` at the start of its title (`2.2`, `§2.2`, `Part 2.2`,
-`1.2.1` → (1, 2)), each part at most MAX_NUMBER_DIGITS digits: `## 1<5000 nines>.1` has no number.
+`4.2.1` → (4, 2)), each part at most MAX_NUMBER_DIGITS digits: `## 1<5000 nines>.1` has no number.
 Code comments such as `# TODO` are not headings: a bare line needs `##` or more (the first line of a
 markdown cell carries Colab's quotes or the comment's `# `). Every pattern here is matched once per line
 in time linear in the line (no pattern can backtrack over a long run of spaces).

@@ -47,7 +47,7 @@ class IntakeError(ValueError):
 
     @property
     def headline(self) -> str:
-        """The message's first clause, e.g. `A2S2.py looks like your A2S1 export, not A2S2`."""
+        """The message's first clause, e.g. `HW2.py looks like your HW1 export, not HW2`."""
         return str(self).split(":")[0].rstrip(".")
 
 

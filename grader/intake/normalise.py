@@ -72,7 +72,7 @@ class Normalised:
         return line if len(line) <= width else line[: width - 1] + "…"
 
     def where(self, lineno: int) -> str:
-        """`A2S2.py, line 143, under "Step 2: causal masking"`, or the cell's line in a `.ipynb`."""
+        """`HW2.py, line 143, under "Step 2: the loss"`, or the cell's line in a `.ipynb`."""
         heading = heading_before(self.headings, lineno)
         under = f'under "{heading.title}"' if heading else ""
         if self.cell_lines and 0 < lineno <= len(self.cell_lines):

@@ -3,7 +3,7 @@
 Everything after (discovery, parsing, the sandbox) reads only this copy, so nothing the student
 controls can change under the grader, and nothing it names can make the grader read elsewhere:
 
-- a symbolic link is never followed (`A2S2.py -> /etc/shadow`, or -> the hidden checks): it is
+- a symbolic link is never followed (`HW2.py -> /etc/shadow`, or -> the hidden checks): it is
   refused, by name;
 - only regular files are copied; a FIFO, socket or device is refused, by name;
 - each file is opened with O_NOFOLLOW relative to its already-open folder, checked again on the open

@@ -2,21 +2,21 @@
 
 The section-boundary rule (principle 8: grade what the student's checks saw)
 ----------------------------------------------------------------------------
-A notebook is graded as it stood when its own check cells ran. The graded part of A2S2 is §2.1; the
+A notebook is graded as it stood when its own check cells ran. The graded part of HW2 is §2.1; the
 cells of §2.2 come after, and students use them to experiment: they set `DEVICE = "cuda"` (or
-`"mps"`) in the starter cell, redefine `self_attention` to try a variant, leave a cell unfinished.
+`"mps"`) in the starter cell, redefine `softmax` to try a variant, leave a cell unfinished.
 None of that was seen by the §2.1 checks, so none of it may change the §2.1 grade.
 
 - The graded part of a notebook is declared by its section in the table (`graded_part = "2.1"`),
   never inferred from its tests (the table refuses a test numbered past it). It ends at the first
   heading numbered in the same section past that part (`## 2.2 Experimenting …`, `§2.2`, `Part 2.2`).
-- Where the section names its notebook's own check cells (the table's `checked_by`: A2S2's
-  `compare_with_pytorch`, `MHA_wrapper`), the graded part ends sooner: right after the last top-level
+- Where the section names its notebook's own check cells (the table's `checked_by`, e.g. HW2's
+  `compare_with_reference`, `check_answer`), the graded part ends sooner: right after the last top-level
   statement above that heading that calls one of them, or calls a function of the file that does.
   A cell between the last test cell and the next heading (`DEVICE = "cuda"` set up for §2.2) was not
   seen by the checks either.
 - The definitions, and every global they read, then come from the cells above that heading: a §2.2
-  cell can neither replace `self_attention` nor flip `DEVICE` for it. Imports below it are kept when
+  cell can neither replace `softmax` nor flip `DEVICE` for it. Imports below it are kept when
   they rebind nothing above it (slicer.graded_body).
 - Headings are found in `.ipynb` markdown cells, in the comment headings of jupytext and nbconvert
   exports, and in the markdown strings of Colab's "Download .py" (headings.py).
@@ -24,7 +24,7 @@ None of that was seen by the §2.1 checks, so none of it may change the §2.1 gr
 Where it cannot apply, the last definition in the file wins, as it did in the notebook when the
 cells were run top to bottom:
 - no numbered heading past the graded parts (a notebook whose headings were deleted or renamed, or
-  A2S3, whose steps are not numbered as sections);
+  a notebook whose steps are not numbered as sections);
 - an answer first defined below that heading, or below the last check cell (the student moved it):
   that line then does not mark the end of the graded work, so it is ignored, and the log says so;
 - code that ran out of order in the notebook (a §2.1 cell re-run after a §2.2 cell) cannot be seen
@@ -46,7 +46,7 @@ from pathlib import Path
 from grader.intake.headings import Heading
 from grader.intake.limits import IntakeError
 from grader.intake.normalise import Normalised, normalise_file
-from grader.intake.slicer import Sliced, binds, slice_source
+from grader.intake.slicer import Legacy, Sliced, binds, slice_source
 from grader.intake.tolerant import Unreadable, parse_tolerant
 
 log = logging.getLogger("grader")
@@ -279,12 +279,15 @@ def read_section(
     parts: tuple[int, int],
     others: dict[str, tuple[str, ...]],
     checked_by: tuple[str, ...] = (),
+    *,
+    legacy: Legacy | None = None,
 ) -> SectionSource:
     """Read `path` for the section `parts[0]` whose last graded subsection is `parts[1]`.
 
     `others` maps the other notebooks' names to their answers, to recognise a file uploaded in the
-    wrong slot; `checked_by` names the notebook's own check helpers. Raises IntakeError, with a
-    message for the student, when the file cannot be graded.
+    wrong slot; `checked_by` names the notebook's own check helpers; `legacy` is the section's legacy
+    name and the answers it stands for (slicer.py), or None. Raises IntakeError, with a message for the
+    student, when the file cannot be graded.
     """
     export = read_export(path)
     mix_up(export, stem, answers, others)
@@ -296,7 +299,7 @@ def read_section(
     if after_checks is not None:
         log.info("%s: graded as it stood after its last check cell (up to line %d)", path.name, after_checks)
         until = after_checks
-    sliced = slice_source(export.text, answers, export.normalised.filename, export.tree, until)
+    sliced = slice_source(export.text, answers, export.normalised.filename, export.tree, until, legacy=legacy)
     notes, failed = _unreadable_messages(export, answers, sliced)
     notes_all = (*export.normalised.notes, *notes)
     return SectionSource(export.normalised, sliced, notes_all, failed, boundary, until)

@@ -2,7 +2,7 @@
 
 A submission is a notebook dump whose top level may train for an hour, mount Google Drive, download
 data or plot. We never run it top to bottom. For each answer of the section (a name the checks read:
-`query121`, `self_attention`, `SST2Dataset` …) we compute its **reach**: the top-level statements it
+`query`, `softmax`, `MyDataset` …) we compute its **reach**: the top-level statements it
 depends on. The student's process runs the union of the answers' reaches and nothing else; the rules
 about *how* an answer is computed (grader/reach_rules.py) read the reach of that answer and nothing
 else, so code no answer reaches (experiments, `main()`, print helpers, plots) can neither run while
@@ -13,7 +13,7 @@ The reach of a set of names is the backward slice of them, from the end of the g
 1. A function or class definition is reached when its name is needed; the globals its body reads
    (when called) are then needed at the end, and what it reads when it is defined (decorators,
    default values, annotations, base classes, class bodies) is needed at that point:
-   `def attn_softmax(A, dim=LAST_DIM)` reaches the `LAST_DIM = -1` above it. The last definition of
+   `def softmax(A, dim=LAST_DIM)` reaches the `LAST_DIM = -1` above it. The last definition of
    a name wins, as it did when the notebook's cells ran top to bottom.
 2. An import is reached when it binds a needed name; a star import (`from m import *`), which may
    bind any name, is always reached. One that fails in the student's process binds a stand-in for
@@ -45,9 +45,12 @@ variables is not followed; a statement whose effect on an answer goes through th
 a file, read it back) is not reached. The student's code is then graded as if that statement had not
 run, and the checks' messages name what the answer's value was.
 
-Legacy names: the 2024 notebooks answered both 1.4 questions in one variable, `m_key`. When a file
-defines neither `key141` nor `key142`, the statements from the first top-level `m_key = …` up to the
-second use `key141` for it, and the statements from the second on use `key142`.
+Legacy names: a section may declare one (its table's `legacy`), for an older version of its notebook
+that answered several questions in one variable: the old name, and the answers it stands for, in order
+(`("w", ("w1", "w2"))`: the old notebook set `w` for one question, then set it again for the next).
+When a file defines none of those answers, the statements from the first top-level `w = …` up to the
+second use `w1` for it, and the statements from the second on use `w2` (with more answers, each
+further `w = …` starts the next one; assignments past the last answer keep the last name).
 """
 
 from __future__ import annotations
@@ -71,8 +74,8 @@ RANDOM_CALL = re.compile(
     r"Linear|Bilinear|Embedding|Conv\w*|LSTM|GRU|RNN|Transformer\w*|MultiheadAttention)$"
 )
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-LEGACY_NAME = "m_key"
-LEGACY_ANSWERS = ("key141", "key142")
+#: A legacy name and the answers it stands for, in order (the module's docstring).
+Legacy = tuple[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,7 @@ def _segment(lines: list[str], stmt: ast.stmt) -> tuple[int, str]:
 def _definition_reads(source: str, name: str) -> tuple[set[str], set[str]]:
     """Global names a definition reads (at definition time, when called), from the symbol table.
 
-    At definition time Python evaluates decorators, default values, annotations (without
+    At definition time Python runs decorators, default values, annotations (without
     `from __future__ import annotations`), base classes and class bodies; the body of a function
     runs only when it is called. A definition the symbol table rejects (a duplicate argument) reads
     nothing here: the student's process reports its error when it loads it.
@@ -256,15 +259,17 @@ def _definition_reads(source: str, name: str) -> tuple[set[str], set[str]]:
     return at_definition - {name}, when_called
 
 
-def _rename_legacy(text: str, tree: ast.Module) -> tuple[str, bool]:
+def _rename_legacy(text: str, tree: ast.Module, legacy: Legacy | None) -> tuple[str, bool]:
+    if legacy is None or not legacy[1]:
+        return text, False
+    old, answers = legacy
     bound = set().union(*(binds(s) for s in tree.body)) if tree.body else set()
-    if bound & set(LEGACY_ANSWERS) or LEGACY_NAME not in bound:
+    if bound & set(answers) or old not in bound:
         return text, False
     starts = [
         index
         for index, stmt in enumerate(tree.body)
-        if isinstance(stmt, ast.Assign)
-        and any(isinstance(t, ast.Name) and t.id == LEGACY_NAME for t in stmt.targets)
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == old for t in stmt.targets)
     ]
     if not starts:
         return text, False
@@ -273,9 +278,9 @@ def _rename_legacy(text: str, tree: ast.Module) -> tuple[str, bool]:
     for index, stmt in enumerate(tree.body):
         if index < starts[0]:
             continue
-        new = LEGACY_ANSWERS[0] if len(starts) < 2 or index < starts[1] else LEGACY_ANSWERS[1]
+        new = answers[min(sum(start <= index for start in starts), len(answers)) - 1]
         for node in ast.walk(stmt):
-            if isinstance(node, ast.Name) and node.id == LEGACY_NAME:
+            if isinstance(node, ast.Name) and node.id == old:
                 line = lines[node.lineno - 1]
                 span = (char_col(line, node.col_offset), char_col(line, node.end_col_offset or 0), new)
                 edits.setdefault(node.lineno, []).append(span)
@@ -571,14 +576,17 @@ def slice_source(
     filename: str = "<submission>",
     tree: ast.Module | None = None,
     until: int | None = None,
+    *,
+    legacy: Legacy | None = None,
 ) -> Sliced:
     """Apply the intake rule to parseable source (already parsed as `tree`, if given).
 
-    `until` is the first line that no longer belongs to the graded part of the notebook.
+    `until` is the first line that no longer belongs to the graded part of the notebook; `legacy`, the
+    section's legacy name and the answers it stands for (the module's docstring), or None for none.
     Raises SyntaxError if `text` is given without a tree and does not parse.
     """
     tree = tree or ast.parse(text, filename=filename)
-    text, renamed = _rename_legacy(text, tree)
+    text, renamed = _rename_legacy(text, tree, legacy)
     if renamed:
         tree = ast.parse(text, filename=filename)
     lines = text.split("\n")

@@ -75,7 +75,7 @@ class MissingModule:
 
 def _make_stand_ins(spec: str) -> None:
     """Links in the working folder from the names a notebook loads its model and data by
-    (`from_pretrained("roberta-base")`, `load_dataset("gpt3mix/sst2")`) to the grader's local copies:
+    (`from_pretrained("org/model")`, `load_dataset("org/data")`) to the grader's local copies:
     transformers and datasets read a local folder of that name first. `spec` is JSON {name: folder}."""
     for name, folder in (json.loads(spec) if spec else {}).items():
         link = Path(name)

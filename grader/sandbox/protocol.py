@@ -1,11 +1,10 @@
 """The grader <-> child protocol, declared once: the launch spec, every request, every reply, every error.
 
-Three programs speak it: the trusted side (grader/session.py, through grader/sandbox/process.py), the
-launcher (grader/sandbox/launch.py, which reads the launch spec) and the child runtime
-(grader/sandbox/child.py, which answers the requests). Each builds and reads these types, and the
-trusted side's reply validator (grader/replies.py) is derived from the reply types below, field by
-field, so the two ends cannot drift apart: a field or an error kind added here is one the validator
-checks at once.
+Three programs speak it: the trusted side (grader/student_section.py, through grader/sandbox/process.py),
+the launcher (grader/sandbox/launch.py, which reads the launch spec) and the child runtime
+(grader/sandbox/child.py, which answers the requests). Each builds and reads these types, and the trusted
+side's reply validator (grader/replies.py) is derived from the reply types below, field by field, so the two
+ends cannot drift apart: a field or an error kind added here is one the validator checks at once.
 
 Messages cross as one JSON header plus a safetensors blob (grader/sandbox/wire.py); ``value``,
 ``args``, ``kwargs``, ``params`` and ``cotangent`` hold wire trees, which ``wire.decode`` validates.

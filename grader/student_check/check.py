@@ -139,11 +139,22 @@ def run_check(paths: list[Path]) -> int:
     return 0
 
 
+def _notebooks_wording() -> str:
+    """The notebooks the checker looks for, named from the table ("HW1.py, HW2.py or the .ipynb
+    files"); a generic wording when the table cannot be read."""
+    from grader.table import TableError, load_table
+
+    try:
+        files = [f"{section.file}.py" for section in load_table().sections.values()]
+    except (TableError, OSError):
+        return "your exported notebooks (.py or .ipynb files)"
+    return f"your exported notebooks ({', '.join(files)} or the .ipynb files)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="check.py",
-        description="Run the public autograder tests on your exported notebooks (A2S1.py, A2S2.py, A2S3.py "
-        "or the .ipynb files) before you submit them.",
+        description=f"Run the public autograder tests on {_notebooks_wording()} before you submit them.",
     )
     parser.add_argument(
         "paths", nargs="*", type=Path, default=[Path(".")], help="files, or folders to search (default: .)"

@@ -1,18 +1,21 @@
-"""Check your Assignment 2 notebooks before you submit them.
+"""Check your notebooks of the assignment before you submit them.
 
 On your computer, in the folder with your exported notebooks:
 
-    python check.py                 # finds A2S1.py, A2S2.py, A2S3.py (or the .ipynb files) here
-    python check.py A2S2.py         # only this notebook
+    python check.py                 # finds every notebook of the assignment (.py or .ipynb) here
+    python check.py NOTEBOOK.py     # only this notebook
+    python check.py --help          # names the notebooks it looks for
 
-In Colab, upload this file (Files panel), then run in a cell of the notebook you want to check:
+In Colab, upload this file (Files panel), then run in a cell of the notebook you want to check, with
+NOTEBOOK the notebook's name as you upload it (without .ipynb):
 
-    import check; check.check_this_notebook("A2S2")
+    import check; check.check_this_notebook("NOTEBOOK")
 
 It runs the PUBLIC autograder tests on your code, graded exactly as Gradescope grades them (same
-file handling, same sandbox, same messages), and lists the hidden tests it cannot run. It checks §3
-on a small stand-in model, not on SST-2. Your code runs in a separate process; the check never
-changes your files. It runs on Linux and macOS, and in Colab (on Windows, use Colab).
+file handling, same sandbox, same messages), and lists the hidden tests it cannot run. Where a test
+trains a large model, it may check your code on a small stand-in model and data instead; its report
+says so. Your code runs in a separate process; the check never changes your files. It runs on Linux
+and macOS, and in Colab (on Windows, use Colab).
 
 This file carries a compressed copy of the public part of the autograder (BUNDLE, at the end);
 it is unpacked into a temporary folder for each run and deleted afterwards.
@@ -43,14 +46,39 @@ def _unpack(bundle: str, target: Path) -> None:
 UNSUPPORTED = (
     "check.py runs on Linux and macOS only (it runs your code in a separate, confined process). "
     "On Windows, use Colab: upload check.py in the Files panel and run "
-    '`import check; check.check_this_notebook("A2S2")` in a cell of the notebook you want to check.'
+    '`import check; check.check_this_notebook("NOTEBOOK")` in a cell of the notebook you want to check, '
+    "with NOTEBOOK its name{names}."
 )
+
+
+def _notebook_names(bundle: str) -> list[str]:
+    """The notebooks' names, from the assignment table in `bundle`; none when it cannot be read."""
+    try:
+        import tomllib
+
+        with zipfile.ZipFile(io.BytesIO(base64.b64decode(bundle))) as archive:
+            (table,) = [
+                name
+                for name in archive.namelist()
+                if name.count("/") == 1 and name.endswith("/assignment.toml")
+            ]
+            sections = tomllib.loads(archive.read(table).decode("utf-8"))["sections"]
+        return [str(section["file"]) for section in sections.values()]
+    except (ImportError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile):
+        return []
+
+
+def unsupported() -> str:
+    """What check.py says where it cannot run, naming the notebooks it checks."""
+    names = _notebook_names(BUNDLE)
+    listed = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else "".join(names)
+    return UNSUPPORTED.format(names=f" ({listed})" if listed else ", as you upload it (without .ipynb)")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the public tests on the files or folders in `argv` (default: the current folder)."""
     if os.name != "posix":
-        print(UNSUPPORTED, file=sys.stderr)
+        print(unsupported(), file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="a2check-") as unpacked:
         _unpack(BUNDLE, Path(unpacked))
@@ -64,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def check_this_notebook(name: str) -> None:
-    """In Colab: checks the notebook this cell belongs to, saved as `name` (e.g. "A2S2")."""
+    """In Colab: checks the notebook this cell belongs to, saved as `name` (e.g. "HW1")."""
     from google.colab import _message
 
     notebook = _message.blocking_request("get_ipynb", timeout_sec=60)["ipynb"]
