@@ -20,7 +20,6 @@ to ``load_table`` or sets ``A2_COURSE`` where the grader runs; ``courses()`` lis
 from __future__ import annotations
 
 import difflib
-import importlib
 import os
 import re
 import tomllib
@@ -554,13 +553,14 @@ def _build(reader: _Reader, raw: dict[str, Any]) -> AssignmentTable:
 
 def _record_type(reader: _Reader, key: str, reference: str, base: type[Record]) -> type[Record]:
     """The record class `[assignment] key` names (a subclass of `base`), or `base` when it names none."""
+    from grader.declarations import NotDeclared, resolve
+
     if not reference:
         return base
-    module, _, name = reference.partition(":")
     try:
-        found = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as error:
-        reader.fail(("assignment", key), f"{reference!r} cannot be loaded: {error}")
+        found = resolve(reference)
+    except NotDeclared as error:
+        reader.fail(("assignment", key), str(error))
     if not (isinstance(found, type) and issubclass(found, base)):
         reader.fail(("assignment", key), f"{reference!r} is not a subclass of grader.table.{base.__name__}")
     return found

@@ -99,19 +99,21 @@ def load_modules(check_files: list[Path]) -> list[tuple[ModuleType, Path]]:
 
 
 def known_bug_sinks() -> set[str]:
-    """The functions of the known bugs that look a helper's name up in HELPER_BUGS."""
+    """The functions of the known bugs that look a helper's name up in HELPER_BUGS (``HELPER_BUGS[name]``
+    or ``HELPER_BUGS.get(name)``)."""
     path = REPO / "a2" / "sections" / "s2" / "known_bugs.py"
     return {
         node.name
         for node in ast.parse(path.read_text(encoding="utf-8")).body
-        if isinstance(node, ast.FunctionDef)
-        and any(
-            isinstance(sub, ast.Subscript)
-            and isinstance(sub.value, ast.Name)
-            and sub.value.id == "HELPER_BUGS"
-            for sub in ast.walk(node)
-        )
+        if isinstance(node, ast.FunctionDef) and any(_looks_up_helper_bugs(sub) for sub in ast.walk(node))
     }
+
+
+def _looks_up_helper_bugs(node: ast.AST) -> bool:
+    looked_up = node.value if isinstance(node, ast.Subscript) else None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+        looked_up = node.func.value
+    return isinstance(looked_up, ast.Name) and looked_up.id == "HELPER_BUGS"
 
 
 def analyse(check_files: list[Path], fixtures: dict[str, int]) -> Analysis:

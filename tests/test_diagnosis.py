@@ -13,6 +13,7 @@ from a2.sections.s2.known_bugs import (
     KnownBug,
     diagnose_helper,
     diagnose_self_attention,
+    helper_matches,
 )
 from a2.sections.s2.mha import reference_self_attention
 from grader.comparison import tensor_problem
@@ -98,3 +99,9 @@ def test_a_known_bug_is_named_only_when_it_reproduces_the_failure_the_message_sh
     with pytest.raises(GradingFailure) as error:
         raise_failures([explained, unexplained], 2)
     assert "self_attention(B)" in str(error.value) and "after the softmax" in str(error.value)
+
+
+def test_a_helper_without_known_bugs_matches_none_and_fails_plainly() -> None:
+    q = torch.randn(2, 3, 4)
+    assert helper_matches("a_helper_added_later", q, q, q) == []
+    assert diagnose_helper("a_helper_added_later", q, q, q) is None

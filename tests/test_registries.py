@@ -1,10 +1,10 @@
 """A check cannot forget its registry entry: what it reads, diagnoses and runs is registered.
 
-A §2 helper check without known bugs in HELPER_BUGS would turn every wrong answer into an internal
-error; a name missing from the table's answers is dropped by the intake, so every student would be
-told it is not defined; a public check's driver missing from PUBLIC_DRIVERS is not in the students'
-checker. tests/registry_uses.py reads each use from the checks' code; here each must be registered,
-so the omission fails `make test-fast`, before any submission is graded.
+A §2 helper check without known bugs in HELPER_BUGS would tell students no likely bug (its wrong answers
+fail plainly, tests/test_diagnosis.py); a name missing from the table's answers is dropped by the intake, so
+every student would be told it is not defined; a public check's driver missing from PUBLIC_DRIVERS is not in
+the students' checker. tests/registry_uses.py reads each use from the checks' code; here each must be
+registered, so the omission fails `make test-fast`, before any submission is graded.
 """
 
 from __future__ import annotations

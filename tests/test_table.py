@@ -101,6 +101,26 @@ def test_a_wrong_type_in_a_test_row_names_the_test(table_copy: Path) -> None:
             "sections.2.graded_part: expected the number of a part",
         ),
         ('graded_part = "2.1"\n', "", "sections.2.graded_part: missing; it is required"),
+        (
+            'tolerances = "a2.records:A2Tolerances"',
+            'tolerances = "a2.records:A2Profile"',
+            "assignment.tolerances: 'a2.records:A2Profile' is not a subclass of grader.table.Tolerances",
+        ),
+        (
+            'profile = "a2.records:A2Profile"',
+            'profile = "a2.records:Nothing"',
+            "assignment.profile: 'a2.records:Nothing' cannot",
+        ),
+        (
+            'old_name_means = ["key141", "key142"]\n',
+            "",
+            "sections.1.old_name: old_name and old_name_means go together",
+        ),
+        (
+            'forwarded_test = "3.5.1"',
+            'forwarded_test = "3.9.9"',
+            "assignment.forwarded_test: 3.9.9 is not a test",
+        ),
     ],
 )
 def test_each_mistake_is_a_table_error_that_says_what_is_wrong(

@@ -364,8 +364,10 @@ HELPER_BUGS: dict[str, Callable[..., list[KnownBug]]] = {
 
 
 def helper_matches(name: str, got: torch.Tensor, *args: object) -> list[KnownBug]:
-    """The known bugs of helper ``name`` that reproduce ``got`` from ``args``."""
-    return all_matches(got, HELPER_BUGS[name](*args), *args)
+    """The known bugs of helper ``name`` that reproduce ``got`` from ``args``. A helper with none
+    listed matches none: its wrong answers fail plainly, never as an error of the grader's."""
+    bugs = HELPER_BUGS.get(name)
+    return all_matches(got, bugs(*args), *args) if bugs is not None else []
 
 
 def diagnose_helper(name: str, got: torch.Tensor, *args: object) -> KnownBug | None:
