@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from a2.sections.s3.resources import SST2
 from grader.cluster import forward, localslurm
 from grader.cluster.forced import NOT_CONFINED, confinement_problem
 from grader.cluster.forward import (
@@ -190,7 +191,9 @@ def test_a_forwarded_threshold_run_replaces_the_cpu_result(forward_dir: Path, tm
     settle(results, reply, "", regrade_promised=True, forwarded=A2S3.name)
     settled = json.loads(results.read_text())
     entry = settled["tests"][0]
-    assert entry["status"] == "passed" and entry["output"].startswith(FORWARDED_NOTE)
+    # The note says what the cluster's run was, in the words of the section's own resources.
+    note = FORWARDED_NOTE.format(graded_on=SST2.graded_on(load_table().profile("offline")))
+    assert entry["status"] == "passed" and entry["output"].startswith(note + "\n\n")
     assert "provisional" not in entry["extra_data"] and settled["score"] == entry["score"] > 0
     # The test's cluster grades on the offline stand-in, which posts nothing to the SST-2 leaderboard.
     assert reply["accuracy"] is None and "leaderboard" not in settled
