@@ -17,11 +17,13 @@ from pathlib import Path
 
 from grader.packaged_course import course_entry
 from grader.reproducible_zip import write_reproducible_zip
+from grader.table import load_table
 from handout.checker_manifest import SHIPPED_FILES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAUNCHER = "grader/student_check/launcher.py"
 BUNDLE_PLACEHOLDER = 'BUNDLE = ""'
+NOTEBOOKS_PLACEHOLDER = "NOTEBOOKS: tuple[str, ...] = ()"
 
 
 class BundleError(RuntimeError):
@@ -48,10 +50,13 @@ def bundle_zip(root: Path, course: str) -> bytes:
 
 
 def checker_source(root: Path, course: str) -> str:
-    """The text of check.py for `course`: the launcher with the bundle filled in."""
+    """The text of check.py for `course`: the launcher with the bundle and the notebooks' names filled in."""
     launcher = (root / LAUNCHER).read_text(encoding="utf-8")
-    if launcher.count(BUNDLE_PLACEHOLDER) != 1:
-        raise BundleError(f"{LAUNCHER} must contain the line {BUNDLE_PLACEHOLDER!r} exactly once")
+    for placeholder in (BUNDLE_PLACEHOLDER, NOTEBOOKS_PLACEHOLDER):
+        if launcher.count(placeholder) != 1:
+            raise BundleError(f"{LAUNCHER} must contain the line {placeholder!r} exactly once")
     encoded = base64.b64encode(bundle_zip(root, course)).decode("ascii")
     lines = "\n".join(encoded[start : start + 100] for start in range(0, len(encoded), 100))
+    notebooks = tuple(section.file for section in load_table(course=course).sections.values())
+    launcher = launcher.replace(NOTEBOOKS_PLACEHOLDER, f"NOTEBOOKS: tuple[str, ...] = {notebooks!r}")
     return launcher.replace(BUNDLE_PLACEHOLDER, f'BUNDLE = """\n{lines}\n"""')

@@ -46,33 +46,15 @@ def _unpack(bundle: str, target: Path) -> None:
 UNSUPPORTED = (
     "check.py runs on Linux and macOS only (it runs your code in a separate, confined process). "
     "On Windows, use Colab: upload check.py in the Files panel and run "
-    '`import check; check.check_this_notebook("NOTEBOOK")` in a cell of the notebook you want to check, '
-    "with NOTEBOOK its name{names}."
+    '`import check; check.check_this_notebook("{name}")` in a cell of the notebook you want to check{others}.'
 )
 
 
-def _notebook_names(bundle: str) -> list[str]:
-    """The notebooks' names, from the assignment table in `bundle`; none when it cannot be read."""
-    try:
-        import tomllib
-
-        with zipfile.ZipFile(io.BytesIO(base64.b64decode(bundle))) as archive:
-            (table,) = [
-                name
-                for name in archive.namelist()
-                if name.count("/") == 1 and name.endswith("/assignment.toml")
-            ]
-            sections = tomllib.loads(archive.read(table).decode("utf-8"))["sections"]
-        return [str(section["file"]) for section in sections.values()]
-    except (ImportError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile):
-        return []
-
-
 def unsupported() -> str:
-    """What check.py says where it cannot run, naming the notebooks it checks."""
-    names = _notebook_names(BUNDLE)
-    listed = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else "".join(names)
-    return UNSUPPORTED.format(names=f" ({listed})" if listed else ", as you upload it (without .ipynb)")
+    """What check.py says where it cannot run, in the names of the notebooks it checks."""
+    names = NOTEBOOKS or ("NOTEBOOK",)
+    others = f" (the name of that notebook: {', '.join(names)})" if len(names) > 1 else ""
+    return UNSUPPORTED.format(name=names[0], others=others)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +84,9 @@ def check_this_notebook(name: str) -> None:
         main([str(path)])
 
 
+#: The assignment's notebooks, and the bundle, both filled in when check.py is built
+#: (handout/checker_bundle.py).
+NOTEBOOKS: tuple[str, ...] = ()
 BUNDLE = ""
 
 if __name__ == "__main__":
