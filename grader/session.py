@@ -162,8 +162,7 @@ class GradingSession:
 
     def driver_reply_bytes(self) -> int:
         """The largest reply a driver may send (grader/sandbox/child_access.py)."""
-        self.child_view()
-        return self.access.driver_reply_bytes(ANSWER_REPLY_BYTES)
+        return self.access.driver_reply_bytes(self.child_view(), ANSWER_REPLY_BYTES)
 
     def cuda_available(self) -> bool:
         """Whether checks may run student code on CUDA: the profile's device is cuda and a GPU is seen."""

@@ -42,7 +42,7 @@ from grader.batch.pool import PACKAGE_ROOT
 from grader.cluster.forward import valid_accuracy
 from grader.results import validate
 from grader.sandbox.cleanup import remove_tree
-from grader.table import load_table
+from grader.table import TableError, load_table
 
 FORMATS = ("py", "ipynb")
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
@@ -104,16 +104,11 @@ def slurm_environment(config: dict[str, Any]) -> dict[str, str]:
     return environment
 
 
-def grade_on_slurm(submission: Path, results: Path, config: dict[str, Any]) -> None:
-    """Runs `grader grade --tests N` (the forwarded test) on `submission` as one Slurm job and waits."""
+def grade_on_slurm(submission: Path, results: Path, config: dict[str, Any], number: str) -> None:
+    """Runs `grader grade --tests NUMBER` (the forwarded test) on `submission` as one Slurm job and waits."""
     grader = shlex.split(config.get("grader_command", "")) or [sys.executable, "-m", "grader"]
     grade = [*grader, "grade", str(submission), "--results", str(results), "--quiet"]
-    grade += [
-        "--tests",
-        load_table().assignment.forwarded_test,
-        "--profile",
-        str(config.get("profile", "full")),
-    ]
+    grade += ["--tests", number, "--profile", str(config.get("profile", "full"))]
     timeout = float(config.get("timeout", DEFAULT_TIMEOUT))
     name = f"a2-forward-{uuid.uuid4().hex[:12]}"
     command = ["sbatch", "--wait", "--quiet", f"--job-name={name}", f"--chdir={PACKAGE_ROOT}", "--ntasks=1"]
@@ -128,10 +123,10 @@ def grade_on_slurm(submission: Path, results: Path, config: dict[str, Any]) -> N
         raise RequestRefused(f"the cluster did not finish within {timeout:g} s") from None
 
 
-def _accuracy(board: Any) -> float | None:
-    """The accuracy the grader posted on the leaderboard, when it posted a valid one."""
+def _accuracy(board: Any, name: str) -> float | None:
+    """The accuracy the grader posted on the leaderboard under `name`, when it posted a valid one."""
     for entry in board if isinstance(board, list) else []:
-        if isinstance(entry, dict) and entry.get("name") == load_table().assignment.leaderboard:
+        if isinstance(entry, dict) and entry.get("name") == name:
             try:
                 return valid_accuracy(entry.get("value"))
             except ValueError:
@@ -139,20 +134,19 @@ def _accuracy(board: Any) -> float | None:
     return None
 
 
-def threshold_reply(results: Path, profile: str) -> dict[str, Any]:
-    """The reply for a results.json the grader wrote: the forwarded test's status and message, and the
-    accuracy."""
+def threshold_reply(results: Path, profile: str, number: str, leaderboard: str) -> dict[str, Any]:
+    """The reply for a results.json the grader wrote: test `number`'s status and message, and the
+    accuracy it posted on the `leaderboard`."""
     try:
         data = json.loads(results.read_text(encoding="utf-8"))
         validate(data)
     except (OSError, ValueError) as error:
         raise RequestRefused(f"the grading job wrote no valid results ({error})") from None
-    number = load_table().assignment.forwarded_test
     entry = next((test for test in data["tests"] if test.get("number") == number), None)
     if entry is None:
         raise RequestRefused("the grading job's results lack the threshold test")
     status = entry.get("extra_data", {}).get("status") or entry["status"]
-    accuracy = _accuracy(data.get("leaderboard"))
+    accuracy = _accuracy(data.get("leaderboard"), leaderboard)
     return {"profile": profile, "status": status, "message": entry.get("output", ""), "accuracy": accuracy}
 
 
@@ -180,6 +174,8 @@ def serve(stream: BinaryIO, kind: str, config: dict[str, Any], config_path: Path
     if refused:
         raise RequestRefused(refused)
     text = validate_upload(read_capped(stream, int(config.get("max_bytes", DEFAULT_MAX_BYTES))), kind)
+    table = load_table()
+    row, section = table.forwarded()
     work_root = Path(config.get("work_dir") or tempfile.gettempdir())
     work_root.mkdir(parents=True, exist_ok=True)
     # mkdtemp's folder is the account's alone (0700): the upload and its results stay out of reach of
@@ -188,10 +184,10 @@ def serve(stream: BinaryIO, kind: str, config: dict[str, Any], config_path: Path
     try:
         submission = work / "submission"
         submission.mkdir()
-        _, section = load_table().forwarded()
         (submission / f"{section.file}.{kind}").write_text(text, encoding="utf-8")
-        grade_on_slurm(submission, work / "results.json", config)
-        return threshold_reply(work / "results.json", str(config.get("profile", "full")))
+        grade_on_slurm(submission, work / "results.json", config, row.number)
+        profile = str(config.get("profile", "full"))
+        return threshold_reply(work / "results.json", profile, row.number, table.assignment.leaderboard)
     finally:
         problems = remove_work(work)
         if problems:
@@ -211,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     except RequestRefused as refused:
         print(json.dumps({"error": str(refused)}), flush=True)
         return 1
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except (OSError, tomllib.TOMLDecodeError, TableError) as error:
         print(json.dumps({"error": f"the forward is misconfigured on the cluster ({error})"}), flush=True)
         return 1
     print(json.dumps(reply), flush=True)

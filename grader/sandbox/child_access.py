@@ -92,11 +92,11 @@ class ChildAccess:
             self._view = view
         return self._view
 
-    def driver_reply_bytes(self, answer_bytes: int) -> int:
-        """The largest reply a driver may send, for the view's model (``driver_reply_bound``)."""
+    def driver_reply_bytes(self, view: ChildView, answer_bytes: int) -> int:
+        """The largest reply a driver may send, for `view`'s model (``driver_reply_bound``); measured
+        once a run."""
         if self._driver_reply is None:
-            model = self._view.model if self._view is not None else None
-            self._driver_reply = driver_reply_bound(model, answer_bytes, self.limits.max_reply_bytes)
+            self._driver_reply = driver_reply_bound(view.model, answer_bytes, self.limits.max_reply_bytes)
         return self._driver_reply
 
     def release(self) -> None:
