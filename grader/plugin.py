@@ -90,6 +90,12 @@ class GradingPlugin:
                 selected.append(item)
             else:
                 deselected.append(item)
+        unchecked = [number for number in self.rows if number not in seen]
+        if unchecked:
+            raise pytest.UsageError(
+                f"no check is marked @pytest.mark.graded(...) for test(s) {', '.join(unchecked)} of the "
+                "table: a row is graded only by its check, so add the check or remove the row"
+            )
         if deselected:
             config.hook.pytest_deselected(items=deselected)
         # Public tests first: their process is fresh, as on the students' own machine (session.py).

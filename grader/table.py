@@ -519,6 +519,15 @@ def load_table(path: Path = TABLE_PATH, course: str | None = None) -> Assignment
     return _build(_Reader(sources), raw)
 
 
+def notebook_names() -> tuple[str, ...]:
+    """The assignment's notebooks, as the table names them; none when the table cannot be read, so that
+    a help text that names them still prints (and the command then says what is wrong)."""
+    try:
+        return tuple(section.file for section in load_table().sections.values())
+    except (TableError, OSError):
+        return ()
+
+
 def _build(reader: _Reader, raw: dict[str, Any]) -> AssignmentTable:
     for key in raw:
         if key not in TOP_LEVEL:

@@ -6,16 +6,21 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from check_files import graded_numbers
+
 from grader.table import AssignmentTable, load_table
 
 CORE_CHECKS = Path(__file__).parent / "core_checks"
 
 
 def core_table(*names: str) -> AssignmentTable:
-    """The table whose §1 also reads `names` (default: `answer` and `other`, which tests/core_checks
-    calls): the grader runs only what the answers it reads reach."""
+    """The table of the rows tests/core_checks checks, whose §1 also reads `names` (default: `answer`
+    and `other`, which those checks call): the grader runs only what the answers it reads reach, and
+    refuses a selected row that no check grades."""
     table = load_table()
     section = table.sections[1]
     answers = (*section.answers, *(names or ("answer", "other")))
     sections = {**table.sections, 1: dataclasses.replace(section, answers=answers)}
-    return dataclasses.replace(table, sections=sections)
+    checked = graded_numbers(CORE_CHECKS / "test_core_checks.py")
+    rows = tuple(row for row in table.tests if row.number in checked)
+    return dataclasses.replace(table, sections=sections, tests=rows)

@@ -98,11 +98,13 @@ def handout_exports(stem: str, section: int) -> list[Submission]:
     return exports
 
 
-def grade_all(submissions: list[Submission], section: int, workdir: Path) -> dict[str, dict]:
+def grade_all(
+    submissions: list[Submission], section: int, workdir: Path, only: frozenset[str] | None = None
+) -> dict[str, dict]:
     """Grade every submission with ``python -m grader grade``; results.json of each, by name.
 
     A submission whose expectation leaves tests out (``not_run``) is graded on the section's other
-    tests only (``--tests``).
+    tests only (``--tests``); ``only``, when given, narrows every grading to those tests.
     """
     numbers = [row.number for row in load_table().tests if row.section == section]
 
@@ -114,7 +116,8 @@ def grade_all(submissions: list[Submission], section: int, workdir: Path) -> dic
         results = folder / "results.json"
         command = [sys.executable, "-m", "grader", "grade", str(folder / "submission")]
         left_out = submission.expectation.not_run
-        chosen = ["--tests", ",".join(n for n in numbers if n not in left_out)] if left_out else []
+        graded = [n for n in numbers if n not in left_out and (only is None or n in only)]
+        chosen = ["--tests", ",".join(graded)] if left_out or only is not None else []
         command += ["--results", str(results), "--sections", str(section), *chosen, "--quiet"]
         subprocess.run(command, cwd=REPO, check=True, timeout=GRADE_TIMEOUT_S, capture_output=True)
         return json.loads(results.read_text())

@@ -5,6 +5,7 @@ message), the corpus expectations follow from one command instead of edits by ha
 
     make corpus                      # every section; writes the files and prints their diff
     make corpus ARGS="--sections 1"  # only §1
+    make corpus ARGS="--tests 2.1.16"  # only these tests, in their sections (a new question)
     make corpus ARGS="--check"       # print the diff, write nothing, exit 1 if anything changed
 
 Each submission of ``tests/submissions/a2sN/`` (plus the reference and the untouched template, which
@@ -13,6 +14,7 @@ lines can change: ``failed`` becomes the tests it now fails, in table order, and
 the words that each test's feedback still contains (passed tests' notes included). Everything else, comments
 included, stays as written. A test that newly fails gets no words (a person chooses them): the
 command prints the first line of its feedback instead. Review the diff; `git checkout` rejects it.
+With ``--tests``, only those tests are graded: every other test keeps its verdict and its words.
 """
 
 from __future__ import annotations
@@ -111,16 +113,17 @@ def updated_expectations(text: str, observed: dict[str, Observed], old: dict[str
     return "\n".join(lines) + "\n"
 
 
-def observe(results: dict, order: list[str]) -> Observed:
-    failed = failed_tests(results)
-    return Observed(
-        tuple(number for number in order if number in failed),
-        {test["number"]: test.get("output", "") for test in results["tests"]},
-    )
+def observe(results: dict, order: list[str], before: Expectation) -> Observed:
+    """The verdicts of ``results``; a test it did not grade keeps ``before``'s verdict and words."""
+    graded = {test["number"]: test.get("output", "") for test in results["tests"]}
+    failed = failed_tests(results) | (before.failed - graded.keys())
+    kept = {number: words for number, words in before.diagnosis.items() if number not in graded}
+    return Observed(tuple(number for number in order if number in failed), {**kept, **graded})
 
 
-def review_section(number: int, write: bool) -> bool:
-    """Regrade one section's corpus; print the diff of its expected.toml; True if it changed."""
+def review_section(number: int, write: bool, only: frozenset[str] | None = None) -> bool:
+    """Regrade one section's corpus (on the tests ``only`` names, if given); print the diff of its
+    expected.toml; True if it changed."""
     table = load_table()
     stem = table.sections[number].file
     path = CORPUS_ROOT / stem.lower() / "expected.toml"
@@ -136,12 +139,13 @@ def review_section(number: int, write: bool) -> bool:
     submissions += _new_submissions(stem, new_files)
     exports = handout_exports(stem, number)
     with tempfile.TemporaryDirectory(prefix="a2-corpus-") as workdir:
-        results = grade_all(submissions + exports, number, Path(workdir))
+        results = grade_all(submissions + exports, number, Path(workdir), only)
     for export in exports:
         got = failed_tests(results[export.name])
-        if got != export.expectation.failed:
-            print(f"{stem}: {export.name} fails {sorted(got)}, expected {sorted(export.expectation.failed)}")
-    observed = {s.name: observe(results[s.name], order) for s in submissions}
+        expected = export.expectation.failed & {test["number"] for test in results[export.name]["tests"]}
+        if got != expected:
+            print(f"{stem}: {export.name} fails {sorted(got)}, expected {sorted(expected)}")
+    observed = {s.name: observe(results[s.name], order, s.expectation) for s in submissions}
     text = path.read_text(encoding="utf-8")
     proposed = updated_expectations(text, observed, tomllib.loads(text))
     diff = list(difflib.unified_diff(text.splitlines(True), proposed.splitlines(True), str(path), str(path)))
@@ -174,13 +178,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make corpus", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sections", help="only these sections, e.g. 1,2 (default: all)")
     parser.add_argument(
+        "--tests",
+        help="only these tests, e.g. 2.1.16 (default: all): each section holding one is regraded on "
+        "them alone, and every other test keeps its verdict and words",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="print the diff, write nothing, exit 1 if anything changed"
     )
     args = parser.parse_args(argv)
-    sections = sorted(load_table().sections)
+    table = load_table()
+    sections = sorted(table.sections)
     if args.sections:
         sections = [int(part) for part in args.sections.split(",")]
-    changed = [number for number in sections if review_section(number, write=not args.check)]
+    only = None
+    if args.tests:
+        only = frozenset(part.strip() for part in args.tests.split(","))
+        unknown = sorted(only - {row.number for row in table.tests})
+        if unknown:
+            parser.error(f"no such test in the table: {', '.join(unknown)}")
+        sections = [number for number in sections if any(table.test(n).section == number for n in only)]
+    changed = [number for number in sections if review_section(number, not args.check, only)]
     if not changed:
         print("The corpus expectations match what the grader gives.")
     return 1 if changed and args.check else 0

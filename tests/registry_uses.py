@@ -1,16 +1,14 @@
-"""What the graded checks ask of the registries, read from their code: the answers they read, the
-helpers they diagnose with known bugs, the drivers they run (tests/test_registries.py checks them).
+"""What the graded checks ask of the registries, read from their code: the answers they read and the
+drivers they run (tests/test_registries.py checks them).
 
 A check reaches a registry through a *sink*: ``section.get(name)``, ``section.call(name, ...)`` and
 ``section.call_detailed(name, ...)`` need ``name`` among the section's answers in the table;
-``section.run(target, ..., uses=(...))`` needs an existing driver (shipped to students when the test
-is public) and ``uses`` among the answers; ``helper_matches(name, ...)`` of the known bugs needs
-``name`` in HELPER_BUGS. Sinks are found in every function of the checks and of a2/sections/,
-and followed upward: when a function passes its own parameter to a sink, each call of that function
-becomes a use with the caller's argument in its place, until every value is known (a literal, a
-module constant, an expression of these) at a graded test, whose fixtures name the sections. A value
-that cannot be known this way is reported too: the registries can only be checked for values that
-can be read.
+``section.run(target, ..., uses=(...))`` needs an existing driver (shipped to students when the test is
+public) and ``uses`` among the answers. Sinks are found in every function of the checks and of a2/sections/,
+and followed upward: when a function passes its own parameter to a sink, each call of that function becomes
+a use with the caller's argument in its place, until every value is known (a literal, a module constant, an
+expression of these) at a graded test, whose fixtures name the sections. A value that cannot be known this
+way is reported too: the registries can only be checked for values that can be read.
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib
-import importlib.util
 import inspect
 import itertools
 import symtable
@@ -27,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from check_files import import_check
 
 REPO = Path(__file__).resolve().parent.parent
 #: StudentSection's methods and the parameter of each that names a student's answer or a driver.
@@ -39,7 +38,7 @@ UNKNOWN = "__unknown__"
 
 @dataclass(frozen=True)
 class Use:
-    """One registry lookup a check makes: its kind ("answer", "driver", "known bug"), the expressions
+    """One registry lookup a check makes: its kind ("answer" or "driver"), the expressions
     still to be known (``section``, ``name``, ``uses``), values frozen from other modules, and where."""
 
     kind: str
@@ -84,36 +83,12 @@ class Analysis:
 def load_modules(check_files: list[Path]) -> list[tuple[ModuleType, Path]]:
     """The check files (imported from their paths, as the grader does) and every module of
     a2/sections/ but the drivers (which run in the child and call no sink)."""
-    modules = []
-    for path in check_files:
-        spec = importlib.util.spec_from_file_location(f"registry_uses.{path.stem}", path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        modules.append((module, path))
+    modules = [(import_check(path), path) for path in check_files]
     for path in sorted((REPO / "a2" / "sections").rglob("*.py")):
         if "drivers" not in path.parts:
             name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
             modules.append((importlib.import_module(name), path))
     return modules
-
-
-def known_bug_sinks() -> set[str]:
-    """The functions of the known bugs that look a helper's name up in HELPER_BUGS (``HELPER_BUGS[name]``
-    or ``HELPER_BUGS.get(name)``)."""
-    path = REPO / "a2" / "sections" / "s2" / "known_bugs.py"
-    return {
-        node.name
-        for node in ast.parse(path.read_text(encoding="utf-8")).body
-        if isinstance(node, ast.FunctionDef) and any(_looks_up_helper_bugs(sub) for sub in ast.walk(node))
-    }
-
-
-def _looks_up_helper_bugs(node: ast.AST) -> bool:
-    looked_up = node.value if isinstance(node, ast.Subscript) else None
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
-        looked_up = node.func.value
-    return isinstance(looked_up, ast.Name) and looked_up.id == "HELPER_BUGS"
 
 
 def analyse(check_files: list[Path], fixtures: dict[str, int]) -> Analysis:
@@ -126,7 +101,7 @@ def analyse(check_files: list[Path], fixtures: dict[str, int]) -> Analysis:
             if callee is not None:
                 callee.calls.append((function, call))
     analysis = Analysis()
-    pending = [(function, use) for function in functions for use in _sinks(function, known_bug_sinks())]
+    pending = [(function, use) for function in functions for use in _sinks(function)]
     while pending:
         function, use = pending.pop()
         pending += _resolve(function, use, fixtures, analysis)
@@ -182,13 +157,12 @@ def _argument(call: ast.Call, position: int | None, keyword: str) -> ast.expr | 
     return call.args[position] if position is not None and len(call.args) > position else None
 
 
-def _sinks(function: Function, known_bugs: set[str]) -> Iterator[Use]:
+def _sinks(function: Function) -> Iterator[Use]:
     path = function.path
     where = f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}:"
     for call in _calls(function.node):
         func = call.func
         attribute = func.attr if isinstance(func, ast.Attribute) else None
-        named = attribute or (func.id if isinstance(func, ast.Name) else None)
         if attribute in SECTION_SINKS and isinstance(func.value, ast.Name):
             value = _argument(call, 0, SECTION_SINKS[attribute])
             if value is None:
@@ -199,8 +173,6 @@ def _sinks(function: Function, known_bugs: set[str]) -> Iterator[Use]:
             if uses is not None:
                 holes["uses"] = uses
             yield Use(kind, holes, f"{where}{call.lineno}")
-        elif named in known_bugs and call.args:
-            yield Use("known bug", {"name": call.args[0]}, f"{where}{call.lineno}")
 
 
 def _free_names(expr: ast.expr) -> set[str]:

@@ -1,8 +1,10 @@
-"""Adding a §1 question touches three files, and the corpus follows from `make corpus`.
+"""Adding a question touches the files its walk-through names, and the corpus follows from `make corpus`.
 
-The three edits are the ones docs/writing-checks.md shows, applied to a copy of the repository; then
-the handout is rebuilt and the corpus command run there, as the page says. Everything that changed
-must be those three files, the generated student notebook and the corpus expectations.
+docs/writing-checks.md walks through three questions: a §1 value, a §2 function with its known bugs, a §3
+behaviour with its driver. Each is applied, in the page's order, to one copy of the repository, and what
+changed must be exactly the files it names; then the handout is rebuilt and the corpus command run on the
+three new tests, as the page says. What changed then must be those files, the generated student notebooks
+and the corpus expectations, and the reference must pass every new test.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_docs import file_edits
+from test_docs import WALK_THROUGH_FILES, apply_edit, walk_through_edits
 
 REPO = Path(__file__).resolve().parent.parent
-EDITED = {"reference/A2S1.py", "a2/assignment.toml", "a2/checks/test_s1_public.py"}
-GENERATED = {"student_template/A2S1.ipynb", "tests/submissions/a2s1/expected.toml"}
+GENERATED = {
+    "student_template/A2S1.ipynb",
+    "student_template/A2S2.ipynb",
+    "student_template/A2S3.ipynb",
+    "tests/submissions/a2s1/expected.toml",
+    "tests/submissions/a2s2/expected.toml",
+}
 GIT = ["git", "-c", "user.name=course staff", "-c", "user.email=staff@example.org"]
 
 
@@ -64,25 +71,35 @@ def run(copy: Path, *command: str) -> str:
     return finished.stdout
 
 
-def test_a_new_question_is_three_edits_and_one_corpus_review(repository_copy: Path) -> None:
-    copy = repository_copy
-    for path, code in file_edits().items():
-        with (copy / path).open("a", encoding="utf-8") as handle:
-            handle.write("\n\n" + code)
-    run(copy, "-m", "handout")
-    review = run(copy, "tests/corpus_review.py", "--sections", "1")
-
+def changed_files(copy: Path) -> set[str]:
     status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=copy, capture_output=True, text=True, check=True
     )
-    changed = {line[3:] for line in status.stdout.splitlines()}
-    assert changed == EDITED | GENERATED, status.stdout
+    return {line[3:] for line in status.stdout.splitlines()}
 
-    expected = tomllib.loads((copy / "tests/submissions/a2s1/expected.toml").read_text())
-    assert all("1.3.3" in entry["failed"] for entry in expected.values()), expected
-    assert '+failed = ["1.3.3"]' in review, review
+
+def test_each_walk_through_touches_its_files_and_the_corpus_follows(repository_copy: Path) -> None:
+    copy = repository_copy
+    for question, files in WALK_THROUGH_FILES.items():
+        for edit in walk_through_edits():
+            if edit.question == question:
+                apply_edit(copy, edit)
+        assert changed_files(copy) == files, question
+        subprocess.run([*GIT, "commit", "-q", "-a", "-m", question], cwd=copy, check=True)
+
+    run(copy, "-m", "handout")
+    review = run(copy, "tests/corpus_review.py", "--tests", ",".join(WALK_THROUGH_FILES))
+
+    assert changed_files(copy) == GENERATED, review
+    for folder, number in (("a2s1", "1.3.3"), ("a2s2", "2.1.16")):
+        expected = tomllib.loads((copy / "tests/submissions" / folder / "expected.toml").read_text())
+        assert all(number in entry["failed"] for entry in expected.values()), (folder, expected)
+    assert '+failed = ["1.3.3"]' in review and '+failed = ["2.1.16"]' in review, review
     assert "correct_colab now fails 1.3.3: `query133`" in review, review
+    assert "now fails 2.1.16: `attention_entropy`" in review, review
+    assert "now fails 3.1.4" not in review, review
     assert "reference_colab_export fails" not in review and "template_colab_export fails" not in review, (
         review
     )
     assert "query133" in (copy / "student_template/A2S1.ipynb").read_text()
+    assert "attention_entropy" in (copy / "student_template/A2S2.ipynb").read_text()

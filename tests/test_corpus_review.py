@@ -5,8 +5,8 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-from corpus_grading import CORPUS_ROOT
-from corpus_review import Observed, updated_expectations
+from corpus_grading import CORPUS_ROOT, Expectation
+from corpus_review import Observed, observe, updated_expectations
 
 CORPORA = ("a2s1", "a2s2", "a2s3")
 
@@ -59,3 +59,20 @@ def test_failed_follows_grading_and_stale_words_are_dropped_while_the_rest_stays
         "[added]\n"
         "failed = []\n"
     )
+
+
+def test_regrading_some_tests_keeps_the_verdicts_and_words_of_the_others() -> None:
+    """`make corpus ARGS="--tests 2.1.16"` grades one test: a failure and words of another stay."""
+    before = Expectation(frozenset({"2.1.3"}), {"2.1.3": "log_softmax", "2.1.9": "loop"})
+    results = {
+        "tests": [
+            {"number": "2.1.16", "status": "failed", "output": "attention_entropy is not defined"},
+        ]
+    }
+    observed = observe(results, ["2.1.3", "2.1.9", "2.1.16"], before)
+    assert observed.failed == ("2.1.3", "2.1.16")
+    assert observed.feedback == {
+        "2.1.3": "log_softmax",
+        "2.1.9": "loop",
+        "2.1.16": "attention_entropy is not defined",
+    }

@@ -2,19 +2,13 @@
 
 import pytest
 import torch
+from check_files import CHECKS, import_check
 
 from a2.sections.s1.feedback import explain_query_failure
-from a2.sections.s1.oracle import QUESTIONS, grader_key_value
+from a2.sections.s1.oracle import grader_key_value
 from a2.sections.s2 import oracle
-from a2.sections.s2.judging import Failure, raise_failures
-from a2.sections.s2.known_bugs import (
-    HELPER_BUGS,
-    SELF_ATTENTION_BUGS,
-    KnownBug,
-    diagnose_helper,
-    diagnose_self_attention,
-    helper_matches,
-)
+from a2.sections.s2.judging import Failure, helper_matches, raise_failures
+from a2.sections.s2.known_bugs import SELF_ATTENTION_BUGS, KnownBug, diagnose_self_attention
 from a2.sections.s2.mha import reference_self_attention
 from grader.comparison import tensor_problem
 from grader.errors import GradingFailure
@@ -53,25 +47,41 @@ _HELPER_ARGS = {
 }
 
 
+S1_CHECKS = import_check(CHECKS / "test_s1_public.py")
+S2_HIDDEN = import_check(CHECKS / "test_s2_hidden.py")
+
+
+def _known_bugs(helper):
+    """The known bugs the helper's check declares beside it."""
+    return getattr(S2_HIDDEN, f"{helper}_bugs")
+
+
 @pytest.mark.parametrize(
     ("helper", "index"),
-    [(name, i) for name, args in _HELPER_ARGS.items() for i in range(len(HELPER_BUGS[name](*args())))],
+    [(name, i) for name, args in _HELPER_ARGS.items() for i in range(len(_known_bugs(name)(*args())))],
 )
 def test_each_helper_bug_is_named_from_its_own_output(helper, index):
     torch.manual_seed(index)
     args = _HELPER_ARGS[helper]()
-    bug = HELPER_BUGS[helper](*args)[index]
-    found = diagnose_helper(helper, bug.produce(*args).float(), *args)
-    assert found is not None and found.name == bug.name
+    bug = _known_bugs(helper)(*args)[index]
+    found = helper_matches(_known_bugs(helper), bug.produce(*args).float(), args)
+    assert found and found[0].name == bug.name
+
+
+def test_every_helper_check_declares_its_known_bugs():
+    declared = {name.removesuffix("_bugs") for name in vars(S2_HIDDEN) if name.endswith("_bugs")}
+    assert declared == set(_HELPER_ARGS)
 
 
 def test_query_feedback_tells_weak_unbalanced_and_misdirected_queries_apart():
     key, value = grader_key_value()
-    weak = explain_query_failure(QUESTIONS["1.2.1"], key[0:1], key, value, 0.05)
+    weak = explain_query_failure(S1_CHECKS.SELECT_V0, key[0:1], key, value, 0.05)
     assert "not sharp enough" in weak and "[0.51, 0.25, 0.08, 0.16]" in weak
-    unbalanced = explain_query_failure(QUESTIONS["1.3.2"], 10 * key[0:1] + 8 * key[1:2], key, value, 0.05)
+    unbalanced = explain_query_failure(
+        S1_CHECKS.AVERAGE_FIRST_TWO, 10 * key[0:1] + 8 * key[1:2], key, value, 0.05
+    )
     assert "equal weights" in unbalanced
-    wrong = explain_query_failure(QUESTIONS["1.2.2"], 100 * key.flip(0), key, value, 0.05)
+    wrong = explain_query_failure(S1_CHECKS.EVERY_VALUE, 100 * key.flip(0), key, value, 0.05)
     assert "Rows [0, 1, 2, 3]" in wrong and "wrong values" in wrong
 
 
@@ -103,5 +113,7 @@ def test_a_known_bug_is_named_only_when_it_reproduces_the_failure_the_message_sh
 
 def test_a_helper_without_known_bugs_matches_none_and_fails_plainly() -> None:
     q = torch.randn(2, 3, 4)
-    assert helper_matches("a_helper_added_later", q, q, q) == []
-    assert diagnose_helper("a_helper_added_later", q, q, q) is None
+    assert helper_matches(None, q, (q, q)) == []
+    with pytest.raises(GradingFailure) as error:
+        raise_failures([Failure("a_helper_added_later(Q, K)", "differs from the expected result", [])], 1)
+    assert str(error.value) == "a_helper_added_later(Q, K) differs from the expected result."

@@ -1,6 +1,6 @@
 """docs/writing-checks.md cannot drift: its code blocks are parsed, checked against the code, and run.
 
-The walk-through's three edits are applied to a copy of the repository and graded end to end by
+The walk-throughs' edits are applied to a copy of the repository and graded end to end by
 tests/test_adding_a_question.py; here every block is checked quickly.
 """
 
@@ -12,6 +12,7 @@ import dataclasses
 import importlib
 import inspect
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -47,28 +48,78 @@ def tagged(tag: str) -> Block:
     return next(block for block in blocks() if block.tag == tag)
 
 
-def file_edits() -> dict[str, str]:
-    """The walk-through's edits: what is appended to which file."""
-    return {
-        block.tag.removeprefix("file="): block.code for block in blocks() if block.tag.startswith("file=")
-    }
+@dataclasses.dataclass(frozen=True)
+class Edit:
+    """One edit of a walk-through: the question it adds, the file, the code, and where it goes (appended,
+    or inserted before the cell holding the line ``before``)."""
+
+    question: str
+    path: str
+    code: str
+    before: str | None = None
 
 
-def test_the_walk_through_edits_exactly_three_files() -> None:
-    assert sorted(file_edits()) == [
+def walk_through_edits() -> list[Edit]:
+    """Every edit of the walk-throughs, in the page's order (blocks tagged ``question=N file=PATH``)."""
+    edits = []
+    for block in blocks():
+        if "file=" in block.tag:
+            fields = dict(part.split("=", 1) for part in shlex.split(block.tag))
+            edits.append(Edit(fields["question"], fields["file"], block.code, fields.get("before")))
+    return edits
+
+
+def apply_edit(root: Path, edit: Edit) -> None:
+    """Make ``edit`` to the file under ``root``, as the page says it is made."""
+    path = root / edit.path
+    text = path.read_text(encoding="utf-8")
+    if edit.before is None:
+        path.write_text(text + "\n\n" + edit.code, encoding="utf-8")
+        return
+    lines = text.splitlines(keepends=True)
+    at = lines.index(edit.before + "\n")
+    while not lines[at].startswith("# %%"):
+        at -= 1
+    path.write_text("".join(lines[:at]) + edit.code + "\n\n" + "".join(lines[at:]), encoding="utf-8")
+
+
+#: The files each walk-through says it touches.
+WALK_THROUGH_FILES = {
+    "1.3.3": {"reference/A2S1.py", "a2/assignment.toml", "a2/checks/test_s1_public.py"},
+    "2.1.16": {"reference/A2S2.py", "a2/assignment.toml", "a2/checks/test_s2_hidden.py"},
+    "3.1.4": {
+        "reference/A2S3.py",
         "a2/assignment.toml",
-        "a2/checks/test_s1_public.py",
-        "reference/A2S1.py",
-    ]
+        "a2/sections/s3/drivers/probes.py",
+        "a2/checks/test_s3_hidden.py",
+    },
+}
 
 
-def test_the_table_row_of_the_walk_through_is_a_valid_row(tmp_path: Path) -> None:
+def test_each_walk_through_edits_the_files_it_names() -> None:
+    touched: dict[str, set[str]] = {}
+    for edit in walk_through_edits():
+        touched.setdefault(edit.question, set()).add(edit.path)
+    assert touched == WALK_THROUGH_FILES
+
+
+def test_the_table_rows_of_the_walk_throughs_are_valid_rows(tmp_path: Path) -> None:
     shutil.copytree(TABLE_PATH.parent / "courses", tmp_path / "courses")
     table_copy = tmp_path / "assignment.toml"
-    table_copy.write_text(TABLE_PATH.read_text() + "\n" + file_edits()["a2/assignment.toml"])
+    rows = [edit.code for edit in walk_through_edits() if edit.path == "a2/assignment.toml"]
+    table_copy.write_text("\n".join([TABLE_PATH.read_text(), *rows]))
     table = load_table(table_copy)
     assert table.test("1.3.3").answers == ("query133",)
     assert "query133" in table.answers(1)
+    assert "attention_entropy" in table.answers(2)
+    assert table.test("3.1.4").section == 3 and "SST2Dataset" in table.answers(3)
+
+
+def test_an_insertion_lands_before_the_cell_that_holds_its_line(tmp_path: Path) -> None:
+    source = tmp_path / "notebook.py"
+    source.write_text("# %%\nx = 1\n\n# %% [markdown]\n# ## Next\n#\n# text\n")
+    apply_edit(tmp_path, Edit("9.9.9", "notebook.py", "# %%\ny = 2\n", before="# ## Next"))
+    assert source.read_text() == "# %%\nx = 1\n\n# %%\ny = 2\n\n\n# %% [markdown]\n# ## Next\n#\n# text\n"
 
 
 def names_used(code: str) -> set[str]:
@@ -83,6 +134,7 @@ def names_used(code: str) -> set[str]:
     bound |= {
         node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
     }
+    bound |= {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)}
     return {
         node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
     } - bound
@@ -98,9 +150,11 @@ def names_bound(path: Path) -> set[str]:
     return names | {(alias.asname or alias.name).split(".")[0] for node in imports for alias in node.names}
 
 
-@pytest.mark.parametrize("path", ["reference/A2S1.py", "a2/checks/test_s1_public.py"])
-def test_the_python_edits_use_only_what_their_file_defines(path: str) -> None:
-    missing = names_used(file_edits()[path]) - names_bound(REPO / path) - set(dir(builtins))
+@pytest.mark.parametrize(
+    "edit", [edit for edit in walk_through_edits() if edit.path.endswith(".py")], ids=lambda edit: edit.path
+)
+def test_the_python_edits_use_only_what_their_file_defines(edit: Edit) -> None:
+    missing = names_used(edit.code) - names_bound(REPO / edit.path) - set(dir(builtins))
     assert not missing
 
 

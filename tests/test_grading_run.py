@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,21 @@ def test_grading_twice_gives_the_same_results(tmp_path: Path, submission: Path):
     assert first["score"] == 7.5
     assert first["stdout_visibility"] == "hidden"
     assert {t["visibility"] for t in first["tests"]} == {"visible"}
+
+
+def test_a_row_no_check_grades_stops_the_run_at_collection_and_is_named(
+    tmp_path: Path, submission: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """§1 has six rows and tests/core_checks checks three: a forgotten check is found before any
+    student code runs, and the instructor log names the rows."""
+    with caplog.at_level(logging.ERROR, logger="grader"):
+        results = grade_submission(
+            RunOptions(submission, tmp_path / "results.json", sections={1}, checks_dir=CORE_CHECKS),
+            load_table(),
+        )
+    assert results["score"] == 0
+    assert all("No check was run for this test" in test["output"] for test in results["tests"])
+    assert "no check is marked @pytest.mark.graded(...) for test(s) 1.3.2, 1.4.1, 1.4.2" in caplog.text
 
 
 def test_an_error_in_the_grader_still_writes_every_test(tmp_path: Path, submission: Path, monkeypatch):

@@ -5,10 +5,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from check_files import CHECKS, import_check
 
 from a2.sections.s1.oracle import (
     N_DIMS,
-    QUESTIONS,
+    Question,
     attention_output,
     changed_key_rows,
     grader_key_value,
@@ -41,6 +42,18 @@ def _model_answers(key: torch.Tensor) -> dict[str, torch.Tensor]:
         "1.4.1": (query132[None], key141),
         "1.4.2": (query132[None], key142),
     }
+
+
+#: The §1 questions, as their checks declare them.
+QUESTIONS = {
+    question.number: question
+    for question in vars(import_check(CHECKS / "test_s1_public.py")).values()
+    if isinstance(question, Question)
+}
+
+
+def test_every_question_has_a_model_answer():
+    assert sorted(QUESTIONS) == sorted(_model_answers(grader_key_value()[0]))
 
 
 @pytest.mark.parametrize("number", list(QUESTIONS))

@@ -1,10 +1,10 @@
-"""A check cannot forget its registry entry: what it reads, diagnoses and runs is registered.
+"""A check cannot forget its registry entry: what it reads and runs is registered.
 
-A §2 helper check without known bugs in HELPER_BUGS would tell students no likely bug (its wrong answers
-fail plainly, tests/test_diagnosis.py); a name missing from the table's answers is dropped by the intake, so
-every student would be told it is not defined; a public check's driver missing from PUBLIC_DRIVERS is not in
-the students' checker. tests/registry_uses.py reads each use from the checks' code; here each must be
-registered, so the omission fails `make test-fast`, before any submission is graded.
+A name missing from the table's answers is dropped by the intake, so every student would be told it is not
+defined; a public check's driver missing from PUBLIC_DRIVERS is not in the students' checker. (A §2 helper's
+known bugs are no registry: its check declares them beside it and hands them over.) tests/registry_uses.py
+reads each use from the checks' code; here each must be registered, so the omission fails `make test-fast`,
+before any submission is graded.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from registry_uses import REPO, Analysis, Resolved, analyse
 
-from a2.sections.s2.known_bugs import HELPER_BUGS
 from grader.table import load_table
 from handout.checker_manifest import PUBLIC_DRIVERS
 
@@ -43,9 +42,6 @@ def missing_entries(analysis: Analysis) -> list[str]:
 
 
 def _problems(use: Resolved, table) -> list[str]:
-    if use.kind == "known bug":
-        name = use.values["name"]
-        return [] if name in HELPER_BUGS else [f"{use.where}: `{name}` has no known bugs in HELPER_BUGS"]
     section = use.values["section"]
     answers = table.answers(section)
     names = list(use.values.get("uses", ()))
@@ -79,11 +75,9 @@ def test_every_registry_entry_the_checks_need_is_there() -> None:
 
 
 def test_the_checks_uses_are_all_found() -> None:
-    """The reading is not vacuous: every helper with known bugs is diagnosed by a check, every public
-    driver is run by a public test, and each section's answers are read."""
+    """The reading is not vacuous: every public driver is run by a public test, and each section's
+    answers are read."""
     resolved = checks_analysis().resolved
-    diagnosed = {use.values["name"] for use in resolved if use.kind == "known bug"}
-    assert diagnosed == set(HELPER_BUGS)
     table = load_table()
     public_drivers = {
         use.values["name"].partition(":")[0]
@@ -104,15 +98,12 @@ def _write_checks(folder: Path, source: str) -> list[Path]:
 
 
 def test_a_missing_entry_of_each_registry_is_named(tmp_path: Path) -> None:
-    """A new check that reads an unlisted answer, diagnoses a helper without known bugs, runs a driver
-    that does not exist and, in a public test, one the students' checker lacks; through helpers too."""
+    """A new check that reads an unlisted answer, runs a driver that does not exist and, in a public test,
+    one the students' checker lacks; through helpers too."""
     checks = _write_checks(
         tmp_path / "checks",
         """
         import pytest
-        from a2.sections.s2.judging import helper_failure
-
-        HELPER = "no_such_helper"
 
 
         def _read(section, name):
@@ -127,7 +118,6 @@ def test_a_missing_entry_of_each_registry_is_named(tmp_path: Path) -> None:
 
         @pytest.mark.graded("2.1.1")
         def test_hidden(a2s2):
-            helper_failure(a2s2, HELPER, (), None, 0.0, "")
             a2s2.run("a2.sections.s2.drivers.nothing:here", {}, uses=("no_such_answer",))
         """,
     )
@@ -135,7 +125,6 @@ def test_a_missing_entry_of_each_registry_is_named(tmp_path: Path) -> None:
     expected = [
         "`query999` is not among §1's answers",
         "public test 1.2.1 runs a2.sections.s3.drivers.threshold, not in PUBLIC_DRIVERS",
-        "`no_such_helper` has no known bugs in HELPER_BUGS",
         "the driver a2.sections.s2.drivers.nothing:here does not exist",
         "`no_such_answer` is not among §2's answers",
     ]

@@ -29,7 +29,7 @@ from grader.sandbox import wire
 from grader.sandbox.child import Child
 from grader.sandbox.identity import unreachable_folders
 from grader.sandbox.process import StudentProcess
-from grader.table import AssignmentTable, load_table
+from grader.table import AssignmentTable
 
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT, reason="the privilege drop needs root (CI runs as root)")
@@ -331,10 +331,13 @@ def test_a_syntax_error_fails_what_its_cell_defines_with_the_line_and_lists_ever
     submission = tmp_path / "submission"
     submission.mkdir()
     (submission / "A2S1.py").write_text("import torch\nquery121 = torch.ones(3\n")
-    results = grade_submission(RunOptions(submission, tmp_path / "results.json", checks_dir=CORE_CHECKS))
+    table = core_table()
+    results = grade_submission(
+        RunOptions(submission, tmp_path / "results.json", checks_dir=CORE_CHECKS), table
+    )
     validate(results)
     tests = {test["number"]: test for test in results["tests"]}
-    assert list(tests) == [row.number for row in load_table().tests]
+    assert list(tests) == [row.number for row in table.tests]
     assert "A2S1.py, line 2: `query121 = torch.ones(3` is not valid Python" in results["output"]
     assert "`query121` could not be read" in tests["1.2.1"]["output"]
     for number in ("1.2.2", "1.3.1"):

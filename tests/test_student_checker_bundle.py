@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from check_files import graded_numbers
 
 from grader.import_closure import import_closure, imported_names
 from grader.packaged_course import COURSE_FILE
@@ -29,20 +30,6 @@ REPO = Path(__file__).resolve().parent.parent
 # handout's text names; it identifies no solution, and the checks' messages may well quote it.
 MIN_SOLUTION_NAMES = 3
 ALLOWED_SUFFIXES = {".py", ".toml", ".ini", ".json"}
-
-
-def graded_numbers(path: Path) -> set[str]:
-    """The test numbers of the `@pytest.mark.graded("N")` markers in a check file."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    return {
-        str(node.args[0].value)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "graded"
-        and node.args
-        and isinstance(node.args[0], ast.Constant)
-    }
 
 
 def names_in(code: str) -> set[str]:

@@ -2,6 +2,9 @@
 
 1.2.x and 1.3.x take the student's query; 1.4.x take the student's modified key together with their
 own ``query132`` (the question says the query stays unchanged), and may change only row 2 of K.
+
+Each question is declared once, right above its check: its number (which the check's ``graded`` mark
+reads from it), its answer's name, the output it must produce and the weights that produce it.
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ from a2.sections.s1.feedback import explain_query_failure
 from a2.sections.s1.oracle import (
     N_DIMS,
     N_ROWS,
-    QUESTIONS,
     REPLACEABLE_KEY_ROW,
     Question,
     attention_output,
     changed_key_rows,
     grader_key_value,
+    weights,
 )
 from grader.comparison import NotAMatrix, as_matrix, max_abs_error, within
 from grader.errors import GradingFailure, NotAnswered
@@ -66,9 +69,9 @@ def check_query(a2s1: SectionAPI, question: Question, tolerances: A2Tolerances, 
     _check_output(question, queries, key, tolerances.query_error, note)
 
 
-def _student_key(a2s1: SectionAPI, number: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _student_key(a2s1: SectionAPI, question: Question) -> tuple[torch.Tensor, torch.Tensor]:
     """The student's §1.4 key (only row 2 may differ from K) and their unchanged query132."""
-    name = QUESTIONS[number].name
+    name = question.name
     student_key = _answer(a2s1, name, N_ROWS)
     key, _ = grader_key_value()
     others = [row for row in changed_key_rows(student_key, key) if row != REPLACEABLE_KEY_ROW]
@@ -80,43 +83,79 @@ def _student_key(a2s1: SectionAPI, number: str) -> tuple[torch.Tensor, torch.Ten
         query = _answer(a2s1, "query132", 1)
     except GradingFailure as missing:
         raise GradingFailure(
-            f"{number} uses your query132 unchanged, which cannot be used: {missing}"
+            f"{question.number} uses your query132 unchanged, which cannot be used: {missing}"
         ) from None
     return student_key, query
 
 
-@pytest.mark.graded("1.2.1")
+SELECT_V0 = Question("1.2.1", "query121", 1, lambda v: v[0:1], weights([1, 0, 0, 0]), "select v0")
+
+
+@pytest.mark.graded(SELECT_V0.number)
 def test_query121_selects_v0(a2s1: SectionAPI, tolerances: A2Tolerances, note: Note) -> None:
-    check_query(a2s1, QUESTIONS["1.2.1"], tolerances, note)
+    check_query(a2s1, SELECT_V0, tolerances, note)
 
 
-@pytest.mark.graded("1.2.2")
+EVERY_VALUE = Question(
+    "1.2.2", "query122", 4, lambda v: v, weights(*torch.eye(4).tolist()), "return every v_i in row i"
+)
+
+
+@pytest.mark.graded(EVERY_VALUE.number)
 def test_query122_identity(a2s1: SectionAPI, tolerances: A2Tolerances, note: Note) -> None:
-    check_query(a2s1, QUESTIONS["1.2.2"], tolerances, note)
+    check_query(a2s1, EVERY_VALUE, tolerances, note)
 
 
-@pytest.mark.graded("1.3.1")
+AVERAGE_ALL = Question(
+    "1.3.1", "query131", 1, lambda v: v.mean(0, keepdim=True), weights([0.25] * 4), "average all four values"
+)
+
+
+@pytest.mark.graded(AVERAGE_ALL.number)
 def test_query131_averages_all(a2s1: SectionAPI, tolerances: A2Tolerances, note: Note) -> None:
-    check_query(a2s1, QUESTIONS["1.3.1"], tolerances, note)
+    check_query(a2s1, AVERAGE_ALL, tolerances, note)
 
 
-@pytest.mark.graded("1.3.2")
+AVERAGE_FIRST_TWO = Question(
+    "1.3.2",
+    "query132",
+    1,
+    lambda v: v[:2].mean(0, keepdim=True),
+    weights([0.5, 0.5, 0, 0]),
+    "average v0 and v1",
+)
+
+
+@pytest.mark.graded(AVERAGE_FIRST_TWO.number)
 def test_query132_averages_first_two(a2s1: SectionAPI, tolerances: A2Tolerances, note: Note) -> None:
-    check_query(a2s1, QUESTIONS["1.3.2"], tolerances, note)
+    check_query(a2s1, AVERAGE_FIRST_TWO, tolerances, note)
 
 
-@pytest.mark.graded("1.4.1")
+KEY_AVERAGES_FIRST_THREE = Question(
+    "1.4.1",
+    "key141",
+    1,
+    lambda v: v[:3].mean(0, keepdim=True),
+    weights([1 / 3, 1 / 3, 1 / 3, 0]),
+    "average v0, v1 and v2",
+)
+
+
+@pytest.mark.graded(KEY_AVERAGES_FIRST_THREE.number)
 def test_key141_averages_first_three(a2s1: SectionAPI, tolerances: A2Tolerances, note: Note) -> None:
-    student_key, query = _student_key(a2s1, "1.4.1")
-    _check_output(QUESTIONS["1.4.1"], query, student_key, tolerances.query_error, note)
+    student_key, query = _student_key(a2s1, KEY_AVERAGES_FIRST_THREE)
+    _check_output(KEY_AVERAGES_FIRST_THREE, query, student_key, tolerances.query_error, note)
 
 
-@pytest.mark.graded("1.4.2")
+KEY_SELECTS_V2 = Question("1.4.2", "key142", 1, lambda v: v[2:3], weights([0, 0, 1, 0]), "return v2")
+
+
+@pytest.mark.graded(KEY_SELECTS_V2.number)
 def test_key142_unit_length_selects_v2(a2s1: SectionAPI, tolerances: A2Tolerances, note: Note) -> None:
-    student_key, query = _student_key(a2s1, "1.4.2")
+    student_key, query = _student_key(a2s1, KEY_SELECTS_V2)
     norm = float(student_key[REPLACEABLE_KEY_ROW].norm())
     if abs(norm - 1) > tolerances.key_norm:
         raise GradingFailure(
             f"k2 in key142 has length {norm:.3f}; it must have length 1 (± {tolerances.key_norm})."
         )
-    _check_output(QUESTIONS["1.4.2"], query, student_key, tolerances.query_error, note)
+    _check_output(KEY_SELECTS_V2, query, student_key, tolerances.query_error, note)

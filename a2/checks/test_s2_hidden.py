@@ -1,5 +1,8 @@
 """§2.1 hidden checks (A2S2): every helper on several shapes, self_attention on many, and the GPT.
 
+Each helper's known bugs are declared right above its check, which hands them to the judging: a
+wrong result that one of them reproduces is named with its fix.
+
 Helpers are compared with their one-line formulas, self_attention with multi_head_attention_forward,
 all within the table's ``attention`` tolerance. Shapes cover batch 1 and more, one token up to 65,
 and 1 to 8 heads. When the run may use CUDA, the self_attention shape tests run there as well.
@@ -31,13 +34,14 @@ from a2.sections.s2.judging import (
     call_from_scratch,
     check_self_attention_cases,
     helper_failure,
+    helper_matches,
     judge,
     note_loops,
     on_devices,
     raise_failures,
     run_devices,
 )
-from a2.sections.s2.known_bugs import helper_matches
+from a2.sections.s2.known_bugs import HelperBugs, KnownBug, merge_wrongly, split_wrongly
 from grader.comparison import tensor_problem, within
 from grader.errors import GradingFailure, StudentRaised
 from grader.verdicts import FINITE_DIFFERENCE_STEP, directional_derivative, gradient_problem
@@ -61,15 +65,33 @@ def _randn(base: int, *shape: int, seed: int, scale: float = 1.0) -> torch.Tenso
     return torch.randn(shape, generator=torch.Generator().manual_seed(base + seed)) * scale
 
 
-def _check_helper(a2s2: SectionAPI, name: str, calls: list[HelperCall], tolerance: float, note: Note) -> None:
-    """Run ``name`` on every (args, expected, shown) call; fail with the first wrong one."""
+def _check_helper(
+    a2s2: SectionAPI, name: str, calls: list[HelperCall], tolerance: float, note: Note, known_bugs: HelperBugs
+) -> None:
+    """Run ``name`` on every (args, expected, shown) call; fail with the first wrong one, naming the
+    known bug that explains it."""
     note_loops(a2s2, name, note)
     failures = [
         failure
         for args, want, shown in calls
-        if (failure := helper_failure(a2s2, name, args, want, tolerance, shown))
+        if (failure := helper_failure(a2s2, name, args, want, tolerance, shown, known_bugs))
     ]
     raise_failures(failures, len(calls))
+
+
+def pairwise_similarities_bugs(q: torch.Tensor, k: torch.Tensor) -> list[KnownBug]:
+    return [
+        KnownBug(
+            "the result is transposed (K Qᵀ instead of Q Kᵀ)",
+            "Entry (i, j) is q_i · k_j: compute Q @ K.transpose(-2, -1).",
+            lambda q, k: k.double() @ q.double().transpose(-2, -1),
+        ),
+        KnownBug(
+            "Qᵀ K was computed instead of Q Kᵀ",
+            "Transpose K's last two dims, not Q's.",
+            lambda q, k: q.double().transpose(-2, -1) @ k.double(),
+        ),
+    ]
 
 
 @pytest.mark.graded("2.1.1")
@@ -89,11 +111,22 @@ def test_pairwise_similarities(
         for q, k in pairs
     ]
     try:
-        _check_helper(a2s2, "pairwise_similarities", calls, tolerances.attention, note)
+        _check_helper(
+            a2s2, "pairwise_similarities", calls, tolerances.attention, note, pairwise_similarities_bugs
+        )
     except StudentRaised as raised:
         args, want, shown = calls[0]
         first_ok = (
-            helper_failure(a2s2, "pairwise_similarities", args, want, tolerances.attention, shown) is None
+            helper_failure(
+                a2s2,
+                "pairwise_similarities",
+                args,
+                want,
+                tolerances.attention,
+                shown,
+                pairwise_similarities_bugs,
+            )
+            is None
         )
         hint = (
             " It works on 3-D inputs but not with more leading dims: transpose the last two dims, "
@@ -102,6 +135,31 @@ def test_pairwise_similarities(
             else ""
         )
         raise GradingFailure(f"{raised}{hint}") from None
+
+
+def attn_scaled_bugs(a: torch.Tensor, n_embd: int, n_heads: int) -> list[KnownBug]:
+    return [
+        KnownBug(
+            "A is divided by sqrt(n_embd) instead of sqrt(n_embd / n_heads)",
+            "The scale uses one head's size, n_embd / n_heads.",
+            lambda a, n_embd, n_heads: a.double() / math.sqrt(n_embd),
+        ),
+        KnownBug(
+            "A is divided by n_embd / n_heads without the square root",
+            "Divide by sqrt(n_embd / n_heads).",
+            lambda a, n_embd, n_heads: a.double() / (n_embd / n_heads),
+        ),
+        KnownBug(
+            "A is multiplied by sqrt(n_embd / n_heads) instead of divided",
+            "Divide by sqrt(n_embd / n_heads).",
+            lambda a, n_embd, n_heads: a.double() * math.sqrt(n_embd / n_heads),
+        ),
+        KnownBug(
+            "A is returned without scaling",
+            "Divide by sqrt(n_embd / n_heads).",
+            lambda a, n_embd, n_heads: a.double(),
+        ),
+    ]
 
 
 @pytest.mark.graded("2.1.2")
@@ -113,7 +171,27 @@ def test_attn_scaled(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hid
         calls.append(
             ((a, n_embd, n_heads), oracle.attn_scaled(a, n_embd, n_heads), f"A, {n_embd}, {n_heads}")
         )
-    _check_helper(a2s2, "attn_scaled", calls, tolerances.attention, note)
+    _check_helper(a2s2, "attn_scaled", calls, tolerances.attention, note, attn_scaled_bugs)
+
+
+def attn_softmax_bugs(a: torch.Tensor) -> list[KnownBug]:
+    other_dims = [
+        KnownBug(
+            f"the softmax is taken over dim {dim} of {a.dim()} instead of the last",
+            "Each row of weights (one query over all keys) must sum to 1: use dim=-1.",
+            lambda a, dim=dim: torch.softmax(a.double(), dim=dim),
+        )
+        for dim in range(a.dim() - 1)
+    ]
+    return [
+        *other_dims,
+        KnownBug(
+            "log_softmax was used instead of softmax",
+            "The weights are probabilities: use torch.softmax(A, dim=-1).",
+            lambda a: torch.log_softmax(a.double(), dim=-1),
+        ),
+        KnownBug("A is returned unchanged", "Apply a softmax over the last dim.", lambda a: a.double()),
+    ]
 
 
 @pytest.mark.graded("2.1.3")
@@ -121,7 +199,17 @@ def test_attn_softmax(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hi
     shapes = [(2, 3, 5, 5), (4, 6, 6), (1, 1, 1, 1), (2, 2, 3, 9)]
     inputs = [_randn(hidden_seed, *shape, seed=20 + i, scale=3.0) for i, shape in enumerate(shapes)]
     calls = [((a,), oracle.attn_softmax(a), f"A of shape {tuple(a.shape)}") for a in inputs]
-    _check_helper(a2s2, "attn_softmax", calls, tolerances.attention, note)
+    _check_helper(a2s2, "attn_softmax", calls, tolerances.attention, note, attn_softmax_bugs)
+
+
+def compute_outputs_bugs(a: torch.Tensor, v: torch.Tensor) -> list[KnownBug]:
+    return [
+        KnownBug(
+            "the attention matrix is transposed before multiplying",
+            "Each output row is a weighted sum of value rows: compute A @ V.",
+            lambda a, v: a.double().transpose(-2, -1) @ v.double(),
+        ),
+    ]
 
 
 @pytest.mark.graded("2.1.4")
@@ -139,7 +227,7 @@ def test_compute_outputs(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note,
                 f"A of shape {tuple(a.shape)}, V of shape {tuple(v.shape)}",
             )
         )
-    _check_helper(a2s2, "compute_outputs", calls, tolerances.attention, note)
+    _check_helper(a2s2, "compute_outputs", calls, tolerances.attention, note, compute_outputs_bugs)
 
 
 def _causal_mask_failure(a2s2: SectionAPI, n_tok: int) -> Failure | None:
@@ -149,8 +237,28 @@ def _causal_mask_failure(a2s2: SectionAPI, n_tok: int) -> Failure | None:
         call_from_scratch(a2s2, "make_causal_mask", (n_tok,)),
         oracle.make_causal_mask(n_tok),
         0.0,
-        lambda wrong: helper_matches("make_causal_mask", wrong, n_tok),
+        lambda wrong: helper_matches(make_causal_mask_bugs, wrong, (n_tok,)),
     )
+
+
+def make_causal_mask_bugs(n_tok: int) -> list[KnownBug]:
+    return [
+        KnownBug(
+            "the mask is upper- instead of lower-triangular",
+            "Allowed entries are on and below the diagonal: use torch.tril.",
+            lambda n_tok: torch.triu(torch.ones(n_tok, n_tok)),
+        ),
+        KnownBug(
+            "the mask leaves out the diagonal",
+            "A token may attend to itself: torch.tril with diagonal=0.",
+            lambda n_tok: torch.tril(torch.ones(n_tok, n_tok), diagonal=-1),
+        ),
+        KnownBug(
+            "the mask marks the forbidden entries instead of the allowed ones",
+            "It is 1/True where attending is allowed (on and below the diagonal).",
+            lambda n_tok: torch.triu(torch.ones(n_tok, n_tok), diagonal=1),
+        ),
+    ]
 
 
 @pytest.mark.graded("2.1.5")
@@ -174,6 +282,22 @@ def _student_mask_dtype(a2s2: SectionAPI) -> torch.dtype:
     return torch.bool
 
 
+def apply_causal_mask_bugs(mask: torch.Tensor, a: torch.Tensor) -> list[KnownBug]:
+    return [
+        KnownBug(
+            "masked entries are set to 0 instead of -inf",
+            "A score of 0 still gets weight after the softmax: set masked scores to -inf (or a very large "
+            "negative number), so their weight becomes 0.",
+            lambda mask, a: a.double().masked_fill(~mask.bool(), 0.0),
+        ),
+        KnownBug(
+            "the mask's meaning is inverted",
+            "The entries where the mask is 0/False become -inf; the others stay as they are.",
+            lambda mask, a: a.double().masked_fill(mask.bool(), float("-inf")),
+        ),
+    ]
+
+
 @pytest.mark.graded("2.1.6")
 def test_apply_causal_mask(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int) -> None:
     """Allowed scores unchanged; forbidden ones -inf or negative enough that the softmax gives them 0."""
@@ -194,7 +318,7 @@ def test_apply_causal_mask(a2s2: SectionAPI, tolerances: A2Tolerances, note: Not
                 got,
                 want,
                 tolerances.attention,
-                lambda wrong: helper_matches("apply_causal_mask", wrong, mask, a),
+                lambda wrong: helper_matches(apply_causal_mask_bugs, wrong, (mask, a)),
             )
             return None if failure and _masks_like_minus_inf(got, a, want, tolerances.attention) else failure
 
@@ -215,6 +339,27 @@ def _masks_like_minus_inf(got: Any, a: torch.Tensor, want: torch.Tensor, toleran
     )
 
 
+def split_heads_bugs(x: torch.Tensor, n_heads: int) -> list[KnownBug]:
+    return [
+        KnownBug(
+            "split_heads uses a single reshape, without a transpose",
+            "Reshape to (B, n_tok, n_heads, d) first, then transpose dims 1 and 2.",
+            lambda x, n_heads: split_wrongly(x.double(), n_heads, "reshape"),
+        ),
+        KnownBug(
+            "the heads take interleaved features",
+            "Reshape to (B, n_tok, n_heads, d), not (B, n_tok, d, n_heads), before transposing.",
+            lambda x, n_heads: split_wrongly(x.double(), n_heads, "interleaved"),
+        ),
+        KnownBug(
+            "the transpose is missing: heads come after the tokens",
+            "After reshaping to (B, n_tok, n_heads, d), "
+            "transpose dims 1 and 2 to get (B, n_heads, n_tok, d).",
+            lambda x, n_heads: x.double().reshape(x.shape[0], x.shape[1], n_heads, -1),
+        ),
+    ]
+
+
 @pytest.mark.graded("2.1.7")
 def test_split_heads(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int) -> None:
     calls: list[HelperCall] = []
@@ -223,14 +368,31 @@ def test_split_heads(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hid
         calls.append(
             ((x, n_heads), oracle.split_heads(x, n_heads), f"x of shape {tuple(x.shape)}, {n_heads}")
         )
-    _check_helper(a2s2, "split_heads", calls, tolerances.attention, note)
+    _check_helper(a2s2, "split_heads", calls, tolerances.attention, note, split_heads_bugs)
+
+
+def merge_heads_bugs(y: torch.Tensor) -> list[KnownBug]:
+    return [
+        KnownBug(
+            "merge_heads is not the inverse of split_heads (a single reshape, no transpose)",
+            "Transpose (B, n_heads, n_tok, d) to (B, n_tok, n_heads, d) first, "
+            "then reshape to (B, n_tok, n_embd).",
+            lambda y: merge_wrongly(y.double(), "reshape"),
+        ),
+        KnownBug(
+            "merge_heads interleaves the heads' features",
+            "Head h's features go to columns h*d .. (h+1)*d - 1: transpose to (B, n_tok, n_heads, d), "
+            "then reshape.",
+            lambda y: merge_wrongly(y.double(), "interleaved"),
+        ),
+    ]
 
 
 @pytest.mark.graded("2.1.8")
 def test_merge_heads(a2s2: SectionAPI, tolerances: A2Tolerances, note: Note, hidden_seed: int) -> None:
     inputs = [_randn(hidden_seed, *shape, seed=70 + i) for i, shape in enumerate(MERGE_SHAPES)]
     calls = [((y,), oracle.merge_heads(y), f"y of shape {tuple(y.shape)}") for y in inputs]
-    _check_helper(a2s2, "merge_heads", calls, tolerances.attention, note)
+    _check_helper(a2s2, "merge_heads", calls, tolerances.attention, note, merge_heads_bugs)
 
 
 def _shape_test(

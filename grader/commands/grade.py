@@ -15,7 +15,7 @@ from grader.commands.staff_output import staff_report
 from grader.grading_run import GRADER_ERROR, RunOptions, grade_submission
 from grader.sanitise import LogFormatter
 from grader.score_table import score_table
-from grader.table import COURSE_VARIABLE, TableError, courses, load_table
+from grader.table import COURSE_VARIABLE, TableError, courses, load_table, notebook_names
 
 
 def parse_sections(text: str) -> set[int]:
@@ -79,13 +79,9 @@ def profile_help() -> str:
 
 
 def _notebooks_wording() -> str:
-    """The assignment's notebooks, named from the table ("the assignment's notebooks HW1/HW2"); without
-    the names when the table cannot be read."""
-    try:
-        names = "/".join(section.file for section in load_table().sections.values())
-    except (TableError, OSError):
-        names = ""
-    return f"the assignment's notebooks {names}".strip()
+    """The assignment's notebooks ("the assignment's notebooks HW1/HW2"), without the names when the
+    table cannot be read."""
+    return f"the assignment's notebooks {'/'.join(notebook_names())}".strip()
 
 
 def configure_logging(path: Path | None, verbose: bool) -> None:

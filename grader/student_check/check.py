@@ -140,13 +140,11 @@ def run_check(paths: list[Path]) -> int:
 
 
 def _notebooks_wording() -> str:
-    """The notebooks the checker looks for, named from the table ("HW1.py, HW2.py or the .ipynb
-    files"); a generic wording when the table cannot be read."""
-    from grader.table import TableError, load_table
+    """The notebooks the checker looks for ("HW1.py, HW2.py or the .ipynb files"), or a generic wording."""
+    from grader.table import notebook_names
 
-    try:
-        files = [f"{section.file}.py" for section in load_table().sections.values()]
-    except (TableError, OSError):
+    files = [f"{name}.py" for name in notebook_names()]
+    if not files:
         return "your exported notebooks (.py or .ipynb files)"
     return f"your exported notebooks ({', '.join(files)} or the .ipynb files)"
 

@@ -1,4 +1,7 @@
-"""§1 oracle: the grader's own K and V, unscaled attention, and what each question asks for.
+"""§1 oracle: the grader's own K and V, unscaled attention, and the shape of a question.
+
+Each question itself (its answer's name, the output it must produce, the weights that produce it) is
+declared beside its check, in a2/checks/test_s1_public.py.
 
 The grader never trusts the K and V a submission carries (a student could edit them to make any query
 look right), so it rebuilds them exactly as the notebook does: seed 447, ``randn(4, 3)`` for K then V,
@@ -8,7 +11,6 @@ each row normalised to unit length, rounded to two decimals.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 SEED = 447
@@ -50,44 +52,9 @@ class Question:
     goal: str
 
 
-def _weights(*rows: list[float]) -> Callable[[], torch.Tensor]:
+def weights(*rows: list[float]) -> Callable[[], torch.Tensor]:
+    """The attention weights a question wants, one row per query, built when asked (in float64)."""
     return lambda: torch.tensor(rows, dtype=torch.float64)
-
-
-QUESTIONS: dict[str, Question] = {
-    q.number: q
-    for q in (
-        Question("1.2.1", "query121", 1, lambda v: v[0:1], _weights([1, 0, 0, 0]), "select v0"),
-        Question(
-            "1.2.2", "query122", 4, lambda v: v, _weights(*np.eye(4).tolist()), "return every v_i in row i"
-        ),
-        Question(
-            "1.3.1",
-            "query131",
-            1,
-            lambda v: v.mean(0, keepdim=True),
-            _weights([0.25] * 4),
-            "average all four values",
-        ),
-        Question(
-            "1.3.2",
-            "query132",
-            1,
-            lambda v: v[:2].mean(0, keepdim=True),
-            _weights([0.5, 0.5, 0, 0]),
-            "average v0 and v1",
-        ),
-        Question(
-            "1.4.1",
-            "key141",
-            1,
-            lambda v: v[:3].mean(0, keepdim=True),
-            _weights([1 / 3, 1 / 3, 1 / 3, 0]),
-            "average v0, v1 and v2",
-        ),
-        Question("1.4.2", "key142", 1, lambda v: v[2:3], _weights([0, 0, 1, 0]), "return v2"),
-    )
-}
 
 
 def changed_key_rows(student_key: torch.Tensor, key: torch.Tensor, atol: float = 1e-3) -> list[int]:

@@ -25,6 +25,7 @@ from grader.errors import GradingFailure, StudentRaised
 from grader.integrity import Flag
 
 if TYPE_CHECKING:
+    from a2.sections.s2.known_bugs import HelperBugs
     from grader.checks_api import Note, SectionAPI
 
 #: The known-bug diagnosis rebuilds every bug from working helpers, so the students' local checker
@@ -202,6 +203,13 @@ def _explain(find: Callable[[ModuleType], list[Any]]) -> list[Any]:
     return find(bugs) if bugs else []
 
 
+def helper_matches(known_bugs: HelperBugs | None, got: torch.Tensor, args: tuple[Any, ...]) -> list[Any]:
+    """The known bugs of a helper (``known_bugs(*args)``) that reproduce ``got``; none when it has none."""
+    if known_bugs is None:
+        return []
+    return _explain(lambda bugs: bugs.all_matches(got, known_bugs(*args), *args))
+
+
 def raise_failures(failures: list[Failure], total: int) -> None:
     """Fail with the first failure, the count, and the bug that best explains all of them.
 
@@ -256,18 +264,24 @@ def check_self_attention_cases(
 
 
 def helper_failure(
-    section: SectionAPI, name: str, args: tuple[Any, ...], want: torch.Tensor, tolerance: float, shown: str
+    section: SectionAPI,
+    name: str,
+    args: tuple[Any, ...],
+    want: torch.Tensor,
+    tolerance: float,
+    shown: str,
+    known_bugs: HelperBugs | None = None,
 ) -> Failure | None:
-    """Call helper ``name`` on ``args`` and judge the result against ``want``, on the run's devices."""
+    """Call helper ``name`` on ``args`` and judge the result against ``want``, on the run's devices.
+
+    ``known_bugs``, declared beside the helper's check, names the likely bug of a wrong result; without
+    it the failure says only where the result is wrong.
+    """
 
     def attempt(device: str | None) -> Failure | None:
         got = call_from_scratch(section, name, args, device=device)
         return judge(
-            f"{name}({shown})",
-            got,
-            want,
-            tolerance,
-            lambda wrong: _explain(lambda bugs: bugs.helper_matches(name, wrong, *args)),
+            f"{name}({shown})", got, want, tolerance, lambda wrong: helper_matches(known_bugs, wrong, args)
         )
 
     return on_devices(attempt, run_devices(section))

@@ -3,6 +3,10 @@
 When a student's output is wrong, the checks recompute the same inputs with each known bug in turn
 (in float64); a bug whose output matches the student's is named in the feedback with a hint to the
 fix. A match is only a likely cause, so the wording says "matches", never "you did".
+
+A helper's known bugs are declared beside its check (a2/checks/test_s2_hidden.py), which hands them
+to ``judging.helper_failure``; a helper whose check declares none fails plainly. self_attention's are
+here: six checks share them, public ones among them, and the students' checker leaves this module out.
 """
 
 import math
@@ -26,6 +30,10 @@ class KnownBug:
 
     def message(self) -> str:
         return f"Likely bug: {self.name}. {self.hint}"
+
+
+#: A helper's known bugs, built from the arguments of the call whose wrong output they may reproduce.
+HelperBugs = Callable[..., list[KnownBug]]
 
 
 def all_matches(got: torch.Tensor, bugs: list[KnownBug], *args: object) -> list[KnownBug]:
@@ -56,7 +64,7 @@ def consistent_bug(candidates: list[list[KnownBug]]) -> KnownBug | None:
 # ------------------------------------------------------------------ self_attention, assembled from parts
 
 
-def _split(x: torch.Tensor, n_heads: int, how: str) -> torch.Tensor:
+def split_wrongly(x: torch.Tensor, n_heads: int, how: str) -> torch.Tensor:
     b, n_tok, n_embd = x.shape
     d = n_embd // n_heads
     if how == "reshape":
@@ -66,7 +74,7 @@ def _split(x: torch.Tensor, n_heads: int, how: str) -> torch.Tensor:
     return oracle.split_heads(x, n_heads)
 
 
-def _merge(y: torch.Tensor, how: str) -> torch.Tensor:
+def merge_wrongly(y: torch.Tensor, how: str) -> torch.Tensor:
     b, n_heads, n_tok, d = y.shape
     if how == "reshape":
         return y.reshape(b, n_tok, n_heads * d)
@@ -102,7 +110,7 @@ def buggy_attention(
     """Self-attention with the named parts done wrongly (the defaults give the right answer)."""
     q, k, v = (t.double() for t in (q, k, v))
     n_tok, n_embd = q.shape[1], q.shape[2]
-    qh, kh, vh = (_split(t, n_heads, split) for t in (q, k, v))
+    qh, kh, vh = (split_wrongly(t, n_heads, split) for t in (q, k, v))
     a = qh @ kh.transpose(-2, -1) if scores == "qk" else kh @ qh.transpose(-2, -1)
     divisor = {
         "head": math.sqrt(n_embd / n_heads),
@@ -119,7 +127,7 @@ def buggy_attention(
     a = torch.softmax(a, dim=softmax_dim)
     if masked and mask == "after_softmax":
         a = a.masked_fill(~allowed, 0.0)
-    return _merge(a @ vh, merge)
+    return merge_wrongly(a @ vh, merge)
 
 
 def _attention_bug(name: str, hint: str, **parts: Any) -> KnownBug:
@@ -231,145 +239,3 @@ def diagnose_self_attention(
 ) -> KnownBug | None:
     """The first known bug whose output equals ``got`` on these inputs, if any."""
     return next(iter(self_attention_matches(got, q, k, v, n_heads, causal)), None)
-
-
-# ------------------------------------------------------------------ the helpers, one list each
-
-
-def _softmax_other_dims(a: torch.Tensor) -> list[KnownBug]:
-    return [
-        KnownBug(
-            f"the softmax is taken over dim {dim} of {a.dim()} instead of the last",
-            "Each row of weights (one query over all keys) must sum to 1: use dim=-1.",
-            lambda a, dim=dim: torch.softmax(a.double(), dim=dim),
-        )
-        for dim in range(a.dim() - 1)
-    ]
-
-
-HELPER_BUGS: dict[str, Callable[..., list[KnownBug]]] = {
-    "pairwise_similarities": lambda q, k: [
-        KnownBug(
-            "the result is transposed (K Qᵀ instead of Q Kᵀ)",
-            "Entry (i, j) is q_i · k_j: compute Q @ K.transpose(-2, -1).",
-            lambda q, k: k.double() @ q.double().transpose(-2, -1),
-        ),
-        KnownBug(
-            "Qᵀ K was computed instead of Q Kᵀ",
-            "Transpose K's last two dims, not Q's.",
-            lambda q, k: q.double().transpose(-2, -1) @ k.double(),
-        ),
-    ],
-    "attn_scaled": lambda a, n_embd, n_heads: [
-        KnownBug(
-            "A is divided by sqrt(n_embd) instead of sqrt(n_embd / n_heads)",
-            "The scale uses one head's size, n_embd / n_heads.",
-            lambda a, n_embd, n_heads: a.double() / math.sqrt(n_embd),
-        ),
-        KnownBug(
-            "A is divided by n_embd / n_heads without the square root",
-            "Divide by sqrt(n_embd / n_heads).",
-            lambda a, n_embd, n_heads: a.double() / (n_embd / n_heads),
-        ),
-        KnownBug(
-            "A is multiplied by sqrt(n_embd / n_heads) instead of divided",
-            "Divide by sqrt(n_embd / n_heads).",
-            lambda a, n_embd, n_heads: a.double() * math.sqrt(n_embd / n_heads),
-        ),
-        KnownBug(
-            "A is returned without scaling",
-            "Divide by sqrt(n_embd / n_heads).",
-            lambda a, n_embd, n_heads: a.double(),
-        ),
-    ],
-    "attn_softmax": lambda a: [
-        *_softmax_other_dims(a),
-        KnownBug(
-            "log_softmax was used instead of softmax",
-            "The weights are probabilities: use torch.softmax(A, dim=-1).",
-            lambda a: torch.log_softmax(a.double(), dim=-1),
-        ),
-        KnownBug("A is returned unchanged", "Apply a softmax over the last dim.", lambda a: a.double()),
-    ],
-    "compute_outputs": lambda a, v: [
-        KnownBug(
-            "the attention matrix is transposed before multiplying",
-            "Each output row is a weighted sum of value rows: compute A @ V.",
-            lambda a, v: a.double().transpose(-2, -1) @ v.double(),
-        ),
-    ],
-    "make_causal_mask": lambda n_tok: [
-        KnownBug(
-            "the mask is upper- instead of lower-triangular",
-            "Allowed entries are on and below the diagonal: use torch.tril.",
-            lambda n_tok: torch.triu(torch.ones(n_tok, n_tok)),
-        ),
-        KnownBug(
-            "the mask leaves out the diagonal",
-            "A token may attend to itself: torch.tril with diagonal=0.",
-            lambda n_tok: torch.tril(torch.ones(n_tok, n_tok), diagonal=-1),
-        ),
-        KnownBug(
-            "the mask marks the forbidden entries instead of the allowed ones",
-            "It is 1/True where attending is allowed (on and below the diagonal).",
-            lambda n_tok: torch.triu(torch.ones(n_tok, n_tok), diagonal=1),
-        ),
-    ],
-    "apply_causal_mask": lambda mask, a: [
-        KnownBug(
-            "masked entries are set to 0 instead of -inf",
-            "A score of 0 still gets weight after the softmax: set masked scores to -inf (or a very large "
-            "negative number), so their weight becomes 0.",
-            lambda mask, a: a.double().masked_fill(~mask.bool(), 0.0),
-        ),
-        KnownBug(
-            "the mask's meaning is inverted",
-            "The entries where the mask is 0/False become -inf; the others stay as they are.",
-            lambda mask, a: a.double().masked_fill(mask.bool(), float("-inf")),
-        ),
-    ],
-    "split_heads": lambda x, n_heads: [
-        KnownBug(
-            "split_heads uses a single reshape, without a transpose",
-            "Reshape to (B, n_tok, n_heads, d) first, then transpose dims 1 and 2.",
-            lambda x, n_heads: _split(x.double(), n_heads, "reshape"),
-        ),
-        KnownBug(
-            "the heads take interleaved features",
-            "Reshape to (B, n_tok, n_heads, d), not (B, n_tok, d, n_heads), before transposing.",
-            lambda x, n_heads: _split(x.double(), n_heads, "interleaved"),
-        ),
-        KnownBug(
-            "the transpose is missing: heads come after the tokens",
-            "After reshaping to (B, n_tok, n_heads, d), "
-            "transpose dims 1 and 2 to get (B, n_heads, n_tok, d).",
-            lambda x, n_heads: x.double().reshape(x.shape[0], x.shape[1], n_heads, -1),
-        ),
-    ],
-    "merge_heads": lambda y: [
-        KnownBug(
-            "merge_heads is not the inverse of split_heads (a single reshape, no transpose)",
-            "Transpose (B, n_heads, n_tok, d) to (B, n_tok, n_heads, d) first, "
-            "then reshape to (B, n_tok, n_embd).",
-            lambda y: _merge(y.double(), "reshape"),
-        ),
-        KnownBug(
-            "merge_heads interleaves the heads' features",
-            "Head h's features go to columns h*d .. (h+1)*d - 1: transpose to (B, n_tok, n_heads, d), "
-            "then reshape.",
-            lambda y: _merge(y.double(), "interleaved"),
-        ),
-    ],
-}
-
-
-def helper_matches(name: str, got: torch.Tensor, *args: object) -> list[KnownBug]:
-    """The known bugs of helper ``name`` that reproduce ``got`` from ``args``. A helper with none
-    listed matches none: its wrong answers fail plainly, never as an error of the grader's."""
-    bugs = HELPER_BUGS.get(name)
-    return all_matches(got, bugs(*args), *args) if bugs is not None else []
-
-
-def diagnose_helper(name: str, got: torch.Tensor, *args: object) -> KnownBug | None:
-    """The first known bug of helper ``name`` that reproduces ``got`` from ``args``, if any."""
-    return next(iter(helper_matches(name, got, *args)), None)
