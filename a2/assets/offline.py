@@ -2,8 +2,8 @@
 
 The real ``roberta-base`` and ``gpt3mix/sst2`` cannot be downloaded where the tests and CI run, so
 the offline profile uses stand-ins made here, deterministically: the same code gives the same bytes.
-The layout mirrors what the real names give, so that the notebook, the grader and the tests load
-both the same way:
+The layout mirrors what the real names give, so that the notebook loads both the same way (the
+grader reads the data's lines itself, a2/sections/s3/resources.py):
 
     <root>/model/   config.json, model.safetensors, tokenizer.json, tokenizer_config.json
                     (``AutoTokenizer`` and ``AutoModelForSequenceClassification`` read it)
@@ -177,16 +177,6 @@ def _set_permissions(assets: OfflineAssets) -> None:
     assets.data_dir.chmod(0o700)
     for path in assets.data_dir.iterdir():
         path.chmod(0o600)
-    datasets_cache(assets)
-
-
-def datasets_cache(assets: OfflineAssets) -> Path:
-    """Where ``datasets`` keeps its Arrow copies of the splits (the held-out labels included):
-    beside the data, readable by its owner only, never the shared Hugging Face cache."""
-    cache = assets.root / "datasets-cache"
-    cache.mkdir(mode=0o700, exist_ok=True)
-    cache.chmod(0o700)
-    return cache
 
 
 def build_offline_assets(target: Path, cache_root: Path | None = None) -> OfflineAssets:
