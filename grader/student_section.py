@@ -128,6 +128,19 @@ class StudentSection:
         self.load_failures: list[LoadFailure] = []
         self.starts = 0
         self.rules = AnswerRules(number, normalised, sliced, allowlist, session.integrity)
+        self._declared = frozenset(session.table.answers(number))
+
+    def _require_declared(self, names: Sequence[str]) -> None:
+        """Raise GraderFault when a check asks for a name the table does not declare among the section's
+        answers: the intake keeps only what the answers reach, so the student's code would seem to lack
+        it, and the student would be told so for a mistake of ours."""
+        undeclared = [name for name in names if name not in self._declared]
+        if undeclared:
+            shown = ", ".join(f"`{name}`" for name in undeclared)
+            raise GraderFault(
+                f"a check asks for {shown}, which the table does not declare among §{self.number}'s answers "
+                f"([sections.{self.number}] answers, or the test row's answers)"
+            )
 
     def has(self, name: str) -> bool:
         """Whether the kept code binds `name` at top level: read from the intake's slices, without
@@ -376,9 +389,11 @@ class StudentSection:
                 StudentProcessDied, UnusableReply (a BadValue: the value or the reply cannot be
                 read); a plain GradingFailure when what ``name`` reaches breaks a rule
                 (``AnswerRules.problem``).
-            GraderFault: the child reported an error of ours (not kept).
+            GraderFault: ``name`` is not among the table's answers for the section, or the child
+                reported an error of ours (not kept).
         """
         if name not in self._snapshots:
+            self._require_declared([name])
             try:
                 self.rules.require([name])
                 request: GetRequest = {"op": "get", "id": secrets.token_hex(8), "name": name}
@@ -436,8 +451,8 @@ class StudentSection:
                 SectionUnavailable (the section cannot be read or loaded), UnusableReply (a
                 BadValue: the result or the reply cannot be read); a plain GradingFailure when what
                 ``name`` reaches breaks a rule (``AnswerRules.problem``).
-            GraderFault: a condition of ours (CUDA asked for where there is none, or the child
-                reported an error of ours).
+            GraderFault: a condition of ours (``name`` is not among the table's answers, CUDA asked
+                for where there is none, or the child reported an error of ours).
             TypeError: ``args`` is not a tuple or list, or ``kwargs`` not a mapping (a check's bug).
             grader.sandbox.wire.WireError: an argument the wire cannot carry (a check's bug).
         """
@@ -448,6 +463,7 @@ class StudentSection:
         (args_tree, kwargs_tree, cotangent_tree), tensors, _ = wire.encode(
             [list(args), dict(kwargs or {}), cotangent]
         )
+        self._require_declared([name])
         self.rules.require([name])
         canary = new_canary() if record else None
         request: CallRequest = {
@@ -547,8 +563,10 @@ class StudentSection:
                 one of ``uses`` timed out earlier); a plain GradingFailure when what one of ``uses``
                 reaches breaks a rule; UnusableReply when the reply cannot be read (the driver's
                 reply may be forged: check what it holds before using it, grader/verdicts.py).
-            GraderFault: the child reported an error of ours.
+            GraderFault: one of ``uses`` is not among the table's answers, or the child reported an
+                error of ours.
         """
+        self._require_declared(uses)
         self.rules.require(uses)
         for name in uses:
             if name in self._timed_out:

@@ -225,6 +225,42 @@ def test_the_grader_s_options_and_the_student_s_arguments_stay_apart(tmp_path: P
         assert tests[number]["extra_data"]["status"] == "internal error", tests[number]
 
 
+def test_a_check_asking_for_a_name_the_table_does_not_declare_is_ours(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    """The intake drops what no declared answer reaches, so the student's own `helper` would seem
+    missing: a check that reads, calls or runs with it is an internal error, never "not defined"."""
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "test_undeclared.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.mark.graded("1.2.1")
+            def test_reads(a2s1):
+                a2s1.get("helper")
+
+            @pytest.mark.graded("1.2.2")
+            def test_calls(a2s1):
+                a2s1.call("helper")
+
+            @pytest.mark.graded("1.3.1")
+            def test_declared(a2s1):
+                assert a2s1.call("other") == "fine"
+            """
+        )
+    )
+    body = "def helper():\n    return 1\n\ndef other():\n    return 'fine'\n"
+    with caplog.at_level(logging.ERROR, logger="grader"):
+        _, tests = grade_file(tmp_path, body, checks_dir=checks)
+    assert tests["1.3.1"]["status"] == "passed", tests["1.3.1"]
+    for number in ("1.2.1", "1.2.2"):
+        assert tests[number]["extra_data"]["status"] == "internal error", tests[number]
+        assert "not defined" not in tests[number]["output"]
+    assert "a check asks for `helper`, which the table does not declare among §1's answers" in caplog.text
+
+
 def test_an_error_the_child_reports_as_ours_is_an_internal_error(tmp_path: Path, monkeypatch):
     """A "grader" error (CUDA the child lacks, an operation it does not know) is ours: the test is an
     internal error, not the student's failure and not "a reply the grader cannot use"."""
