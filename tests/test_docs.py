@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from core_grading import write_checks
 from corpus_grading import handout_exports
 
 import grader.errors
@@ -159,9 +160,7 @@ def test_the_python_edits_use_only_what_their_file_defines(edit: Edit) -> None:
 
 
 def test_the_example_check_runs_and_passes_the_reference(tmp_path: Path) -> None:
-    checks = tmp_path / "checks"
-    checks.mkdir()
-    (checks / "test_example.py").write_text(tagged("check").code)
+    checks = write_checks(tmp_path / "checks", "example", tagged("check").code).parent
     reference = next(s for s in handout_exports("A2S2", 2) if s.name == "reference_colab_export")
     submission = tmp_path / "submission"
     submission.mkdir()

@@ -15,12 +15,14 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from registry_uses import REPO, Analysis, Resolved, analyse
+from check_files import CHECKS
+from core_grading import write_checks
+from registry_uses import Analysis, Resolved, analyse
 
 from grader.table import load_table
 from handout.checker_manifest import PUBLIC_DRIVERS
 
-CHECKS = sorted((REPO / "a2" / "checks").glob("test_*.py"))
+CHECK_FILES = sorted(CHECKS.glob("test_*.py"))
 
 
 def fixtures() -> dict[str, int]:
@@ -29,7 +31,7 @@ def fixtures() -> dict[str, int]:
 
 @cache
 def checks_analysis() -> Analysis:
-    return analyse(CHECKS, fixtures())
+    return analyse(CHECK_FILES, fixtures())
 
 
 def missing_entries(analysis: Analysis) -> list[str]:
@@ -90,18 +92,12 @@ def test_the_checks_uses_are_all_found() -> None:
     assert (3, "compute_accuracy") in read
 
 
-def _write_checks(folder: Path, source: str) -> list[Path]:
-    folder.mkdir()
-    path = folder / "test_new.py"
-    path.write_text(textwrap.dedent(source))
-    return [path]
-
-
 def test_a_missing_entry_of_each_registry_is_named(tmp_path: Path) -> None:
     """A new check that reads an unlisted answer, runs a driver that does not exist and, in a public test,
     one the students' checker lacks; through helpers too."""
-    checks = _write_checks(
+    check = write_checks(
         tmp_path / "checks",
+        "new",
         """
         import pytest
 
@@ -121,7 +117,7 @@ def test_a_missing_entry_of_each_registry_is_named(tmp_path: Path) -> None:
             a2s2.run("a2.sections.s2.drivers.nothing:here", {}, uses=("no_such_answer",))
         """,
     )
-    problems = missing_entries(analyse(checks, fixtures()))
+    problems = missing_entries(analyse([check], fixtures()))
     expected = [
         "`query999` is not among §1's answers",
         "public test 1.2.1 runs a2.sections.s3.drivers.threshold, not in PUBLIC_DRIVERS",
@@ -141,12 +137,13 @@ def test_a_missing_entry_of_each_registry_is_named(tmp_path: Path) -> None:
     ids=["loop-variable", "reassigned-local"],
 )
 def test_a_name_that_cannot_be_read_is_reported(tmp_path: Path, body: str) -> None:
-    checks = _write_checks(
+    check = write_checks(
         tmp_path / "checks",
+        "new",
         "import pytest\n\n\n@pytest.mark.graded('1.2.1')\ndef test_public(a2s1):\n"
         + textwrap.indent(body, "    ")
         + "\n",
     )
-    analysis = analyse(checks, fixtures())
+    analysis = analyse([check], fixtures())
     assert analysis.resolved == [] and len(analysis.unknown) == 1, analysis
     assert "cannot be read from the code" in analysis.unknown[0]

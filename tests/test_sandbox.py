@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from core_grading import CORE_CHECKS, core_table
+from core_grading import CORE_CHECKS, core_table, write_checks
 
 from grader.commands.grade import configure_logging
 from grader.grading_run import RunOptions, grade_submission
@@ -195,28 +195,26 @@ def test_the_grader_s_options_and_the_student_s_arguments_stay_apart(tmp_path: P
     """A student parameter named like an option (timeout, device, seed) reaches the student's
     function; an option the check misspells is the check's bug (internal error), never the student's;
     so is asking for CUDA in a run that has none."""
-    checks = tmp_path / "checks"
-    checks.mkdir()
-    (checks / "test_options.py").write_text(
-        textwrap.dedent(
-            """
-            import pytest
+    checks = write_checks(
+        tmp_path / "checks",
+        "options",
+        """
+        import pytest
 
-            @pytest.mark.graded("1.2.1")
-            def test_named_like_options(a2s1):
-                got = a2s1.call("echo", (1,), {"timeout": 2, "device": "cpu", "seed": 3}, timeout=10, seed=0)
-                assert got == [1, 2, "cpu", 3], got
+        @pytest.mark.graded("1.2.1")
+        def test_named_like_options(a2s1):
+            got = a2s1.call("echo", (1,), {"timeout": 2, "device": "cpu", "seed": 3}, timeout=10, seed=0)
+            assert got == [1, 2, "cpu", 3], got
 
-            @pytest.mark.graded("1.2.2")
-            def test_misspelt_option(a2s1):
-                a2s1.call("echo", (1,), timeuot=10)
+        @pytest.mark.graded("1.2.2")
+        def test_misspelt_option(a2s1):
+            a2s1.call("echo", (1,), timeuot=10)
 
-            @pytest.mark.graded("1.3.1")
-            def test_cuda_where_there_is_none(a2s1):
-                a2s1.call("echo", (1,), device="cuda")
-            """
-        )
-    )
+        @pytest.mark.graded("1.3.1")
+        def test_cuda_where_there_is_none(a2s1):
+            a2s1.call("echo", (1,), device="cuda")
+        """,
+    ).parent
     body = "def echo(x, timeout, device, seed):\n    return [x, timeout, device, seed]\n"
     _, tests = grade_file(tmp_path, body, core_table("echo"), checks_dir=checks)
     assert tests["1.2.1"]["status"] == "passed", tests["1.2.1"]
@@ -230,27 +228,28 @@ def test_a_check_asking_for_a_name_the_table_does_not_declare_is_ours(
 ):
     """The intake drops what no declared answer reaches, so the student's own `helper` would seem
     missing: a check that reads, calls or runs with it is an internal error, never "not defined"."""
-    checks = tmp_path / "checks"
-    checks.mkdir()
-    (checks / "test_undeclared.py").write_text(
-        textwrap.dedent(
-            """
-            import pytest
+    checks = write_checks(
+        tmp_path / "checks",
+        "undeclared",
+        """
+        import pytest
+        from grader.errors import GraderFault
 
-            @pytest.mark.graded("1.2.1")
-            def test_reads(a2s1):
-                a2s1.get("helper")
+        @pytest.mark.graded("1.2.1")
+        def test_reads(a2s1):
+            a2s1.get("helper")
 
-            @pytest.mark.graded("1.2.2")
-            def test_calls(a2s1):
-                a2s1.call("helper")
+        @pytest.mark.graded("1.2.2")
+        def test_calls(a2s1):
+            a2s1.call("helper")
 
-            @pytest.mark.graded("1.3.1")
-            def test_declared(a2s1):
-                assert a2s1.call("other") == "fine"
-            """
-        )
-    )
+        @pytest.mark.graded("1.3.1")
+        def test_declared_and_a_driver_that_uses_the_undeclared(a2s1):
+            assert a2s1.call("other") == "fine"
+            with pytest.raises(GraderFault, match="`helper`"):
+                a2s1.run("a2.sections.s3.drivers.probes:probe_dataset", {}, uses=("helper",))
+        """,
+    ).parent
     body = "def helper():\n    return 1\n\ndef other():\n    return 'fine'\n"
     with caplog.at_level(logging.ERROR, logger="grader"):
         _, tests = grade_file(tmp_path, body, checks_dir=checks)

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from check_files import graded_numbers
+from check_files import CHECKS, graded_numbers
 
 from grader.import_closure import import_closure, imported_names
 from grader.packaged_course import COURSE_FILE
@@ -61,9 +61,7 @@ def test_no_hidden_check_ships_and_every_public_one_does(bundle: dict[str, str],
             shipped |= graded_numbers(tmp_path / "scan.py")
     assert not shipped & hidden, f"hidden tests in the bundle: {sorted(shipped & hidden)}"
     assert shipped == public, f"public tests the checker cannot run: {sorted(public - shipped)}"
-    hidden_files = [
-        path.name for path in (REPO / "a2" / "checks").glob("*.py") if graded_numbers(path) & hidden
-    ]
+    hidden_files = [path.name for path in CHECKS.glob("*.py") if graded_numbers(path) & hidden]
     assert hidden_files and not [name for name in bundle if Path(name).name in hidden_files]
 
 
@@ -99,11 +97,7 @@ def test_no_data_or_labels_ship(bundle: dict[str, str]) -> None:
 def public_check_files() -> set[Path]:
     """The check files whose every graded test is public in the table."""
     public = {row.number for row in load_table().tests if row.visibility == "public"}
-    return {
-        path
-        for path in (REPO / "a2" / "checks").glob("*.py")
-        if graded_numbers(path) and graded_numbers(path) <= public
-    }
+    return {path for path in CHECKS.glob("*.py") if (numbers := graded_numbers(path)) and numbers <= public}
 
 
 def test_the_bundle_is_exactly_the_manifest_and_names_its_course(bundle: dict[str, str]) -> None:
